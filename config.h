@@ -1,0 +1,49 @@
+/*
+ * config.h: the settings of SPEC 1, from long options and a config file.
+ * The parsers are pure: they fill a struct config and report a reason.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+#include "pop3.h"
+
+#define CONFIG_MAX_LINE	4096
+
+/* Fills c with the defaults of SPEC 1 (hostname and passwd-file unset). */
+void	config_defaults(struct config *c);
+
+/*
+ * Sets one setting by name from a value string.  Returns 0, or -1 with a
+ * reason in *errstr_out ("unknown setting", "not a number", ...).  String
+ * values are copied with strdup(); the copies live as long as the process.
+ */
+int	config_set(struct config *c, const char *name, const char *value,
+	    const char **errstr_out);
+
+/*
+ * Parses one config-file line (no newline) of the form "name = value",
+ * ignoring blank lines and '#' comments.  Returns 1 when *name_out and
+ * *value_out (pointing into buf, at most bufsize bytes) hold a setting,
+ * 0 for a blank or comment line, -1 with *errstr_out for a malformed one.
+ */
+int	config_parse_line(const char *line, size_t len, char *buf,
+	    size_t bufsize, const char **name_out, const char **value_out,
+	    const char **errstr_out);
+
+/*
+ * Checks a maildir template: only %u, %h and %% are allowed.  Returns 0
+ * or -1 with a reason.
+ */
+int	config_check_template(const char *tmpl, const char **errstr_out);
+
+/*
+ * Expands the maildir template with a user name and home directory into
+ * out.  Nothing in user or home is interpreted.  Returns 0, or -1 when the
+ * result does not fit or needs an empty home.
+ */
+int	config_expand_maildir(const char *tmpl, const char *user,
+	    const char *home, char *out, size_t outsize);
+
+#endif

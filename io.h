@@ -1,0 +1,81 @@
+/*
+ * io.h: the line reader and the output buffer on fd 0/1 (SPEC 2, 7).
+ *
+ * Input is one fixed buffer; output is one fixed buffer flushed when full
+ * or before the reader blocks, so answers to pipelined commands leave in
+ * as few writes as possible.  Every wait goes through poll() with the
+ * current idle limit.  A transport (TLS) may be slotted in underneath
+ * with io_set_transport() without the callers noticing.
+ */
+#ifndef IO_H
+#define IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum io_status {
+	IO_OK,		/* a line is ready */
+	IO_TOO_LONG,	/* a line over the limit was read and dropped */
+	IO_EOF,		/* the peer closed */
+	IO_TIMEOUT,	/* idle limit reached */
+	IO_ERROR,	/* read or write failed */
+};
+
+/*
+ * A transport under the buffers.  read and write behave like the system
+ * calls on a non-blocking fd: -1 with errno EAGAIN means "poll for
+ * *events_out and retry"; read returning 0 means EOF.  pending tells
+ * whether the transport holds decoded input that poll() cannot see.
+ */
+struct io_transport {
+	ssize_t	(*read)(void *ctx, void *buf, size_t len, short *events_out);
+	ssize_t	(*write)(void *ctx, const void *buf, size_t len,
+		    short *events_out);
+	bool	(*pending)(void *ctx);
+	void	*ctx;
+};
+
+struct io;
+
+/*
+ * Makes the reader/writer on in_fd and out_fd (set non-blocking) with a
+ * line limit of max_line octets including the line end.  Returns NULL
+ * when out of memory.
+ */
+struct io	*io_new(int in_fd, int out_fd, size_t max_line);
+void		 io_free(struct io *);
+
+/* Idle limit in seconds for every later wait (V0002). */
+void		 io_set_timeout(struct io *, unsigned int seconds);
+
+/* Puts t under the buffers; NULL goes back to the plain fds. */
+void		 io_set_transport(struct io *, const struct io_transport *t);
+int		 io_in_fd(const struct io *);
+int		 io_out_fd(const struct io *);
+
+/*
+ * Returns the next line without its CR LF, NUL-terminated, in *line_out
+ * and its length (which may be larger than strlen() when the line holds
+ * a NUL) in *len_out.  The line stays valid until the next call.  Flushes
+ * the output before it blocks.  A line over the limit is read to its LF,
+ * dropped, and reported once as IO_TOO_LONG (E0006).
+ */
+enum io_status	 io_getline(struct io *, char **line_out, size_t *len_out);
+
+/* Drops every byte already read but not yet returned (STLS). */
+void		 io_discard_input(struct io *);
+
+/* True when a complete line is already buffered. */
+bool		 io_line_ready(const struct io *);
+
+/*
+ * Queues len bytes, writing out when the buffer fills.  Returns 0, or -1
+ * when the peer is gone or did not read within the idle limit
+ * (io_timed_out() then tells which).
+ */
+int		 io_write(struct io *, const void *buf, size_t len);
+int		 io_flush(struct io *);
+bool		 io_timed_out(const struct io *);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * maildir.h: the snapshot of a user's Maildir, message streaming with the
+ * RFC 1939 transform, and UPDATE (SPEC 5, 6).  Nothing here writes
+ * protocol replies; streaming goes through an emit callback.
+ */
+#ifndef MAILDIR_H
+#define MAILDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pop3.h"
+
+#define MAX_UIDL	70	/* RFC 1939: 1..70 octets of 0x21-0x7e */
+
+struct msg {
+	char		*name;		/* unique base name (before ':') */
+	char		*file;		/* file name in cur/ at snapshot time */
+	uint64_t	 size;		/* exact CRLF size (SPEC 6) */
+	uint64_t	 uid;		/* counter UID (uidl = counter) */
+	char		*uidl;		/* UIDL string sent to the client */
+	bool		 deleted;	/* marked by DELE */
+};
+
+struct snapshot {
+	int		 dirfd;		/* the Maildir */
+	struct msg	*msgs;		/* 1..count are msgs[0..count-1] */
+	size_t		 count;
+	uint64_t	 total;		/* octets of all messages */
+};
+
+/*
+ * Opens (creating when absent: new, cur, tmp, 0700) the Maildir at path,
+ * moves new/ to cur/, assigns UIDs and sizes, and returns the snapshot
+ * ordered by UID.  Returns 0 and *out, or -1 with a reason for the log in
+ * *errstr_out (the session then answers [SYS/TEMP]).
+ */
+int	maildir_open(const char *path, enum uidl_mode mode,
+	    struct snapshot **out, const char **errstr_out);
+
+/*
+ * Opens message i (0-based) for reading, found by its unique base name if
+ * it was renamed meanwhile.  Returns an fd of a regular file opened with
+ * O_NOFOLLOW, or -1: errno ENOENT when the message was removed (C0004),
+ * another errno for other failures.
+ */
+int	maildir_msg_open(struct snapshot *s, size_t i);
+
+/* Emits len bytes to the client; returns 0 or -1 to abort. */
+typedef int (*emit_fn)(void *arg, const char *buf, size_t len);
+
+/* State of the RFC 1939 transform: LF -> CRLF, dot-stuffing, TOP. */
+struct crlf_state {
+	bool		 bol;		/* at the start of a line */
+	bool		 in_body;	/* past the blank line */
+	bool		 limited;	/* TOP: count body lines */
+	bool		 done;		/* TOP limit reached: drop the rest */
+	bool		 pending_cr;	/* a CR was seen, LF may follow */
+	bool		 dot_stuff;
+	uint64_t	 body_lines_left;
+	/* further fields private to maildir.c may follow */
+};
+
+/*
+ * Starts a transform; top_lines < 0 means the whole message.  dot_stuff
+ * false gives the size a client holds after un-stuffing (SPEC 3, 6):
+ * STAT/LIST sizes come from the same code as RETR, so they cannot differ.
+ * Line ends: LF and CRLF both become CRLF; a bare CR passes as a byte.
+ */
+void	crlf_init(struct crlf_state *, int64_t top_lines, bool dot_stuff);
+/*
+ * Feeds len bytes; emit may be NULL to only count.  Returns the octets
+ * produced, or -1 when emit failed.
+ */
+int64_t	crlf_feed(struct crlf_state *, const char *buf, size_t len,
+	    emit_fn emit, void *arg);
+/* Ends the message: adds CRLF after a last line without one. */
+int64_t	crlf_finish(struct crlf_state *, emit_fn emit, void *arg);
+
+/*
+ * Streams the open message fd through the transform (dot-stuffed) in
+ * fixed-size chunks; top_lines < 0 means the whole message.  Does not send
+ * the terminating ".\r\n".  Closes fd.  Returns 0, or -1 (read error or
+ * emit failure).
+ */
+int	maildir_stream(int fd, int64_t top_lines, emit_fn emit, void *arg);
+
+/*
+ * UPDATE: unlinks every message marked deleted (a file already gone counts
+ * as removed); never touches an unmarked one.  Stores the number marked
+ * and the number that could not be removed.  Returns 0 when all went, -1
+ * otherwise.
+ */
+int	maildir_update(struct snapshot *s, unsigned int *marked_out,
+	    unsigned int *failed_out);
+
+/* Frees the snapshot and closes its descriptors. */
+void	maildir_close(struct snapshot *s);
+
+#endif

@@ -1,0 +1,399 @@
+/*
+ * pop3-handler.c: main().  Reads the options and the config file into one
+ * struct config, handles the helper modes, finds the peer, and runs one
+ * session on fd 0/1 (SPEC 1).  Runs before authentication with whatever
+ * identity the launcher gave; it opens only the config file.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "io.h"
+#include "log.h"
+#include "proxy.h"
+#include "session.h"
+#include "tls.h"
+#include "util.h"
+
+enum mode {
+	MODE_SERVE,
+	MODE_CHECK_CONFIG,
+	MODE_HASH_PASSWORD,
+};
+
+static const char usage[] =
+"usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
+"       pop3-handler --check-config | --hash-password | --version | --help\n"
+"\n"
+"Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
+"\"name = value\" line in the --config file (the command line wins):\n"
+"  passwd-file=FILE          user:hash:uid:gid:gecos:home:extra (required)\n"
+"  maildir=TEMPLATE          %h/Maildir (%u user, %h home, %% percent)\n"
+"  timeout-unauth=SECONDS    60     idle limit before login\n"
+"  timeout-auth=SECONDS      1800   idle limit after login\n"
+"  max-command-length=N      512    octets incl. CRLF, 255..8192\n"
+"  plaintext-auth=tls|never|always  tls\n"
+"  tls-cert=FILE, tls-key=FILE      PEM; both set offers STLS\n"
+"  implicit-tls=yes|no       no     TLS before the greeting (995)\n"
+"  secured=yes|no            no     transport already protected\n"
+"  uidl=counter|filename     counter\n"
+"  hostname=NAME             gethostname()\n"
+"  auth-fail-delay=SECONDS   2\n"
+"  max-auth-failures=N       3\n"
+"  proxy-protocol=yes|no     no\n"
+"  log=auto|journal|syslog|stderr   auto\n";
+
+static bool
+fd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * SPEC 1: a bad setting gives a clear message and exit 2; the only byte
+ * sent on a socket is one -ERR line.  Under xinetd fd 2 may be the
+ * socket, so the message then goes to syslog instead.
+ */
+static void __attribute__((format(printf, 1, 2), noreturn))
+config_error(const char *fmt, ...)
+{
+	static const char line[] = "-ERR [SYS/PERM] Server misconfigured\r\n";
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!fd_is_socket(STDERR_FILENO))
+		fprintf(stderr, "pop3-handler: %s\n", msg);
+	else {
+		log_init(LOG_SYSLOG);
+		log_warnx("%s", msg);
+	}
+	if (fd_is_socket(STDOUT_FILENO))
+		(void)!write(STDOUT_FILENO, line, sizeof(line) - 1);
+	exit(EXIT_CONFIG);
+}
+
+static void
+read_config_file(struct config *c, const char *path)
+{
+	char line[CONFIG_MAX_LINE + 2], buf[CONFIG_MAX_LINE + 2];
+	const char *name, *value, *errstr;
+	unsigned int lineno = 0;
+	size_t len;
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "re")) == NULL)
+		config_error("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		len = strlen(line);
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(f))
+			config_error("%s:%u: line too long", path, lineno);
+		r = config_parse_line(line, len, buf, sizeof(buf), &name,
+		    &value, &errstr);
+		if (r == -1)
+			config_error("%s:%u: %s", path, lineno, errstr);
+		if (r == 1 && config_set(c, name, value, &errstr) == -1)
+			config_error("%s:%u: %s: %s", path, lineno, name,
+			    errstr);
+	}
+	if (ferror(f))
+		config_error("%s: read error", path);
+	fclose(f);
+}
+
+/* Splits "--name=value" (or "--name" for yes) into a copy in buf. */
+static void
+split_option(const char *arg, char *buf, size_t size, const char **name,
+    const char **value)
+{
+	char *eq;
+
+	if (strncmp(arg, "--", 2) != 0 || strlcpy_(buf, arg + 2, size) >= size)
+		config_error("bad argument: %s (see --help)", arg);
+	*name = buf;
+	if ((eq = strchr(buf, '=')) != NULL) {
+		*eq = '\0';
+		*value = eq + 1;
+	} else
+		*value = NULL;
+}
+
+static enum mode
+parse_args(struct config *c, int argc, char **argv, bool *debug)
+{
+	char buf[CONFIG_MAX_LINE];
+	const char *name, *value, *errstr;
+	enum mode mode = MODE_SERVE;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		split_option(argv[i], buf, sizeof(buf), &name, &value);
+		if (!strcmp(name, "config") && value != NULL)
+			read_config_file(c, value);
+	}
+	for (i = 1; i < argc; i++) {
+		split_option(argv[i], buf, sizeof(buf), &name, &value);
+		if (!strcmp(name, "config") && value != NULL)
+			continue;
+		if (value == NULL) {
+			if (!strcmp(name, "help")) {
+				fputs(usage, stdout);
+				exit(0);
+			}
+			if (!strcmp(name, "version")) {
+				printf("pop3-handler %s\n", POP3_VERSION);
+				exit(0);
+			}
+			if (!strcmp(name, "check-config"))
+				mode = MODE_CHECK_CONFIG;
+			else if (!strcmp(name, "hash-password"))
+				mode = MODE_HASH_PASSWORD;
+			else if (!strcmp(name, "debug"))
+				*debug = true;
+			else if (!strcmp(name, "implicit-tls") ||
+			    !strcmp(name, "secured") ||
+			    !strcmp(name, "proxy-protocol"))
+				(void)config_set(c, name, "yes", &errstr);
+			else
+				config_error("--%s: unknown option or missing "
+				    "value (see --help)", name);
+			continue;
+		}
+		if (config_set(c, name, value, &errstr) == -1)
+			config_error("--%s=%s: %s", name, value, errstr);
+	}
+	return mode;
+}
+
+static int
+hash_password(void)
+{
+	char pw[MAX_PASSWORD + 2], hash[AUTH_MAX_HASH];
+	size_t len;
+
+	if (fgets(pw, sizeof(pw), stdin) == NULL) {
+		fprintf(stderr, "pop3-handler: no password on stdin\n");
+		return EXIT_CONFIG;
+	}
+	len = strlen(pw);
+	if (len > 0 && pw[len - 1] == '\n')
+		pw[--len] = '\0';
+	if (len > 0 && pw[len - 1] == '\r')
+		pw[--len] = '\0';
+	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
+		explicit_bzero(pw, sizeof(pw));
+		fprintf(stderr, "pop3-handler: cannot hash the password\n");
+		return EXIT_CONFIG;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	printf("%s\n", hash);
+	return 0;
+}
+
+static int
+check_config(const struct config *c)
+{
+	const char *errstr;
+	struct tls *t;
+	int bad;
+
+	if (c->tls_cert != NULL) {
+		if ((t = tls_new(c->tls_cert, c->tls_key, &errstr)) == NULL) {
+			fprintf(stderr, "pop3-handler: %s\n", errstr);
+			return EXIT_CONFIG;
+		}
+		tls_free(t);
+	}
+	if ((bad = auth_check_file(c->passwd_file)) == -1) {
+		fprintf(stderr, "pop3-handler: cannot read %s: %s\n",
+		    c->passwd_file, strerror(errno));
+		return EXIT_CONFIG;
+	}
+	if (bad > 0) {
+		fprintf(stderr, "pop3-handler: %s: %d bad line%s\n",
+		    c->passwd_file, bad, bad == 1 ? "" : "s");
+		return EXIT_CONFIG;
+	}
+	printf("configuration OK\n");
+	return 0;
+}
+
+/*
+ * SPEC 9: the peer from getpeername(0); pipes and socketpairs are local.
+ * Writes a printable address into buf and returns whether it is loopback.
+ */
+static bool
+find_peer(char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len = sizeof(ss);
+	const uint8_t *a;
+
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == -1) {
+		(void)strlcpy_(buf, errno == ENOTSOCK ? "local" : "unknown",
+		    size);
+		return errno == ENOTSOCK;
+	}
+	switch (ss.ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &sin->sin_addr, buf, size);
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, size);
+		a = sin6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			return a[12] == 127;
+		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	case AF_UNIX:
+		(void)strlcpy_(buf, "local", size);
+		return true;
+	default:
+		(void)strlcpy_(buf, "unknown", size);
+		return false;
+	}
+}
+
+/*
+ * SPEC 9: reads a PROXY v1/v2 header from fd 0 without reading past it,
+ * within the unauthenticated idle limit.  Returns 0 or -1 (close).
+ */
+static int
+read_proxy_header(unsigned int timeout, struct proxy_result *res,
+    const char **errstr)
+{
+	unsigned char buf[PROXY_V2_MAX];
+	struct timespec t0, t1;
+	struct pollfd pfd;
+	size_t len = 0, want;
+	int64_t left;
+	ssize_t n;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if ((r = proxy_parse(buf, len, res, errstr)) > 0)
+			return 0;
+		if (r == -1)
+			return -1;
+		want = 1;
+		if (len >= 16 && buf[0] == '\r')	/* v2: length known */
+			want = 16 + ((size_t)buf[14] << 8 | buf[15]) - len;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = (int64_t)timeout * 1000 -
+		    ((int64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		pfd.fd = STDIN_FILENO;
+		pfd.events = POLLIN;
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			*errstr = "no PROXY header in time";
+			return -1;
+		}
+		n = read(STDIN_FILENO, buf + len, want);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+			*errstr = "connection closed before the PROXY header";
+			return -1;
+		}
+		if (n > 0)
+			len += (size_t)n;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static char hostname[256];
+	struct config cfg;
+	struct session s;
+	struct io_transport tr;
+	struct proxy_result pr;
+	struct tls *tls = NULL;
+	const char *errstr;
+	struct io *io;
+	char peer[INET6_ADDRSTRLEN + 8];
+	bool debug = false, loopback;
+	enum mode mode;
+	int st;
+
+	signal(SIGPIPE, SIG_IGN);
+	config_defaults(&cfg);
+	mode = parse_args(&cfg, argc, argv, &debug);
+	if (mode == MODE_HASH_PASSWORD)
+		return hash_password();
+	if (cfg.passwd_file == NULL)
+		config_error("passwd-file is not set (see --help)");
+	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
+		config_error("tls-cert and tls-key must be set together");
+	if (cfg.implicit_tls && cfg.tls_cert == NULL)
+		config_error("implicit-tls needs tls-cert and tls-key");
+	if (cfg.hostname == NULL) {
+		if (gethostname(hostname, sizeof(hostname) - 1) == -1 ||
+		    has_ctl(hostname, strlen(hostname)) || hostname[0] == '\0')
+			(void)strlcpy_(hostname, "localhost", sizeof(hostname));
+		cfg.hostname = hostname;
+	}
+	if (mode == MODE_CHECK_CONFIG) {
+		log_init(LOG_STDERR);
+		return check_config(&cfg);
+	}
+
+	if (cfg.tls_cert != NULL &&
+	    (tls = tls_new(cfg.tls_cert, cfg.tls_key, &errstr)) == NULL)
+		config_error("%s", errstr);
+	log_init(cfg.log);
+	log_set_debug(debug);
+	loopback = find_peer(peer, sizeof(peer));
+	log_set_peer(peer);
+	if (cfg.proxy_protocol) {
+		if (read_proxy_header(cfg.timeout_unauth, &pr, &errstr) == -1) {
+			log_event(EVENT_ERROR, "PROXY header: %s", errstr);
+			return EXIT_ERROR;
+		}
+		if (!pr.local) {
+			loopback = pr.loopback;
+			log_set_peer(pr.addr);
+		}
+	}
+	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
+	    cfg.max_command_length)) == NULL) {
+		log_warn("out of memory");
+		return EXIT_ERROR;
+	}
+	if (cfg.implicit_tls) {
+		/* SPEC 8, RFC 8314: the handshake comes before the greeting. */
+		if (tls_accept(tls, STDIN_FILENO, STDOUT_FILENO,
+		    cfg.timeout_unauth, &tr, &errstr) == -1) {
+			log_event(EVENT_ERROR, "implicit TLS: %s", errstr);
+			return EXIT_ERROR;
+		}
+		io_set_transport(io, &tr);
+		log_set_tls(tls_describe(tls));
+	}
+	session_init(&s, &cfg, io, loopback, tls, cfg.implicit_tls);
+	st = session_run(&s);
+	io_free(io);
+	tls_free(tls);
+	return st;
+}

@@ -1,0 +1,65 @@
+/*
+ * session.h: one POP3 session from greeting to exit (SPEC 2, 3, 4, 7).
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "pop3.h"
+
+struct snapshot;
+struct tls;
+
+enum pop3_state {
+	STATE_AUTHORIZATION,
+	STATE_TRANSACTION,
+};
+
+/* Counters for the logout journal entry (SPEC 9). */
+struct session_stats {
+	unsigned int	 retr;
+	uint64_t	 retr_octets;
+	unsigned int	 top;
+	unsigned int	 dele;
+};
+
+struct session {
+	enum pop3_state		 state;
+	const struct config	*cfg;
+	struct io		*io;
+	struct snapshot		*snap;		/* NULL until login */
+	struct tls		*tls;		/* NULL: no TLS configured */
+	struct io_transport	 tr;		/* TLS under io after STLS */
+	char			 user[MAX_USERNAME + 1];
+	size_t			 user_len;
+	bool			 have_user;	/* USER given, PASS may follow */
+	bool			 user_valid;	/* SPEC 4 name checks passed */
+	bool			 auth_continue;	/* AUTH PLAIN awaits "+ " data */
+	bool			 loopback;	/* peer is local (SPEC 1) */
+	bool			 tls_active;
+	bool			 closing;
+	int			 exit;		/* enum exit_status */
+	unsigned int		 bad_commands;	/* SPEC 2: 20 closes */
+	unsigned int		 auth_failures;	/* SPEC 4: max-auth-failures */
+	struct session_stats	 stats;
+};
+
+/*
+ * Sets up a session on io; loopback tells whether the peer is local for
+ * the plaintext rule.  tls is the loaded context (NULL: STLS not offered);
+ * tls_active says whether implicit TLS already runs under io.  Does not
+ * send anything.
+ */
+void	session_init(struct session *, const struct config *, struct io *,
+	    bool loopback, struct tls *tls, bool tls_active);
+
+/*
+ * Sends the greeting and serves commands until the session ends.  Returns
+ * the exit status (enum exit_status).
+ */
+int	session_run(struct session *);
+
+#endif

@@ -1,0 +1,119 @@
+# Shared helpers for the bats suite.  Every test gets a fresh world under
+# $BATS_TEST_TMPDIR: a passwd file, Maildirs, and the handler's transcript.
+#
+#   HANDLER     the binary under test (default ./pop3-handler)
+#   PASSWD      the passwd file built by add_user
+#   chat ARGS   runs the handler with stdin from the caller; raw bytes of
+#               its replies land in $out, its log in $log, status in $status
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+HANDLER=${HANDLER:-$TOP/pop3-handler}
+case $HANDLER in /*) ;; *) HANDLER=$TOP/$HANDLER ;; esac
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}
+
+common_setup() {
+	T=$BATS_TEST_TMPDIR
+	PASSWD=$T/passwd
+	: >"$PASSWD"
+	out=$T/out
+	log=$T/log
+	MAILROOT=$T/mail
+	mkdir -p "$MAILROOT"
+}
+
+setup() {
+	common_setup
+}
+
+# add_user NAME PASSWORD [UID GID]: a passwd line with a $6$ hash; the
+# Maildir is $MAILROOT/NAME/Maildir (home field $MAILROOT/NAME).
+add_user() {
+	local name=$1 pw=$2 uid=${3:-} gid=${4:-} hash
+	hash=$(printf '%s' "$pw" | openssl passwd -6 -salt "saltsalt" -stdin)
+	mkdir -p "$MAILROOT/$name"
+	printf '%s:%s:%s:%s::%s::\n' "$name" "$hash" "$uid" "$gid" \
+	    "$MAILROOT/$name" >>"$PASSWD"
+}
+
+# maildir NAME: prints the Maildir path of a user added by add_user.
+maildir() {
+	printf '%s/%s/Maildir' "$MAILROOT" "$1"
+}
+
+# mkmsg USER SUBDIR FILENAME LINE...: writes a message with LF endings
+# into USER's Maildir SUBDIR (new or cur) under FILENAME.
+mkmsg() {
+	local user=$1 sub=$2 name=$3 md
+	shift 3
+	md=$(maildir "$user")
+	mkdir -p "$md/new" "$md/cur" "$md/tmp"
+	printf '%s\n' "$@" >"$md/$sub/$name"
+}
+
+# mkraw USER SUBDIR FILENAME: writes stdin as the message, byte for byte.
+mkraw() {
+	local md
+	md=$(maildir "$1")
+	mkdir -p "$md/new" "$md/cur" "$md/tmp"
+	cat >"$md/$2/$3"
+}
+
+# chat ARGS...: runs the handler with the test's passwd file and the
+# caller's stdin; replies in $out, log in $log, exit status in $status.
+chat() {
+	status=0
+	timeout 20 "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
+	    --hostname=test.example --auth-fail-delay=0 "$@" \
+	    >"$out" 2>"$log" || status=$?
+}
+
+# crlf LINE...: each argument followed by CRLF.
+crlf() {
+	printf '%s\r\n' "$@"
+}
+
+# expect_bytes LINE...: $out must be exactly these lines, each with CRLF.
+expect_bytes() {
+	crlf "$@" >"$BATS_TEST_TMPDIR/exp"
+	expect_file "$BATS_TEST_TMPDIR/exp"
+}
+
+# expect_file FILE: $out must equal FILE byte for byte.
+expect_file() {
+	if ! cmp -s "$1" "$out"; then
+		diff <(od -An -c "$1") <(od -An -c "$out") | head -40 >&2
+		return 1
+	fi
+}
+
+# line N: prints reply line N of $out without its CRLF.
+line() {
+	sed -n "${1}p" "$out" | tr -d '\r'
+}
+
+# line_is N TEXT: reply line N is exactly TEXT followed by CRLF.
+line_is() {
+	local got
+	got=$(sed -n "${1}p" "$out" | od -An -c | tr -s ' ')
+	local want
+	want=$(printf '%s\r\n' "$2" | od -An -c | tr -s ' ')
+	if [ "$got" != "$want" ]; then
+		echo "line $1: got [$(line "$1")] want [$2]" >&2
+		return 1
+	fi
+}
+
+# no_sanitizer_report: fails if ASan/UBSan wrote to the log.
+no_sanitizer_report() {
+	! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"
+}
+
+# login USER PASS: the CRLF lines of a USER/PASS login.
+login() {
+	crlf "USER $1" "PASS $2"
+}
+
+teardown() {
+	[ ! -f "$log" ] || no_sanitizer_report
+}

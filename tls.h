@@ -1,0 +1,39 @@
+/*
+ * tls.h: OpenSSL under the line reader (SPEC 8).  The session sees only
+ * an io_transport; nothing above io.c knows TLS is there.
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+
+#include "io.h"
+
+struct tls;
+
+/*
+ * Loads the certificate chain and key (PEM) into a server context that
+ * accepts TLS 1.2 and newer.  Returns NULL with a reason in *errstr_out
+ * (a configuration error for the caller).  The reason may be a static
+ * buffer overwritten by the next call.
+ */
+struct tls	*tls_new(const char *cert, const char *key,
+		    const char **errstr_out);
+
+/*
+ * Runs the server handshake on in_fd/out_fd, bounded by timeout seconds
+ * in all.  On success returns 0 and fills *tr, which stays valid as long
+ * as t; io_set_transport(io, tr) then puts TLS under the buffers.
+ * Returns -1 with a reason in *errstr_out.
+ */
+int		 tls_accept(struct tls *t, int in_fd, int out_fd,
+		    unsigned int timeout, struct io_transport *tr,
+		    const char **errstr_out);
+
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" for the log, after tls_accept(). */
+const char	*tls_describe(struct tls *t);
+
+/* Sends close_notify (best effort) and frees everything. */
+void		 tls_free(struct tls *t);
+
+#endif
