@@ -1,0 +1,956 @@
+/*
+ * maildir.c: the snapshot of a user's Maildir (SPEC 5, 6): new/ to cur/,
+ * the listing of cur/, exact CRLF sizes (",W=" field, the size cache in
+ * the state file, or one read), RETR/TOP streaming with the RFC 1939
+ * transform, and UPDATE.  UIDs, the state file and UIDL strings are
+ * uidmap.c's.
+ *
+ * It runs as the user after the privilege drop and trusts nothing in the
+ * Maildir: entries are checked to be regular files (d_type, or fstatat
+ * without following links), messages are opened with O_NOFOLLOW and
+ * fstat-checked, and file names are only compared, never used as paths
+ * beyond one component.  It writes no protocol replies; streaming goes
+ * through emit_fn.
+ *
+ * A login that finds every message in the state file, each sized by
+ * ",W=" or by a cache record whose byte size and mtime still match, takes
+ * no lock and writes nothing: one readdir, one state-file read, and one
+ * fstatat per message without ",W=" (for the cache check).  Otherwise
+ * uidmap_update() numbers new arrivals under the lock.  When that fails
+ * the login goes on: messages without a stored UID get a temporary UIDL
+ * that can never equal a counter UID (a client may fetch such a message
+ * twice, but never skips one).
+ */
+#define _GNU_SOURCE		/* renameat2() and RENAME_NOREPLACE */
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildir.h"
+#include "uidmap.h"
+
+#define CHUNK		(64 * 1024)	/* SPEC 5: fixed read size */
+#define OUTBUF		(128 * 1024)	/* output batched per emit */
+#define MAX_MSGS	4000000		/* a larger cur/ fails the login */
+
+struct snap_priv {
+	struct snapshot	 pub;		/* first member: callers see this */
+	int		 curfd;
+	int		 newfd;
+};
+
+struct scan {
+	struct uidmap_msg	*e;
+	size_t		 n, cap;
+	char		*arena;
+	size_t		 alen, acap;
+	bool		 stable;	/* cur/ unchanged while listed */
+	bool		 had_cur;	/* cur/ had entries before new/ moved */
+};
+
+struct dirindex {
+	char		**names;
+	size_t		  n;
+};
+
+static uint64_t
+mtime_ns(const struct stat *st)
+{
+	/* Only compared for equality; unsigned wrap-around is harmless. */
+	return (uint64_t)st->st_mtim.tv_sec * 1000000000u +
+	    (uint64_t)st->st_mtim.tv_nsec;
+}
+
+/* Compares file names by base name: ':' ends a name like NUL. */
+static int
+basecmp(const char *a, const char *b)
+{
+	int	 ca, cb;
+
+	for (;; a++, b++) {
+		ca = *a == ':' ? 0 : (unsigned char)*a;
+		cb = *b == ':' ? 0 : (unsigned char)*b;
+		if (ca != cb || ca == 0)
+			return ca - cb;
+	}
+}
+
+static int
+cmp_listing(const void *a, const void *b)
+{
+	const struct uidmap_msg	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->name, y->name)) != 0)
+		return c;
+	return strcmp(x->file, y->file);
+}
+
+/* Counter order: stored UIDs ascending, then unstored in delivery order. */
+static int
+cmp_uid(const void *a, const void *b)
+{
+	const struct uidmap_msg	*x = a, *y = b;
+
+	if (x->uid == 0 || y->uid == 0) {
+		if (x->uid != y->uid)
+			return x->uid == 0 ? 1 : -1;
+		return uidmap_cmp_delivery(a, b);
+	}
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/*
+ * Opens a message: O_NOFOLLOW, and O_NONBLOCK so a fifo put in its place
+ * cannot block.  A symlink or anything but a regular file is no message
+ * any more: errno ENOENT, as for a removed one (C0004).
+ */
+static int
+open_msg(int dfd, const char *file)
+{
+	struct stat	 st;
+	int		 fd, saved;
+
+	fd = openat(dfd, file,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			errno = ENOENT;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENOENT;
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, 0) == -1)	/* O_NONBLOCK off again */
+		goto fail;
+	return fd;
+ fail:
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* A fresh DIR on dfd, positioned at its start. */
+static DIR *
+open_dir(int dfd)
+{
+	DIR	*d;
+	int	 fd;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		(void)close(fd);
+	return d;
+}
+
+static int
+open_sub(int dirfd, const char *sub, bool need)
+{
+	int	 fd;
+
+	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		if (mkdirat(dirfd, sub, 0700) == -1 && errno != EEXIST)
+			return need ? -1 : -2;
+		fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	}
+	if (fd == -1 && !need)
+		return -2;
+	return fd;
+}
+
+/* SPEC 4, 5: the Maildir and cur/ must open; new/ and tmp/ are optional. */
+static int
+open_dirs(struct snap_priv *sp, const char *path, const char **errstr_out)
+{
+	int	 fd;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		*errstr_out = "cannot create the Maildir";
+		return -1;
+	}
+	sp->pub.dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (sp->pub.dirfd == -1) {
+		*errstr_out = "cannot open the Maildir";
+		return -1;
+	}
+	if ((sp->curfd = open_sub(sp->pub.dirfd, "cur", true)) == -1) {
+		*errstr_out = "cannot open cur/";
+		return -1;
+	}
+	sp->newfd = open_sub(sp->pub.dirfd, "new", false);
+	if ((fd = open_sub(sp->pub.dirfd, "tmp", false)) >= 0)
+		(void)close(fd);
+	return 0;
+}
+
+static bool
+is_reg(int dfd, const struct dirent *d)
+{
+	struct stat	 st;
+
+	if (d->d_type == DT_REG)
+		return true;
+	if (d->d_type != DT_UNKNOWN)
+		return false;
+	return fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode);
+}
+
+/* True when dfd holds a message (a regular non-dot file). */
+static bool
+dir_has_msgs(int dfd)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	bool		 found = false;
+
+	if ((dir = open_dir(dfd)) == NULL)
+		return true;	/* unknown: assume used, rebuild safely */
+	while (!found && (d = readdir(dir)) != NULL)
+		found = d->d_name[0] != '.' && is_reg(dfd, d);
+	(void)closedir(dir);
+	return found;
+}
+
+/* SPEC 5: every regular non-dot file of new/ moves to cur/ with ":2,". */
+static void
+move_new(struct snap_priv *sp)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	char		 to[512];
+	int		 r;
+
+	if (sp->newfd < 0 || (dir = open_dir(sp->newfd)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || !is_reg(sp->newfd, d))
+			continue;
+		r = snprintf(to, sizeof(to), "%s%s", d->d_name,
+		    strchr(d->d_name, ':') != NULL ? "" : ":2,");
+		if (r < 0 || (size_t)r >= sizeof(to))
+			continue;
+		if (renameat2(sp->newfd, d->d_name, sp->curfd, to,
+		    RENAME_NOREPLACE) == 0 || errno == ENOENT)
+			continue;
+		if (errno == EINVAL || errno == ENOSYS) {
+			/* No RENAME_NOREPLACE (NFS): check, then rename. */
+			if (faccessat(sp->curfd, to, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT &&
+			    renameat(sp->newfd, d->d_name, sp->curfd, to) == 0)
+				continue;
+		}
+		log_warn("cannot move new/%s to cur/", d->d_name);
+	}
+	(void)closedir(dir);
+}
+
+/* Appends one listed file; stats it unless d_type and ",W=" suffice. */
+static int
+add_ent(int curfd, struct scan *sc, const struct dirent *d)
+{
+	struct stat		 st;
+	struct uidmap_msg	 e;
+	const char		*colon;
+	size_t			 nlen, blen, need;
+	void			*p;
+
+	nlen = strlen(d->d_name);
+	colon = strchr(d->d_name, ':');
+	blen = colon != NULL ? (size_t)(colon - d->d_name) : nlen;
+	if (blen == 0 || memchr(d->d_name, '\n', nlen) != NULL)
+		return 0;	/* no base name, or unstorable: ignored */
+	memset(&e, 0, sizeof(e));
+	e.sized = uidmap_name_wsize(d->d_name, &e.size);
+	if (d->d_type == DT_UNKNOWN || !e.sized) {
+		if (fstatat(curfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			return 0;	/* gone meanwhile */
+		if (!S_ISREG(st.st_mode))
+			return 0;
+		e.statted = true;
+		e.rawsize = (uint64_t)st.st_size;
+		e.mtime = mtime_ns(&st);
+	}
+	if (sc->n == sc->cap) {
+		if (sc->n >= MAX_MSGS)
+			return -1;
+		sc->cap = sc->cap == 0 ? 1024 : sc->cap * 2;
+		if ((p = reallocarray(sc->e, sc->cap, sizeof(*sc->e))) == NULL)
+			return -1;
+		sc->e = p;
+	}
+	need = blen + 1 + nlen + 1;
+	if (need > sc->acap - sc->alen) {
+		sc->acap = sc->acap == 0 ? 65536 : sc->acap * 2;
+		if (sc->acap < sc->alen + need)
+			sc->acap = sc->alen + need;
+		if ((p = realloc(sc->arena, sc->acap)) == NULL)
+			return -1;
+		sc->arena = p;
+	}
+	e.off = sc->alen;
+	memcpy(sc->arena + sc->alen, d->d_name, blen);
+	sc->arena[sc->alen + blen] = '\0';
+	memcpy(sc->arena + sc->alen + blen + 1, d->d_name, nlen + 1);
+	sc->alen += need;
+	e.tkey = uidmap_name_time(d->d_name);
+	sc->e[sc->n++] = e;
+	return 0;
+}
+
+/*
+ * SPEC 5: the listing of cur/ is the snapshot.  Sorted by base name;
+ * of two files with one base name the first by name is kept.  "stable"
+ * records that cur/ did not change while it was read and not in the two
+ * seconds before (timestamps are coarse): only then may a state-file
+ * record without a file be dropped, since readdir() can miss a file that
+ * is being renamed.
+ */
+static int
+list_cur(int curfd, struct scan *sc, const char **errstr_out)
+{
+	struct stat	 before, after;
+	struct dirent	*d;
+	DIR		*dir;
+	size_t		 i, k;
+
+	if ((dir = open_dir(curfd)) == NULL ||
+	    fstat(dirfd(dir), &before) == -1) {
+		if (dir != NULL)
+			(void)closedir(dir);
+		*errstr_out = "cannot read cur/";
+		return -1;
+	}
+	for (errno = 0; (d = readdir(dir)) != NULL; errno = 0) {
+		if (d->d_name[0] == '.' ||
+		    (d->d_type != DT_REG && d->d_type != DT_UNKNOWN))
+			continue;
+		if (add_ent(curfd, sc, d) == -1) {
+			(void)closedir(dir);
+			*errstr_out = sc->n >= MAX_MSGS ? "too many messages" :
+			    "out of memory";
+			return -1;
+		}
+	}
+	if (errno != 0 || fstat(dirfd(dir), &after) == -1) {
+		(void)closedir(dir);
+		*errstr_out = "cannot read cur/";
+		return -1;
+	}
+	(void)closedir(dir);
+	sc->stable = before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+	    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec &&
+	    after.st_mtim.tv_sec < time(NULL) - 1;
+	for (i = 0; i < sc->n; i++) {
+		sc->e[i].name = sc->arena + sc->e[i].off;
+		sc->e[i].file = sc->e[i].name + strlen(sc->e[i].name) + 1;
+	}
+	if (sc->n > 1)
+		qsort(sc->e, sc->n, sizeof(*sc->e), cmp_listing);
+	for (i = k = 0; i < sc->n; i++)
+		if (k == 0 || strcmp(sc->e[k - 1].name, sc->e[i].name) != 0)
+			sc->e[k++] = sc->e[i];
+	sc->n = k;
+	return 0;
+}
+
+/*
+ * Takes UIDs and cached sizes from the state file read without the lock.
+ * Returns true when the file needs writing for other reasons than new
+ * UIDs or sizes: it is corrupt, or it holds records of removed messages.
+ */
+static bool
+match_cache(struct scan *sc, const struct uidmap *m)
+{
+	const struct uidmap_entry	*r;
+	struct uidmap_msg		*e;
+	size_t				 i, hits = 0;
+
+	for (i = 0; i < sc->n; i++) {
+		e = &sc->e[i];
+		e->old = r = uidmap_find(m, e->name);
+		e->uid = r != NULL ? r->uid : 0;
+		if (r == NULL)
+			continue;
+		hits++;
+		if (!e->sized && e->statted && r->rawsize == e->rawsize &&
+		    r->mtime == e->mtime) {
+			e->size = r->size;
+			e->sized = true;
+		}
+	}
+	return m->status == UIDMAP_CORRUPT || (hits < m->count && sc->stable);
+}
+
+/* SPEC 6: the CRLF size by reading the file once through the transform. */
+static int
+size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
+{
+	struct crlf_state	 st;
+	struct stat		 sb;
+	uint64_t		 total = 0;
+	ssize_t			 r;
+	int			 fd;
+
+	log_debug("sizing %s by reading", e->name);
+	if ((fd = open_msg(curfd, e->file)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1)
+		goto fail;
+	crlf_init(&st, -1, false);
+	for (;;) {
+		r = read(fd, buf, CHUNK);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			goto fail;
+		if (r == 0)
+			break;
+		if (__builtin_add_overflow(total,
+		    (uint64_t)crlf_feed(&st, buf, (size_t)r, NULL, NULL),
+		    &total))
+			goto fail;
+	}
+	total += (uint64_t)crlf_finish(&st, NULL, NULL);
+	(void)close(fd);
+	e->size = total;
+	e->rawsize = (uint64_t)sb.st_size;
+	e->mtime = mtime_ns(&sb);
+	e->sized = e->statted = e->dirty = true;
+	return 0;
+ fail:
+	(void)close(fd);
+	return -1;
+}
+
+/*
+ * Sizes what neither ",W=" nor the cache sized, leaving out what cannot be
+ * read.  Sets *dirty_out when a size is new, *need_uid_out when a message
+ * of the snapshot has no UID.
+ */
+static int
+size_rest(int curfd, struct scan *sc, bool *dirty_out, bool *need_uid_out)
+{
+	struct uidmap_msg	*e;
+	char			*buf = NULL;
+	size_t			 i;
+
+	*dirty_out = *need_uid_out = false;
+	for (i = 0; i < sc->n; i++) {
+		e = &sc->e[i];
+		if (!e->sized) {
+			if (buf == NULL && (buf = malloc(CHUNK)) == NULL)
+				return -1;
+			if (size_by_reading(curfd, e, buf) == -1) {
+				if (errno != ENOENT)
+					log_warn("cannot read cur/%s", e->file);
+				e->skip = true;
+				continue;
+			}
+			*dirty_out = true;
+		}
+		if (e->uid == 0)
+			*need_uid_out = true;
+	}
+	free(buf);
+	return 0;
+}
+
+/* Writes the state file when needed; a failure never fails the login. */
+static void
+update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
+    bool need_uid, enum uidl_mode mode)
+{
+	struct uidmap_update	 u;
+	const char		*err = "unknown";
+
+	u.msgs = sc->e;
+	u.count = sc->n;
+	u.before = m1;
+	u.stable = sc->stable;
+	u.fresh = m1->status == UIDMAP_MISSING && !sc->had_cur;
+	u.need_uid = need_uid;
+	if (uidmap_update(sp->pub.dirfd, &u, &err) == 0)
+		return;
+	if (mode == UIDL_COUNTER && need_uid)
+		log_warn("uidlist not updated (%s); new messages get "
+		    "temporary UIDLs", err);
+	else
+		log_debug("uidlist not updated (%s)", err);
+}
+
+/* Fills the snapshot in UID order (counter) or delivery order. */
+static int
+build(struct snapshot *s, struct scan *sc, enum uidl_mode mode)
+{
+	struct uidmap_msg	*e;
+	struct msg		*m;
+	char			 uidl[MAX_UIDL + 1], *blk;
+	size_t			 i, k, bl, fl, ul;
+
+	for (i = k = 0; i < sc->n; i++)
+		if (!sc->e[i].skip)
+			sc->e[k++] = sc->e[i];
+	sc->n = k;
+	if (sc->n > 1)
+		qsort(sc->e, sc->n, sizeof(*sc->e),
+		    mode == UIDL_COUNTER ? cmp_uid : uidmap_cmp_delivery);
+	if ((s->msgs = calloc(sc->n + 1, sizeof(*s->msgs))) == NULL)
+		return -1;
+	for (i = 0; i < sc->n; i++) {
+		e = &sc->e[i];
+		if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl,
+		    sizeof(uidl)) == -1)
+			return -1;
+		bl = strlen(e->name);
+		fl = strlen(e->file);
+		ul = strlen(uidl);
+		if ((blk = malloc(bl + fl + ul + 3)) == NULL)
+			return -1;
+		memcpy(blk, e->name, bl + 1);
+		memcpy(blk + bl + 1, e->file, fl + 1);
+		memcpy(blk + bl + 1 + fl + 1, uidl, ul + 1);
+		m = &s->msgs[s->count++];
+		m->name = blk;
+		m->file = blk + bl + 1;
+		m->uidl = m->file + fl + 1;
+		m->size = e->size;
+		m->uid = e->uid;
+		if (__builtin_add_overflow(s->total, e->size, &s->total))
+			return -1;
+	}
+	return 0;
+}
+
+int
+maildir_open(const char *path, enum uidl_mode mode, struct snapshot **out,
+    const char **errstr_out)
+{
+	struct snap_priv	*sp;
+	struct scan		 sc;
+	struct uidmap		 m1;
+	const char		*err = "out of memory";
+	bool			 need_uid = false, need_write, dirty;
+
+	memset(&sc, 0, sizeof(sc));
+	memset(&m1, 0, sizeof(m1));
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
+		*errstr_out = err;
+		return -1;
+	}
+	sp->pub.dirfd = sp->curfd = sp->newfd = -1;
+	if (open_dirs(sp, path, &err) == -1)
+		goto fail;
+	if (uidmap_load(sp->pub.dirfd, &m1) == -1) {
+		/* Not rebuilt: a passing EIO must not renumber everything. */
+		err = "cannot read the UID state file";
+		goto fail;
+	}
+	if (m1.status == UIDMAP_MISSING)
+		sc.had_cur = dir_has_msgs(sp->curfd);
+	move_new(sp);
+	if (list_cur(sp->curfd, &sc, &err) == -1)
+		goto fail;
+	need_write = match_cache(&sc, &m1);
+	err = "out of memory";
+	if (size_rest(sp->curfd, &sc, &dirty, &need_uid) == -1)
+		goto fail;
+	if (need_write || dirty || need_uid)
+		update_state(sp, &sc, &m1, need_uid, mode);
+	if (build(&sp->pub, &sc, mode) == -1)
+		goto fail;
+	free(sc.e);
+	free(sc.arena);
+	uidmap_free(&m1);
+	*out = &sp->pub;
+	return 0;
+ fail:
+	free(sc.e);
+	free(sc.arena);
+	uidmap_free(&m1);
+	maildir_close(&sp->pub);
+	*errstr_out = err;
+	return -1;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return basecmp(*(char * const *)a, *(char * const *)b);
+}
+
+static void
+index_free(struct dirindex *ix)
+{
+	size_t	 i;
+
+	for (i = 0; i < ix->n; i++)
+		free(ix->names[i]);
+	free(ix->names);
+	ix->names = NULL;
+	ix->n = 0;
+}
+
+static const char *
+index_find(const struct dirindex *ix, const char *base)
+{
+	char	**p;
+
+	if (ix->n == 0)
+		return NULL;
+	p = bsearch(&base, ix->names, ix->n, sizeof(*ix->names), cmp_names);
+	return p != NULL ? *p : NULL;
+}
+
+/* The names of a directory sorted by base name, for renamed messages. */
+static int
+index_dir(int dfd, struct dirindex *ix)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	size_t		 cap = 0;
+	void		*p;
+
+	ix->names = NULL;
+	ix->n = 0;
+	if (dfd < 0 || (dir = open_dir(dfd)) == NULL)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (ix->n == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			p = reallocarray(ix->names, cap, sizeof(*ix->names));
+			if (p == NULL)
+				break;
+			ix->names = p;
+		}
+		if ((ix->names[ix->n] = strdup(d->d_name)) == NULL)
+			break;
+		ix->n++;
+	}
+	(void)closedir(dir);
+	if (d != NULL) {
+		index_free(ix);
+		return -1;
+	}
+	if (ix->n > 1)
+		qsort(ix->names, ix->n, sizeof(*ix->names), cmp_names);
+	return 0;
+}
+
+static bool
+file_owned(const struct msg *m)
+{
+	return m->file != m->name + strlen(m->name) + 1;
+}
+
+/* SPEC 5 (C0004): a message renamed meanwhile is found by its base name. */
+int
+maildir_msg_open(struct snapshot *s, size_t i)
+{
+	struct snap_priv	*sp = (struct snap_priv *)s;
+	struct msg		*m;
+	struct dirindex		 ix;
+	const char		*found;
+	char			*copy;
+	int			 fd, k, dfd;
+
+	if (i >= s->count) {
+		errno = EINVAL;
+		return -1;
+	}
+	m = &s->msgs[i];
+	if ((fd = open_msg(sp->curfd, m->file)) != -1 || errno != ENOENT)
+		return fd;
+	for (k = 0; k < 2; k++) {
+		dfd = k == 0 ? sp->curfd : sp->newfd;
+		if (index_dir(dfd, &ix) == -1)
+			continue;
+		if ((found = index_find(&ix, m->name)) == NULL) {
+			index_free(&ix);
+			continue;
+		}
+		fd = open_msg(dfd, found);
+		if (fd != -1 && k == 0 && (copy = strdup(found)) != NULL) {
+			if (file_owned(m))
+				free(m->file);
+			m->file = copy;
+		}
+		index_free(&ix);
+		return fd;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/* SPEC 5: UPDATE.  ENOENT counts as removed; unmarked files are kept. */
+int
+maildir_update(struct snapshot *s, unsigned int *marked_out,
+    unsigned int *failed_out)
+{
+	struct snap_priv	*sp = (struct snap_priv *)s;
+	struct dirindex		 ix = { NULL, 0 };
+	const char		*found;
+	unsigned int		 marked = 0, failed = 0;
+	size_t			 i;
+	bool			 indexed = false;
+
+	for (i = 0; i < s->count; i++) {
+		if (!s->msgs[i].deleted)
+			continue;
+		marked++;
+		if (unlinkat(sp->curfd, s->msgs[i].file, 0) == 0)
+			continue;
+		if (errno == ENOENT) {
+			if (!indexed)
+				indexed = index_dir(sp->curfd, &ix) == 0;
+			found = indexed ? index_find(&ix, s->msgs[i].name) :
+			    NULL;
+			if (found == NULL ||
+			    unlinkat(sp->curfd, found, 0) == 0 ||
+			    errno == ENOENT)
+				continue;
+		}
+		log_warn("cannot remove cur/%s", s->msgs[i].file);
+		failed++;
+	}
+	if (indexed)
+		index_free(&ix);
+	*marked_out = marked;
+	*failed_out = failed;
+	return failed == 0 ? 0 : -1;
+}
+
+void
+maildir_close(struct snapshot *s)
+{
+	struct snap_priv	*sp = (struct snap_priv *)s;
+	size_t			 i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->count; i++) {
+		if (file_owned(&s->msgs[i]))
+			free(s->msgs[i].file);
+		free(s->msgs[i].name);
+	}
+	free(s->msgs);
+	if (s->dirfd >= 0)
+		(void)close(s->dirfd);
+	if (sp->curfd >= 0)
+		(void)close(sp->curfd);
+	if (sp->newfd >= 0)
+		(void)close(sp->newfd);
+	free(sp);
+}
+
+/*
+ * The RFC 1939 transform (SPEC 3, STYLE 3.4).  Lines end at LF; a CR just
+ * before the LF belongs to the line end, so LF and CRLF both become CRLF,
+ * and any other CR is an ordinary byte.  A CR that ends a chunk waits in
+ * pending_cr for the next one; a CR that ends the file ends its line.
+ * Input is copied in runs found with memchr(): emit sees a line's bytes
+ * and its CRLF together whenever the input already had them.
+ */
+void
+crlf_init(struct crlf_state *st, int64_t top_lines, bool dot_stuff)
+{
+	memset(st, 0, sizeof(*st));
+	st->bol = true;
+	st->dot_stuff = dot_stuff;
+	st->limited = top_lines >= 0;
+	st->body_lines_left = top_lines >= 0 ? (uint64_t)top_lines : 0;
+}
+
+static int
+put(emit_fn emit, void *arg, const char *b, size_t len, int64_t *n)
+{
+	if (len == 0)
+		return 0;
+	if (emit != NULL && emit(arg, b, len) == -1)
+		return -1;
+	*n += (int64_t)len;
+	return 0;
+}
+
+/* A line ended; bol still set means it was empty (the header's end). */
+static void
+line_done(struct crlf_state *st)
+{
+	if (!st->in_body) {
+		if (st->bol) {
+			st->in_body = true;
+			if (st->limited && st->body_lines_left == 0)
+				st->done = true;
+		}
+	} else if (st->limited && --st->body_lines_left == 0)
+		st->done = true;
+	st->bol = true;
+}
+
+int64_t
+crlf_feed(struct crlf_state *st, const char *buf, size_t len, emit_fn emit,
+    void *arg)
+{
+	const char	*p = buf, *end = buf + len, *run, *lf;
+	int64_t		 n = 0;
+
+	if (st->done || len == 0)
+		return 0;
+	if (st->pending_cr) {
+		st->pending_cr = false;
+		if (*p == '\n') {
+			if (put(emit, arg, "\r\n", 2, &n) == -1)
+				return -1;
+			p++;
+			line_done(st);
+		} else {
+			if (put(emit, arg, "\r", 1, &n) == -1)
+				return -1;
+			st->bol = false;
+		}
+	}
+	for (run = p; p < end && !st->done; ) {
+		if (st->bol && st->dot_stuff && *p == '.') {
+			if (put(emit, arg, run, (size_t)(p - run), &n) == -1 ||
+			    put(emit, arg, ".", 1, &n) == -1)
+				return -1;
+			run = p;
+		}
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			if (end[-1] == '\r') {
+				st->pending_cr = true;
+				end--;
+			}
+			if (end > p)
+				st->bol = false;
+			p = end;
+			break;
+		}
+		if (lf > p && lf[-1] == '\r') {
+			if (lf - 1 > p)
+				st->bol = false;
+		} else {
+			if (lf > p)
+				st->bol = false;
+			if (put(emit, arg, run, (size_t)(lf - run), &n) == -1 ||
+			    put(emit, arg, "\r", 1, &n) == -1)
+				return -1;
+			run = lf;
+		}
+		p = lf + 1;
+		line_done(st);
+	}
+	if (put(emit, arg, run, (size_t)(p - run), &n) == -1)
+		return -1;
+	return n;
+}
+
+int64_t
+crlf_finish(struct crlf_state *st, emit_fn emit, void *arg)
+{
+	int64_t	 n = 0;
+
+	if (st->done)
+		return 0;
+	if (st->pending_cr || !st->bol) {
+		st->pending_cr = false;
+		if (put(emit, arg, "\r\n", 2, &n) == -1)
+			return -1;
+		line_done(st);
+	}
+	return n;
+}
+
+/* Batches the transform's output so emit sees large blocks. */
+struct batch {
+	emit_fn		 emit;
+	void		*arg;
+	char		*buf;
+	size_t		 len;
+};
+
+static int
+batch_flush(struct batch *b)
+{
+	size_t	 len = b->len;
+
+	b->len = 0;
+	return len == 0 ? 0 : b->emit(b->arg, b->buf, len);
+}
+
+static int
+batch_emit(void *arg, const char *p, size_t len)
+{
+	struct batch	*b = arg;
+
+	if (len > OUTBUF - b->len) {
+		if (batch_flush(b) == -1)
+			return -1;
+		if (len >= OUTBUF / 2)
+			return b->emit(b->arg, p, len);
+	}
+	memcpy(b->buf + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+int
+maildir_stream(int fd, int64_t top_lines, emit_fn emit, void *arg)
+{
+	struct crlf_state	 st;
+	struct batch		 b;
+	char			*in;
+	ssize_t			 r;
+	int			 rv = -1, saved;
+
+	if ((in = malloc(CHUNK + OUTBUF)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	b.emit = emit;
+	b.arg = arg;
+	b.buf = in + CHUNK;
+	b.len = 0;
+	crlf_init(&st, top_lines, true);
+	while (!st.done) {
+		r = read(fd, in, CHUNK);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			goto done;
+		if (r == 0)
+			break;
+		if (crlf_feed(&st, in, (size_t)r, batch_emit, &b) == -1)
+			goto done;
+	}
+	if (crlf_finish(&st, batch_emit, &b) == -1 || batch_flush(&b) == -1)
+		goto done;
+	rv = 0;
+ done:
+	saved = errno;
+	free(in);
+	(void)close(fd);
+	errno = saved;
+	return rv;
+}
