@@ -15,7 +15,8 @@ LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-SRCS	 = util.c log.c io.c tls.c proxy.c config.c auth.c uidmap.c maildir.c session.c
+SRCS	 = util.c log.c io.c tls.c proxy.c config.c auth.c uidmap.c maildir.c session.c \
+	   checkuser.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 

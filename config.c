@@ -58,7 +58,7 @@ set_uint(unsigned int *u, const char *v, uint32_t lo, uint32_t hi,
 }
 
 static int
-set_str(const char **s, const char *v, const char **errstr)
+set_str(struct config *c, const char **s, const char *v, const char **errstr)
 {
 	char *copy;
 
@@ -66,12 +66,24 @@ set_str(const char **s, const char *v, const char **errstr)
 		*errstr = "empty value";
 		return -1;
 	}
+	if (c->nowned == sizeof(c->owned) / sizeof(c->owned[0])) {
+		*errstr = "too many settings";
+		return -1;
+	}
 	if ((copy = strdup(v)) == NULL) {
 		*errstr = "out of memory";
 		return -1;
 	}
+	c->owned[c->nowned++] = copy;
 	*s = copy;
 	return 0;
+}
+
+void
+config_free(struct config *c)
+{
+	while (c->nowned > 0)
+		free(c->owned[--c->nowned]);
 }
 
 static int
@@ -103,11 +115,11 @@ config_set(struct config *c, const char *name, const char *v,
 	int e, r;
 
 	if (!strcmp(name, "passwd-file"))
-		return set_str(&c->passwd_file, v, errstr);
+		return set_str(c, &c->passwd_file, v, errstr);
 	if (!strcmp(name, "maildir")) {
 		if (config_check_template(v, errstr) == -1)
 			return -1;
-		return set_str(&c->maildir, v, errstr);
+		return set_str(c, &c->maildir, v, errstr);
 	}
 	if (!strcmp(name, "timeout-unauth"))
 		return set_uint(&c->timeout_unauth, v, 1, 86400, errstr);
@@ -122,9 +134,9 @@ config_set(struct config *c, const char *name, const char *v,
 		return r;
 	}
 	if (!strcmp(name, "tls-cert"))
-		return set_str(&c->tls_cert, v, errstr);
+		return set_str(c, &c->tls_cert, v, errstr);
 	if (!strcmp(name, "tls-key"))
-		return set_str(&c->tls_key, v, errstr);
+		return set_str(c, &c->tls_key, v, errstr);
 	if (!strcmp(name, "implicit-tls"))
 		return set_bool(&c->implicit_tls, v, errstr);
 	if (!strcmp(name, "secured"))
@@ -139,7 +151,7 @@ config_set(struct config *c, const char *name, const char *v,
 			*errstr = "not a valid host name";
 			return -1;
 		}
-		return set_str(&c->hostname, v, errstr);
+		return set_str(c, &c->hostname, v, errstr);
 	}
 	if (!strcmp(name, "auth-fail-delay"))
 		return set_uint(&c->auth_fail_delay, v, 0, 60, errstr);

@@ -17,10 +17,13 @@ void	config_defaults(struct config *c);
 /*
  * Sets one setting by name from a value string.  Returns 0, or -1 with a
  * reason in *errstr_out ("unknown setting", "not a number", ...).  String
- * values are copied with strdup(); the copies live as long as the process.
+ * values are copied; c owns the copies until config_free().
  */
 int	config_set(struct config *c, const char *name, const char *value,
 	    const char **errstr_out);
+
+/* Frees the values config_set() copied; c is unusable afterwards. */
+void	config_free(struct config *c);
 
 /*
  * Parses one config-file line (no newline) of the form "name = value",

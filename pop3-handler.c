@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "checkuser.h"
 #include "config.h"
 #include "io.h"
 #include "log.h"
@@ -32,11 +33,13 @@ enum mode {
 	MODE_SERVE,
 	MODE_CHECK_CONFIG,
 	MODE_HASH_PASSWORD,
+	MODE_CHECK_USER,
 };
 
 static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
-"       pop3-handler --check-config | --hash-password | --version | --help\n"
+"       pop3-handler --check-config | --check-user=NAME | --hash-password\n"
+"       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
 "\"name = value\" line in the --config file (the command line wins):\n"
@@ -140,7 +143,8 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 }
 
 static enum mode
-parse_args(struct config *c, int argc, char **argv, bool *debug)
+parse_args(struct config *c, int argc, char **argv, bool *debug,
+    const char **check_user)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -156,6 +160,11 @@ parse_args(struct config *c, int argc, char **argv, bool *debug)
 		split_option(argv[i], buf, sizeof(buf), &name, &value);
 		if (!strcmp(name, "config") && value != NULL)
 			continue;
+		if (!strcmp(name, "check-user") && value != NULL) {
+			mode = MODE_CHECK_USER;
+			*check_user = argv[i] + sizeof("--check-user=") - 1;
+			continue;
+		}
 		if (value == NULL) {
 			if (!strcmp(name, "help")) {
 				fputs(usage, stdout);
@@ -330,7 +339,7 @@ main(int argc, char **argv)
 	struct io_transport tr;
 	struct proxy_result pr;
 	struct tls *tls = NULL;
-	const char *errstr;
+	const char *errstr, *check_user = NULL;
 	struct io *io;
 	char peer[INET6_ADDRSTRLEN + 8];
 	bool debug = false, loopback;
@@ -339,7 +348,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user);
 	if (mode == MODE_HASH_PASSWORD)
 		return hash_password();
 	if (cfg.passwd_file == NULL)
@@ -356,7 +365,15 @@ main(int argc, char **argv)
 	}
 	if (mode == MODE_CHECK_CONFIG) {
 		log_init(LOG_STDERR);
-		return check_config(&cfg);
+		st = check_config(&cfg);
+		config_free(&cfg);
+		return st;
+	}
+	if (mode == MODE_CHECK_USER) {
+		log_init(LOG_STDERR);
+		st = checkuser_run(&cfg, check_user);
+		config_free(&cfg);
+		return st;
 	}
 
 	if (cfg.tls_cert != NULL &&
@@ -395,5 +412,6 @@ main(int argc, char **argv)
 	st = session_run(&s);
 	io_free(io);
 	tls_free(tls);
+	config_free(&cfg);
 	return st;
 }

@@ -60,6 +60,8 @@ struct config {
 	unsigned int		 max_auth_failures;
 	bool			 proxy_protocol;
 	enum log_backend	 log;
+	char			*owned[32];	/* strdup()ed values */
+	unsigned int		 nowned;
 };
 
 #endif

@@ -1,0 +1,429 @@
+/*
+ * checkuser.c: the --check-user=NAME helper mode (SPEC 1).  Reports what
+ * a login of NAME would see: the passwd entry (never its hash, only
+ * whether it is locked and its scheme), the identity the session would
+ * take, the Maildir path, the message count and octets, how many sizes
+ * are cached (SPEC 6), and the health of the UID state file and its lock.
+ *
+ * An administrator runs it, often as root, so it is strictly read-only:
+ * it does not create the Maildir, move new/ to cur/, write the state file
+ * or take its lock.  maildir_open() does all of these, which is why this
+ * file reads the Maildir itself with uidmap_load() and the crlf_*
+ * transform instead; running it as root leaves no root-owned file in a
+ * user's Maildir.  Like the session it trusts nothing it reads: entries
+ * are opened with O_NOFOLLOW, only regular files count, sums are checked,
+ * and text from the passwd file is printed with control bytes escaped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "checkuser.h"
+#include "config.h"
+#include "maildir.h"
+#include "uidmap.h"
+#include "util.h"
+
+#define CHECK_OK	0	/* a login would work */
+#define CHECK_FAIL	1	/* a login would fail */
+#define SIZE_CHUNK	(64 * 1024)
+#define MAX_PATH	4096
+
+/* What the scan of new/ and cur/ found. */
+struct tally {
+	uint64_t	 count;		/* regular, non-dot files */
+	uint64_t	 cur, new;
+	uint64_t	 octets;	/* exact CRLF sizes (SPEC 6) */
+	uint64_t	 from_w;	/* size from ",W=" in the name */
+	uint64_t	 from_state;	/* size cached in the state file */
+	uint64_t	 unreadable;	/* no size: the file cannot be read */
+	bool		 overflow;
+};
+
+/* Prints "label: s" with control bytes written as \xNN. */
+static void
+print_safe(const char *label, const char *s)
+{
+	unsigned char	c;
+
+	printf("%s: ", label);
+	for (; (c = (unsigned char)*s) != '\0'; s++) {
+		if (c < 0x20 || c == 0x7f)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+	putchar('\n');
+}
+
+static bool
+hash_locked(const char *h)
+{
+	return h[0] == '\0' || h[0] == '!' || h[0] == '*';
+}
+
+/* The crypt scheme of a hash, for the report; the hash is never shown. */
+static const char *
+hash_scheme(const char *h)
+{
+	static const struct {
+		const char	*prefix;
+		const char	*name;
+	} schemes[] = {
+		{ "$y$", "yescrypt" }, { "$7$", "scrypt" },
+		{ "$2b$", "bcrypt" }, { "$2y$", "bcrypt" },
+		{ "$6$", "sha512crypt" }, { "$5$", "sha256crypt" },
+		{ NULL, NULL }
+	};
+	size_t	i;
+
+	for (i = 0; schemes[i].prefix != NULL; i++)
+		if (strncmp(h, schemes[i].prefix,
+		    strlen(schemes[i].prefix)) == 0)
+			return schemes[i].name;
+	return "other crypt(3) scheme";
+}
+
+/* SPEC 6: the ",W=<n>" field of a base name (the part before ':'). */
+static bool
+w_size(const char *base, uint64_t *size_out)
+{
+	const char	*p;
+	char		 num[24];
+	size_t		 n;
+
+	for (p = strchr(base, ','); p != NULL; p = strchr(p + 1, ',')) {
+		if (p[1] != 'W' || p[2] != '=')
+			continue;
+		n = strcspn(p + 3, ",");
+		if (n == 0 || n >= sizeof(num))
+			return false;
+		memcpy(num, p + 3, n);
+		num[n] = '\0';
+		return parse_u64(num, size_out) == NUM_OK;
+	}
+	return false;
+}
+
+/* The exact CRLF size by reading the file once (SPEC 3, 6). */
+static int
+read_size(int dirfd, const char *file, uint64_t *size_out)
+{
+	struct crlf_state	 st;
+	struct stat		 sb;
+	char			 buf[SIZE_CHUNK];
+	uint64_t		 total = 0;
+	int64_t			 n;
+	ssize_t			 r;
+	int			 fd, saved;
+
+	fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	crlf_init(&st, -1, false);
+	for (;;) {
+		r = read(fd, buf, sizeof(buf));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n = crlf_feed(&st, buf, (size_t)r, NULL, NULL);
+		if (n < 0 || __builtin_add_overflow(total, (uint64_t)n,
+		    &total))
+			r = -1;
+		if (r == -1)
+			break;
+	}
+	saved = errno;
+	(void)close(fd);
+	if (r == -1) {
+		errno = saved;
+		return -1;
+	}
+	n = crlf_finish(&st, NULL, NULL);
+	if (n < 0 || __builtin_add_overflow(total, (uint64_t)n, &total)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	*size_out = total;
+	return 0;
+}
+
+/* Counts one message file: its size from W=, the state file, or reading. */
+static void
+tally_msg(int dirfd, const char *file, const struct stat *sb,
+    const struct uidmap *m, struct tally *t)
+{
+	const struct uidmap_entry	*e;
+	char				 base[NAME_MAX + 1];
+	uint64_t			 size, mtime;
+
+	(void)strlcpy_(base, file, sizeof(base));
+	base[strcspn(base, ":")] = '\0';
+	mtime = (uint64_t)sb->st_mtim.tv_sec * 1000000000u +
+	    (uint64_t)sb->st_mtim.tv_nsec;
+	if (w_size(base, &size))
+		t->from_w++;
+	else if ((e = uidmap_find(m, base)) != NULL &&
+	    e->rawsize == (uint64_t)sb->st_size && e->mtime == mtime) {
+		size = e->size;
+		t->from_state++;
+	} else if (read_size(dirfd, file, &size) == -1) {
+		t->unreadable++;
+		return;
+	}
+	if (__builtin_add_overflow(t->octets, size, &t->octets))
+		t->overflow = true;
+}
+
+/* Scans new/ or cur/ of the Maildir; returns -1 when it cannot be read. */
+static int
+scan_dir(int mdfd, const char *sub, const struct uidmap *m,
+    struct tally *t, uint64_t *count_out)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	uint64_t	 count = 0;
+	DIR		*d;
+	int		 fd;
+
+	fd = openat(mdfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		/* SPEC 5: dotfiles and anything but regular files are ignored. */
+		if (de->d_name[0] == '.' ||
+		    fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		count++;
+		tally_msg(fd, de->d_name, &sb, m, t);
+	}
+	(void)closedir(d);
+	t->count += count;
+	*count_out = count;
+	return 0;
+}
+
+/* The lock of the state file: absent, held, or stale (SPEC 6). */
+static void
+report_lock(int mdfd)
+{
+	struct stat	sb;
+	time_t		age;
+
+	if (fstatat(mdfd, UIDMAP_LOCK, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+		printf("uid-lock: %s\n", errno == ENOENT ? "free" :
+		    strerror(errno));
+		return;
+	}
+	age = time(NULL) - sb.st_mtime;
+	if (age > UIDMAP_LOCK_STALE)
+		printf("uid-lock: stale (%lld s old; the next login removes "
+		    "it)\n", (long long)age);
+	else
+		printf("uid-lock: held (%lld s old; a login is updating the "
+		    "state file)\n", (long long)age);
+}
+
+/* The UID state file; returns false when a login could not use it. */
+static bool
+report_state(int mdfd, struct uidmap *m)
+{
+	if (uidmap_load(mdfd, m) == -1) {
+		printf("uid-state: unreadable: %s\n", strerror(errno));
+		printf("problem: the UID state file cannot be read\n");
+		return false;
+	}
+	switch (m->status) {
+	case UIDMAP_OK:
+		printf("uid-state: ok (%zu entries, next UID %llu)\n",
+		    m->count, (unsigned long long)m->next);
+		break;
+	case UIDMAP_MISSING:
+		printf("uid-state: missing (the first login writes it)\n");
+		break;
+	case UIDMAP_CORRUPT:
+		printf("uid-state: corrupt: %s (the next login rebuilds it "
+		    "with UIDs from %llu)\n", m->why != NULL ? m->why : "?",
+		    (unsigned long long)m->next);
+		break;
+	}
+	report_lock(mdfd);
+	return true;
+}
+
+/* Reports the messages of an open Maildir; returns false on a problem. */
+static bool
+report_messages(int mdfd, const struct uidmap *m)
+{
+	struct tally	t;
+	bool		ok = true;
+
+	memset(&t, 0, sizeof(t));
+	if (scan_dir(mdfd, "new", m, &t, &t.new) == -1 && errno != ENOENT) {
+		printf("problem: cannot read new/: %s\n", strerror(errno));
+		ok = false;
+	}
+	if (scan_dir(mdfd, "cur", m, &t, &t.cur) == -1 && errno != ENOENT) {
+		printf("problem: cannot read cur/: %s\n", strerror(errno));
+		ok = false;
+	}
+	printf("messages: %llu (%llu in cur/, %llu in new/)\n",
+	    (unsigned long long)t.count, (unsigned long long)t.cur,
+	    (unsigned long long)t.new);
+	if (t.overflow)
+		printf("octets: too large to count\n");
+	else
+		printf("octets: %llu%s\n", (unsigned long long)t.octets,
+		    t.unreadable > 0 ? " (readable messages only)" : "");
+	printf("sizes-cached: %llu of %llu (%llu from ,W= names, %llu in the "
+	    "state file)\n", (unsigned long long)(t.from_w + t.from_state),
+	    (unsigned long long)t.count, (unsigned long long)t.from_w,
+	    (unsigned long long)t.from_state);
+	if (t.unreadable > 0) {
+		printf("problem: %llu messages cannot be read\n",
+		    (unsigned long long)t.unreadable);
+		ok = false;
+	}
+	return ok;
+}
+
+/* Opens the Maildir read-only and reports it; false on a problem. */
+static bool
+report_maildir(const struct config *cfg, const char *path)
+{
+	struct uidmap	 m;
+	struct stat	 sb;
+	char		 parent[MAX_PATH];
+	bool		 ok;
+	int		 fd;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		(void)strlcpy_(parent, path, sizeof(parent));
+		if (strrchr(parent, '/') != NULL)
+			*strrchr(parent, '/') = '\0';
+		if (parent[0] != '\0' && (stat(parent, &sb) == -1 ||
+		    !S_ISDIR(sb.st_mode))) {
+			printf("maildir-state: missing, and so is its parent "
+			    "directory\n");
+			printf("problem: the login cannot create the Maildir\n");
+			return false;
+		}
+		printf("maildir-state: missing (the first login creates it)\n");
+		printf("messages: 0\n");
+		return true;
+	}
+	if (fd == -1 || fstat(fd, &sb) == -1) {
+		printf("maildir-state: cannot open: %s\n", strerror(errno));
+		printf("problem: the login would answer [SYS/TEMP]\n");
+		if (fd != -1)
+			(void)close(fd);
+		return false;
+	}
+	printf("maildir-state: exists (owner uid %lu gid %lu, mode %04o)\n",
+	    (unsigned long)sb.st_uid, (unsigned long)sb.st_gid,
+	    (unsigned int)(sb.st_mode & 07777));
+	printf("uidl: %s\n", cfg->uidl == UIDL_COUNTER ? "counter" :
+	    "filename");
+	ok = report_state(fd, &m);
+	if (!report_messages(fd, &m))
+		ok = false;
+	uidmap_free(&m);
+	(void)close(fd);
+	return ok;
+}
+
+/* The passwd entry, without its hash; returns false on a problem. */
+static bool
+report_entry(const struct passwd_entry *e)
+{
+	bool	ok = true;
+
+	if (hash_locked(e->hash)) {
+		printf("account: locked (the hash field is empty or starts "
+		    "with ! or *)\n");
+		printf("problem: a locked account never authenticates\n");
+		ok = false;
+	} else
+		printf("account: enabled (%s hash)\n", hash_scheme(e->hash));
+	if (!e->has_uid && !e->has_gid)
+		printf("identity: the handler's own (empty uid and gid)\n");
+	else {
+		printf("identity: uid %s%lu, gid %s%lu (when the handler "
+		    "runs as root)\n", e->has_uid ? "" : "own ",
+		    (unsigned long)(e->has_uid ? e->uid : geteuid()),
+		    e->has_gid ? "" : "own ",
+		    (unsigned long)(e->has_gid ? e->gid : getegid()));
+		if (e->has_uid && e->uid == 0) {
+			printf("problem: uid 0 is refused at login\n");
+			ok = false;
+		}
+	}
+	print_safe("home", e->home);
+	return ok;
+}
+
+int
+checkuser_run(const struct config *cfg, const char *name)
+{
+	struct passwd_entry	e;
+	char			path[MAX_PATH];
+	bool			ok;
+
+	print_safe("user", name);
+	print_safe("passwd-file", cfg->passwd_file);
+	if (!auth_valid_username(name, strlen(name))) {
+		printf("account: not a valid user name (SPEC 4)\n");
+		printf("result: a login would fail\n");
+		return CHECK_FAIL;
+	}
+	if (auth_lookup(cfg->passwd_file, name, &e) == -1) {
+		if (errno != ENOENT) {
+			printf("problem: cannot read the passwd file: %s\n",
+			    strerror(errno));
+			return EXIT_CONFIG;
+		}
+		printf("account: no such user\n");
+		printf("result: a login would fail\n");
+		return CHECK_FAIL;
+	}
+	ok = report_entry(&e);
+	if (config_expand_maildir(cfg->maildir, name, e.home, path,
+	    sizeof(path)) == -1) {
+		printf("maildir: cannot expand \"%s\" (empty home field?)\n",
+		    cfg->maildir);
+		printf("problem: no Maildir path\n");
+		ok = false;
+	} else {
+		print_safe("maildir", path);
+		if (!report_maildir(cfg, path))
+			ok = false;
+	}
+	explicit_bzero(&e, sizeof(e));
+	printf("result: a login would %s\n", ok ? "work" : "fail");
+	return ok ? CHECK_OK : CHECK_FAIL;
+}
