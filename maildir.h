@@ -66,7 +66,8 @@ struct crlf_state {
  * Starts a transform; top_lines < 0 means the whole message.  dot_stuff
  * false gives the size a client holds after un-stuffing (SPEC 3, 6):
  * STAT/LIST sizes come from the same code as RETR, so they cannot differ.
- * Line ends: LF and CRLF both become CRLF; a bare CR passes as a byte.
+ * Line ends: LF and CRLF both become CRLF; a bare CR passes as a byte,
+ * except a CR that ends the file, which ends the last line.
  */
 void	crlf_init(struct crlf_state *, int64_t top_lines, bool dot_stuff);
 /*

@@ -6,6 +6,9 @@
 #   chat ARGS   runs the handler with stdin from the caller; raw bytes of
 #               its replies land in $out, its log in $log, status in $status
 
+# `crlf ... | chat` runs chat in this shell, so $status/$out are set.
+shopt -s lastpipe
+
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 HANDLER=${HANDLER:-$TOP/pop3-handler}
 case $HANDLER in /*) ;; *) HANDLER=$TOP/$HANDLER ;; esac

@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+# Exact sizes: what STAT/LIST report is what a client holds after
+# un-stuffing RETR; ,W=<n> and the state file's cache spare reading the
+# message (SPEC 3 RETR, 6 exact sizes).
+
+load helpers/load
+load helpers/mail
+
+# size_ok RAW: one message (printf RAW); LIST, RETR's +OK and the octets
+# poplib holds agree and equal the CRLF form of the file.
+size_ok() {
+	setup_alice
+	putf cur 1700000001.M1P1.host:2, "$1"
+	run pop_check
+	[ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
+	[ "$output" = 1 ]
+}
+
+@test "LIST size equals RETR octets: LF message (SPEC 3 RETR, 2.1.5)" {
+	size_ok 'Subject: a\n\nline1\nline2\n'
+}
+
+@test "LIST size equals RETR octets: dot-stuffed lines (SPEC 3 RETR)" {
+	size_ok 'S: a\n\n.hidden\n..two\n.\nx.y\n'
+}
+
+@test "LIST size equals RETR octets: no final newline (SPEC 3 RETR)" {
+	size_ok 'S: a\n\nlast'
+}
+
+@test "LIST size equals RETR octets: lone dot without newline (SPEC 3 RETR)" {
+	size_ok 'S: a\n\n.'
+}
+
+@test "LIST size equals RETR octets: bare CRs (SPEC 3 RETR)" {
+	size_ok 'S: a\n\nx\ry\n\rz\n\r\r\nend\n'
+}
+
+@test "LIST size equals RETR octets: CRLF and mixed line ends (SPEC 3 RETR)" {
+	size_ok 'S: a\r\n\r\nbody\r\n.d\r\nmixed\n\r\n'
+}
+
+@test "LIST size equals RETR octets: empty message (SPEC 3 RETR)" {
+	size_ok ''
+}
+
+@test "LIST size equals RETR octets: header-only message (SPEC 3 RETR)" {
+	size_ok 'Subject: h\nFrom: b\n'
+}
+
+@test "LIST size equals RETR octets: many messages at once (SPEC 3 STAT/LIST)" {
+	setup_alice
+	local i
+	for i in 1 2 3 4 5 6 7 8 9; do
+		putf new "170000000$i.M1P1.host" 'S: %s\n\n.%s\nx\ry\r\n%s' \
+		    "$i" "$(head -c $((i * 37)) /dev/zero | tr '\0' a)" "$i"
+	done
+	run pop_check
+	[ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
+	[ "$output" = 9 ]
+}
+
+@test "a ,W=<n> field in the name is the size; the file is not read (SPEC 6)" {
+	setup_alice
+	putf cur '1700000001.M1P1.host,S=5,W=999:2,' 'a\nb\n'
+	session STAT 'LIST 1' | chat --debug
+	expect_after 4 '+OK 1 999' '+OK 1 999' '+OK Bye'
+	nogrep -aq 'sizing .* by reading' "$log"
+}
+
+@test "a ,W=<n> field of a message in new/ is used after the move (SPEC 6)" {
+	setup_alice
+	putf new '1700000001.M1P1.host,S=5,W=777' 'a\nb\n'
+	session 'LIST 1' | chat --debug
+	expect_after 4 '+OK 1 777' '+OK Bye'
+	nogrep -aq 'sizing .* by reading' "$log"
+}
+
+@test "a malformed or overflowing ,W= is not trusted (SPEC 6, hostile names)" {
+	setup_alice
+	putf cur '1700000001.M1P1.host,W=abc:2,' 'a\nb\n'
+	putf cur '1700000002.M1P1.host,W=18446744073709551616:2,' 'a\n'
+	putf cur '1700000003.M1P1.host,W=12x:2,' 'a\n'
+	session LIST | chat
+	expect_after 4 '+OK 3 messages (12 octets)' '1 6' '2 3' '3 3' '.' \
+	    '+OK Bye'
+}
+
+@test "without ,W= the first login sizes each message by reading it (SPEC 6)" {
+	setup_alice
+	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
+	putf new 1700000002.M1P1.host 'c\n'
+	session STAT | chat --debug
+	expect_after 4 '+OK 2 9' '+OK Bye'
+	grep -q 'sizing 1700000001\.M1P1\.host.* by reading' "$log"
+	grep -q 'sizing 1700000002\.M1P1\.host.* by reading' "$log"
+}
+
+@test "a second login to an unchanged Maildir reads no message (SPEC 6)" {
+	setup_alice
+	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
+	putf new 1700000002.M1P1.host 'c\n'
+	session STAT | chat --debug
+	grep -q 'sizing .* by reading' "$log"
+	session STAT | chat --debug
+	expect_after 4 '+OK 2 9' '+OK Bye'
+	nogrep -aq 'sizing .* by reading' "$log"
+}
+
+@test "a flag change (rename) between logins does not force reading (SPEC 6)" {
+	setup_alice
+	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
+	session STAT | chat --debug
+	mv "$MD/cur/1700000001.M1P1.host:2," "$MD/cur/1700000001.M1P1.host:2,S"
+	session STAT | chat --debug
+	expect_after 4 '+OK 1 6' '+OK Bye'
+	nogrep -aq 'sizing .* by reading' "$log"
+}
+
+@test "the cached size is what RETR sends on a second login (SPEC 6)" {
+	setup_alice
+	putf cur 1700000001.M1P1.host:2, 'S: a\n\n.x\nlast'
+	session STAT | chat
+	run pop_check
+	[ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
+}
