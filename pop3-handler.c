@@ -330,19 +330,64 @@ read_proxy_header(unsigned int timeout, struct proxy_result *res,
 	}
 }
 
+/*
+ * Finds the peer (PROXY header first when configured), runs implicit TLS
+ * when configured, and serves one session.  Returns the exit status.
+ */
+static int
+serve(const struct config *cfg, struct tls *tls)
+{
+	struct io_transport tr;
+	struct proxy_result pr;
+	struct session s;
+	const char *errstr;
+	char peer[INET6_ADDRSTRLEN + 8];
+	struct io *io;
+	bool loopback;
+	int st;
+
+	loopback = find_peer(peer, sizeof(peer));
+	log_set_peer(peer);
+	if (cfg->proxy_protocol) {
+		if (read_proxy_header(cfg->timeout_unauth, &pr, &errstr) == -1) {
+			log_event(EVENT_ERROR, "PROXY header: %s", errstr);
+			return EXIT_ERROR;
+		}
+		if (!pr.local) {
+			loopback = pr.loopback;
+			log_set_peer(pr.addr);
+		}
+	}
+	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
+	    cfg->max_command_length)) == NULL) {
+		log_warn("out of memory");
+		return EXIT_ERROR;
+	}
+	if (cfg->implicit_tls) {
+		/* SPEC 8, RFC 8314: the handshake comes before the greeting. */
+		if (tls_accept(tls, STDIN_FILENO, STDOUT_FILENO,
+		    cfg->timeout_unauth, &tr, &errstr) == -1) {
+			log_event(EVENT_ERROR, "implicit TLS: %s", errstr);
+			io_free(io);
+			return EXIT_ERROR;
+		}
+		io_set_transport(io, &tr);
+		log_set_tls(tls_describe(tls));
+	}
+	session_init(&s, cfg, io, loopback, tls, cfg->implicit_tls);
+	st = session_run(&s);
+	io_free(io);
+	return st;
+}
+
 int
 main(int argc, char **argv)
 {
 	static char hostname[256];
 	struct config cfg;
-	struct session s;
-	struct io_transport tr;
-	struct proxy_result pr;
 	struct tls *tls = NULL;
 	const char *errstr, *check_user = NULL;
-	struct io *io;
-	char peer[INET6_ADDRSTRLEN + 8];
-	bool debug = false, loopback;
+	bool debug = false;
 	enum mode mode;
 	int st;
 
@@ -381,36 +426,7 @@ main(int argc, char **argv)
 		config_error("%s", errstr);
 	log_init(cfg.log);
 	log_set_debug(debug);
-	loopback = find_peer(peer, sizeof(peer));
-	log_set_peer(peer);
-	if (cfg.proxy_protocol) {
-		if (read_proxy_header(cfg.timeout_unauth, &pr, &errstr) == -1) {
-			log_event(EVENT_ERROR, "PROXY header: %s", errstr);
-			return EXIT_ERROR;
-		}
-		if (!pr.local) {
-			loopback = pr.loopback;
-			log_set_peer(pr.addr);
-		}
-	}
-	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
-	    cfg.max_command_length)) == NULL) {
-		log_warn("out of memory");
-		return EXIT_ERROR;
-	}
-	if (cfg.implicit_tls) {
-		/* SPEC 8, RFC 8314: the handshake comes before the greeting. */
-		if (tls_accept(tls, STDIN_FILENO, STDOUT_FILENO,
-		    cfg.timeout_unauth, &tr, &errstr) == -1) {
-			log_event(EVENT_ERROR, "implicit TLS: %s", errstr);
-			return EXIT_ERROR;
-		}
-		io_set_transport(io, &tr);
-		log_set_tls(tls_describe(tls));
-	}
-	session_init(&s, &cfg, io, loopback, tls, cfg.implicit_tls);
-	st = session_run(&s);
-	io_free(io);
+	st = serve(&cfg, tls);
 	tls_free(tls);
 	config_free(&cfg);
 	return st;

@@ -21,7 +21,7 @@
 struct tls {
 	SSL_CTX		*ctx;
 	SSL		*ssl;
-	char		 desc[128];
+	char		 desc[4200];	/* error context, then the session */
 };
 
 static const char *
@@ -30,7 +30,10 @@ ssl_reason(const char *what)
 	static char buf[256];
 	unsigned long e = ERR_get_error();
 
-	if (e == 0)
+	if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SYS)
+		(void)snprintf(buf, sizeof(buf), "%s: %s", what,
+		    strerror(ERR_GET_REASON(e)));
+	else if (e == 0)
 		(void)snprintf(buf, sizeof(buf), "%s", what);
 	else
 		(void)snprintf(buf, sizeof(buf), "%s: %s", what,
@@ -60,12 +63,15 @@ tls_new(const char *cert, const char *key, const char **errstr)
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	(void)snprintf(t->desc, sizeof(t->desc), "cannot load tls-cert %s",
+	    cert);
 	if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1) {
-		*errstr = ssl_reason("cannot load tls-cert");
+		*errstr = ssl_reason(t->desc);
 		goto fail;
 	}
+	(void)snprintf(t->desc, sizeof(t->desc), "cannot load tls-key %s", key);
 	if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		*errstr = ssl_reason("cannot load tls-key");
+		*errstr = ssl_reason(t->desc);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(t->ctx) != 1) {
@@ -182,7 +188,7 @@ tls_accept(struct tls *t, int in_fd, int out_fd, unsigned int timeout,
 			return -1;
 		}
 	}
-	(void)snprintf(t->desc, sizeof(t->desc), "%s %s",
+	(void)snprintf(t->desc, sizeof(t->desc), "%s/%s",
 	    SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
 	tr->read = tls_read;
 	tr->write = tls_write;

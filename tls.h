@@ -30,7 +30,7 @@ int		 tls_accept(struct tls *t, int in_fd, int out_fd,
 		    unsigned int timeout, struct io_transport *tr,
 		    const char **errstr_out);
 
-/* "TLSv1.3 TLS_AES_256_GCM_SHA384" for the log, after tls_accept(). */
+/* "TLSv1.3/TLS_AES_256_GCM_SHA384" for the log, after tls_accept(). */
 const char	*tls_describe(struct tls *t);
 
 /* Sends close_notify (best effort) and frees everything. */

@@ -1,0 +1,220 @@
+#!/usr/bin/env bats
+# SPEC 8 implicit-tls (RFC 8314, port 995): the handshake comes before the
+# greeting; it is bounded by timeout-unauth; TLS 1.0/1.1 are refused.
+
+load helpers/load
+load helpers/tls
+
+setup_file() {
+	tls_setup_file
+}
+
+serve_implicit() {
+	serve --tls-cert="$CERT" --tls-key="$KEY" --implicit-tls=yes "$@"
+}
+
+@test "implicit-tls: nothing before the handshake, then the greeting inside TLS (SPEC 8)" {
+	add_user alice pw
+	serve_implicit
+	talk "$PORT" quiet:0.5 tls 'QUIT\r\n'
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	expect_bytes "$GREET" '+OK Bye'
+	grep -qE '^TLSv1\.[23] ' "$T/tlsinfo"
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 0 ]
+}
+
+@test "implicit-tls: CAPA has USER and SASL PLAIN and no STLS, even with plaintext-auth=never (SPEC 8, 3)" {
+	add_user alice pw
+	serve_implicit --plaintext-auth=never
+	talk "$PORT" tls 'CAPA\r\nQUIT\r\n'
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	capa_lines USER
+	expect_bytes "$GREET" "${CAPA[@]}" '+OK Bye'
+}
+
+@test "implicit-tls: STLS is answered -ERR TLS is already active (SPEC 8)" {
+	add_user alice pw
+	serve_implicit
+	talk "$PORT" tls 'STLS\r\nQUIT\r\n'
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	expect_bytes "$GREET" '-ERR TLS is already active' '+OK Bye'
+}
+
+@test "implicit-tls: USER/PASS and RETR, exact transcript (SPEC 8, 3)" {
+	alice_with_mail
+	serve_implicit --plaintext-auth=never
+	talk "$PORT" tls 'USER alice\r\nPASS pw\r\nRETR 1\r\nRETR 2\r\nQUIT\r\n'
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	{
+		crlf "$GREET" '+OK Password required' "$(logged_in)"
+		retr_reply "$T/msg1.crlf"
+		retr_reply "$T/msg2.crlf"
+		crlf '+OK Bye'
+	} >"$T/want"
+	expect_file "$T/want"
+}
+
+POP3SSL='
+import poplib, ssl, sys
+port, user, pw, dst = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+c.check_hostname = False
+c.verify_mode = ssl.CERT_NONE
+p = poplib.POP3_SSL("127.0.0.1", port, context=c, timeout=10)
+print(p.getwelcome().decode())
+print(" ".join(sorted(p.capa())))
+p.user(user)
+p.pass_(pw)
+resp, lines, octets = p.retr(1)
+open(dst, "wb").write(b"".join(l + b"\r\n" for l in lines))
+print(p.quit().decode())
+'
+
+@test "python poplib POP3_SSL: greeting, CAPA, login, RETR byte-exact (SPEC 8)" {
+	alice_with_mail
+	serve_implicit --plaintext-auth=never
+	run timeout 20 python3 -c "$POP3SSL" "$PORT" alice pw "$T/got"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$GREET" ]
+	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL USER' ]
+	[ "${lines[2]}" = '+OK Bye' ]
+	same_file "$T/msg1.crlf" "$T/got"
+}
+
+@test "curl -k pop3s:// fetches both messages byte-exact (SPEC 8)" {
+	alice_with_mail
+	serve_implicit --plaintext-auth=never
+	fetch "$T/got1" -k "pop3s://127.0.0.1:$PORT/1" -u alice:pw
+	fetch "$T/got2" -k "pop3s://127.0.0.1:$PORT/2" -u alice:pw
+	same_file "$T/msg1.crlf" "$T/got1"
+	same_file "$T/msg2.crlf" "$T/got2"
+	wait_exits 2
+	[ "$(exit_status 1)" -eq 0 ]
+	[ "$(exit_status 2)" -eq 0 ]
+}
+
+@test "implicit-tls: the login event records tls=<protocol> <cipher> (SPEC 9)" {
+	add_user alice pw
+	serve_implicit
+	talk "$PORT" tls 'USER alice\r\nPASS pw\r\nQUIT\r\n'
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	wait_exits 1
+	read -r version cipher <"$T/tlsinfo"
+	grep 'event=login ' "$log" >"$T/ev"
+	cat "$T/ev" >&2
+	[ "$(wc -l <"$T/ev")" -eq 1 ]
+	grep -q "user=alice" "$T/ev"
+	grep -q "tls=$version" "$T/ev"
+	grep -q "$cipher" "$T/ev"
+}
+
+@test "implicit-tls: a client that connects and sends nothing is gone after timeout-unauth, exit 1, no octet sent (SPEC 8, 7)" {
+	add_user alice pw
+	serve_implicit --timeout-unauth=1
+	talk "$PORT"
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	[ ! -s "$out" ]
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+	[ "$(exit_ms 1)" -ge 900 ]
+	[ "$(exit_ms 1)" -lt 5000 ]
+	grep 'event=error' "$log" | grep -qi 'tls'
+}
+
+@test "implicit-tls: a client that stops mid-handshake is gone after timeout-unauth, exit 1 (SPEC 8, 7)" {
+	add_user alice pw
+	serve_implicit --timeout-unauth=1
+	talk "$PORT" hello:40
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	! grep -a -q '+OK' "$out"
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+	[ "$(exit_ms 1)" -ge 900 ]
+	[ "$(exit_ms 1)" -lt 5000 ]
+}
+
+@test "implicit-tls: the timeout covers the whole handshake, not each read (a slow drip) (SPEC 8, 7)" {
+	add_user alice pw
+	serve_implicit --timeout-unauth=2
+	# 40 octets of a ClientHello, one every 0.2 s: 8 s if each read
+	# restarted the clock; the handler must give up after about 2 s.
+	local steps=() i
+	for i in $(seq 1 40); do
+		steps+=("=0.2" "hello-octet:$i")
+	done
+	talk "$PORT" "${steps[@]}"
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+	[ "$(exit_ms 1)" -ge 1900 ]
+	[ "$(exit_ms 1)" -lt 5000 ]
+}
+
+@test "implicit-tls: plaintext POP3 instead of a ClientHello: exit 1 at once, logged, no +OK (SPEC 8)" {
+	add_user alice pw
+	serve_implicit --timeout-unauth=10
+	talk "$PORT" 'USER alice\r\nPASS pw\r\nQUIT\r\n'
+	! grep -a -q '+OK' "$out"
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+	[ "$(exit_ms 1)" -lt 5000 ]
+	grep 'event=error' "$log" | grep -qi 'handshake'
+}
+
+@test "implicit-tls: openssl s_client -tls1_1 (SECLEVEL=0) is refused, exit 1 (SPEC 8)" {
+	add_user alice pw
+	serve_implicit
+	status=0
+	timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 \
+	    -cipher 'DEFAULT@SECLEVEL=0' </dev/null >"$T/s.out" 2>&1 ||
+	    status=$?
+	cat "$T/s.out" >&2
+	if grep -qiE 'no protocols available|unsupported protocol' \
+	    "$T/s.out" && ! grep -q 'Protocol version' "$T/s.out"; then
+		skip "the local openssl cannot offer TLS 1.1"
+	fi
+	[ "$status" -ne 0 ]
+	! grep -q "$GREET" "$T/s.out"
+	grep -qiE 'alert protocol version|protocol version' "$T/s.out"
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+}
+
+@test "implicit-tls: python clients capped at TLS 1.0 and 1.1 are refused; 1.2 works (SPEC 8)" {
+	add_user alice pw
+	serve_implicit
+	talk --tls-max=1.0 "$PORT" tls 'QUIT\r\n'
+	if grep -qiE 'NO_PROTOCOLS_AVAILABLE' "$T/client.err"; then
+		skip "the local OpenSSL client cannot offer TLS 1.0"
+	fi
+	[ "$cstatus" -eq 3 ]
+	[ ! -s "$out" ]
+	talk --tls-max=1.1 "$PORT" tls 'QUIT\r\n'
+	[ "$cstatus" -eq 3 ]
+	[ ! -s "$out" ]
+	talk --tls-max=1.2 "$PORT" tls 'QUIT\r\n'
+	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	grep -q '^TLSv1.2 ' "$T/tlsinfo"
+	expect_bytes "$GREET" '+OK Bye'
+	wait_exits 3
+	[ "$(exit_status 1)" -eq 1 ]
+	[ "$(exit_status 2)" -eq 1 ]
+	[ "$(exit_status 3)" -eq 0 ]
+}
+
+@test "implicit-tls without tls-cert/tls-key: exit 2 with a message (SPEC 1, 8)" {
+	add_user alice pw
+	crlf QUIT | chat --implicit-tls=yes
+	[ "$status" -eq 2 ]
+	[ ! -s "$out" ]
+	grep -q 'implicit-tls' "$log"
+}
+
+@test "implicit-tls over a pipe with a plaintext client: exit 1, nothing answered (SPEC 8)" {
+	add_user alice pw
+	crlf CAPA QUIT | chat --tls-cert="$CERT" --tls-key="$KEY" \
+	    --implicit-tls=yes --timeout-unauth=5
+	[ "$status" -eq 1 ]
+	! grep -a -q '+OK' "$out"
+}
