@@ -13,7 +13,7 @@
  * rewritten, and the Maildir is not locked.  Prints a report to stdout
  * (never the password hash; whether the account is locked), and problems
  * that would stop a login as "problem: ..." lines.  Malformed passwd
- * lines go through log_warnx(), so main() calls log_init(LOG_STDERR)
+ * lines go through log_warnx(), so main() calls log_init(LOGTO_STDERR)
  * first.  Returns the exit status: 0 when a login would work, 1 when it
  * would not (unknown or invalid name, locked account, no usable Maildir,
  * unreadable UID state file), 2 when the passwd file cannot be read.

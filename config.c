@@ -21,7 +21,7 @@ config_defaults(struct config *c)
 	c->uidl = UIDL_COUNTER;
 	c->auth_fail_delay = 2;
 	c->max_auth_failures = 3;
-	c->log = LOG_AUTO;
+	c->log = LOGTO_AUTO;
 }
 
 static int

@@ -12,7 +12,7 @@
  * field is written as \xNN before it reaches any backend.  It never writes
  * to fd 1 or fd 2 except with the stderr backend (under xinetd fd 2 may be
  * the socket).  Before log_init() runs, messages go to stderr when fd 2 is
- * not a socket, and to the LOG_AUTO choice otherwise.  Passwords are never
+ * not a socket, and to the LOGTO_AUTO choice otherwise.  Passwords are never
  * handed to this file.
  */
 #include <errno.h>
@@ -28,16 +28,12 @@
 #include "log.h"
 #include "util.h"
 
-/*
- * <syslog.h> defines a LOG_SYSLOG facility macro that shadows the backend
- * of the same name in pop3.h; keep the backend values under other names
- * before including it.
- */
+/* The backends of pop3.h, plus "not initialised yet". */
 enum {
-	BACKEND_AUTO = LOG_AUTO,
-	BACKEND_JOURNAL = LOG_JOURNAL,
-	BACKEND_SYSLOG = LOG_SYSLOG,
-	BACKEND_STDERR = LOG_STDERR,
+	BACKEND_AUTO = LOGTO_AUTO,
+	BACKEND_JOURNAL = LOGTO_JOURNAL,
+	BACKEND_SYSLOG = LOGTO_SYSLOG,
+	BACKEND_STDERR = LOGTO_STDERR,
 	BACKEND_NONE = -1,		/* log_init() not called yet */
 };
 
@@ -114,7 +110,7 @@ open_syslog(void)
 void
 log_init(enum log_backend b)
 {
-	backend = b == LOG_AUTO ? auto_backend() : (int)b;
+	backend = b == LOGTO_AUTO ? auto_backend() : (int)b;
 	if (backend == BACKEND_SYSLOG)
 		open_syslog();
 }

@@ -1,6 +1,6 @@
 /*
  * log.h: logging to the journal, syslog or stderr (SPEC 9).  Never writes
- * to fd 1 or fd 2 unless the backend is LOG_STDERR.
+ * to fd 1 or fd 2 unless the backend is LOGTO_STDERR.
  *
  * log.c keeps the only mutable file-scope state outside main(): the backend
  * and the session's user, peer and TLS description for structured fields.
@@ -18,7 +18,7 @@ enum log_event {
 	EVENT_ERROR,
 };
 
-/* Chooses the backend; LOG_AUTO probes the journal socket. */
+/* Chooses the backend; LOGTO_AUTO probes the journal socket. */
 void	log_init(enum log_backend);
 void	log_set_debug(bool);
 /* Context fields for later entries; NULL clears.  Strings are copied. */

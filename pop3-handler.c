@@ -85,7 +85,7 @@ config_error(const char *fmt, ...)
 	if (!fd_is_socket(STDERR_FILENO))
 		fprintf(stderr, "pop3-handler: %s\n", msg);
 	else {
-		log_init(LOG_SYSLOG);
+		log_init(LOGTO_SYSLOG);
 		log_warnx("%s", msg);
 	}
 	if (fd_is_socket(STDOUT_FILENO))
@@ -409,13 +409,13 @@ main(int argc, char **argv)
 		cfg.hostname = hostname;
 	}
 	if (mode == MODE_CHECK_CONFIG) {
-		log_init(LOG_STDERR);
+		log_init(LOGTO_STDERR);
 		st = check_config(&cfg);
 		config_free(&cfg);
 		return st;
 	}
 	if (mode == MODE_CHECK_USER) {
-		log_init(LOG_STDERR);
+		log_init(LOGTO_STDERR);
 		st = checkuser_run(&cfg, check_user);
 		config_free(&cfg);
 		return st;

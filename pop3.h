@@ -36,10 +36,10 @@ enum uidl_mode {
 };
 
 enum log_backend {
-	LOG_AUTO,		/* journal when its socket exists, else syslog */
-	LOG_JOURNAL,
-	LOG_SYSLOG,
-	LOG_STDERR,
+	LOGTO_AUTO,		/* journal when its socket exists, else syslog */
+	LOGTO_JOURNAL,
+	LOGTO_SYSLOG,
+	LOGTO_STDERR,
 };
 
 /* Filled once before the first byte is read; never written afterwards. */

@@ -243,7 +243,7 @@ try() {
 	user_line alice ''
 	crlf "AUTH PLAIN $(b64 '\0alice\0')" QUIT | chat
 	[ "$status" -eq 0 ]
-	! grep -aq '^+OK Logged in' "$out"
+	! grep -aq '^+OK Logged in' "$out" || false
 	[ "$(line 2)" = "$FAIL" ] ||
 	    [ "$(line 2)" = '-ERR Malformed authentication data' ]
 }

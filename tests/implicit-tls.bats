@@ -128,7 +128,7 @@ print(p.quit().decode())
 	serve_implicit --timeout-unauth=1
 	talk "$PORT" hello:40
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
-	! grep -a -q '+OK' "$out"
+	! grep -a -q '+OK' "$out" || false
 	wait_exits 1
 	[ "$(exit_status 1)" -eq 1 ]
 	[ "$(exit_ms 1)" -ge 900 ]
@@ -155,7 +155,7 @@ print(p.quit().decode())
 	add_user alice pw
 	serve_implicit --timeout-unauth=10
 	talk "$PORT" 'USER alice\r\nPASS pw\r\nQUIT\r\n'
-	! grep -a -q '+OK' "$out"
+	! grep -a -q '+OK' "$out" || false
 	wait_exits 1
 	[ "$(exit_status 1)" -eq 1 ]
 	[ "$(exit_ms 1)" -lt 5000 ]
@@ -175,7 +175,7 @@ print(p.quit().decode())
 		skip "the local openssl cannot offer TLS 1.1"
 	fi
 	[ "$status" -ne 0 ]
-	! grep -q "$GREET" "$T/s.out"
+	! grep -q "$GREET" "$T/s.out" || false
 	grep -qiE 'alert protocol version|protocol version' "$T/s.out"
 	wait_exits 1
 	[ "$(exit_status 1)" -eq 1 ]

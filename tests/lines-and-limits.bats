@@ -209,7 +209,7 @@ user_line_of() {
 	local i
 	{ for i in $(seq 1 20); do crlf FOO; done; crlf QUIT; } | chat
 	[ "$status" -eq 1 ]
-	! grep -aq '^+OK Bye' "$out"
+	! grep -aq '^+OK Bye' "$out" || false
 	[ "$(wc -l <"$out")" -eq 21 ]
 	line_is 21 '-ERR Too many errors'
 }
