@@ -8,10 +8,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +116,13 @@ io_new(int in_fd, int out_fd, size_t max_line)
 		(void)fcntl(in_fd, F_SETFL, fl | O_NONBLOCK);
 	if ((fl = fcntl(out_fd, F_GETFL)) != -1)
 		(void)fcntl(out_fd, F_SETFL, fl | O_NONBLOCK);
+	/*
+	 * Replies are already gathered into one write each; Nagle would only
+	 * hold the last segment of an answer back until the client's delayed
+	 * ACK.  Pipes and files refuse the option, which is fine.
+	 */
+	fl = 1;
+	(void)setsockopt(out_fd, IPPROTO_TCP, TCP_NODELAY, &fl, sizeof(fl));
 	return io;
 }
 
