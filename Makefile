@@ -40,6 +40,13 @@ build-san/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -o $@ $(SRCS) pop3-handler.c \
 		$(PKG_LIBS)
 
+# Fault injection for tests/update-crash.bats: POP3_FAULT=<point> kills
+# the handler inside UPDATE (maildir.c).  A test tool, never installed.
+build-fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
+	mkdir -p build-fault
+	$(CC) $(WARN) $(HARDEN) $(PKG_CFLAGS) -O1 -g -DPOP3_FAULT_INJECTION \
+		$(LDHARDEN) -o $@ $(SRCS) pop3-handler.c $(PKG_LIBS)
+
 deps:
 	@./tests/helpers/install-deps
 

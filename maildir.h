@@ -31,10 +31,26 @@ struct snapshot {
 };
 
 /*
+ * UPDATE's intent list (SPEC 5): <Maildir>/pop3-handler-update.<host>.<pid>,
+ * one per process (there is no maildrop lock, 2.1.3).  Text:
+ *
+ *	pop3-handler-update 1 <count>
+ *	<unique base name>
+ *	...
+ *
+ * It is written to tmp/, fsynced, renamed into the Maildir and the Maildir
+ * fsynced before the first unlink, so it is complete or absent; it is
+ * removed once every marked message is gone.
+ */
+#define MAILDIR_UPDATE_LIST	"pop3-handler-update"
+
+/*
  * Opens (creating when absent: new, cur, tmp, 0700) the Maildir at path,
- * moves new/ to cur/, assigns UIDs and sizes, and returns the snapshot
- * ordered by UID.  Returns 0 and *out, or -1 with a reason for the log in
- * *errstr_out (the session then answers [SYS/TEMP]).
+ * first finishes the UPDATE of any session that died with an intent list
+ * (removes the listed base names found in cur/ or new/, only those, then
+ * the list; logged), moves new/ to cur/, assigns UIDs and sizes, and
+ * returns the snapshot ordered by UID.  Returns 0 and *out, or -1 with a
+ * reason for the log in *errstr_out (the session then answers [SYS/TEMP]).
  */
 int	maildir_open(const char *path, enum uidl_mode mode,
 	    struct snapshot **out, const char **errstr_out);
@@ -88,10 +104,13 @@ int64_t	crlf_finish(struct crlf_state *, emit_fn emit, void *arg);
 int	maildir_stream(int fd, int64_t top_lines, emit_fn emit, void *arg);
 
 /*
- * UPDATE: unlinks every message marked deleted (a file already gone counts
- * as removed); never touches an unmarked one.  Stores the number marked
- * and the number that could not be removed.  Returns 0 when all went, -1
- * otherwise.
+ * UPDATE: writes the intent list (above), unlinks every message marked
+ * deleted (a file already gone counts as removed), fsyncs cur/, removes
+ * the list; never touches an unmarked one.  When the list cannot be
+ * written (a full disk) the messages are removed all the same, without
+ * crash safety, and that is logged.  Stores the number marked and the
+ * number that could not be removed.  Returns 0 when all went (and the
+ * removals are on disk), -1 otherwise.
  */
 int	maildir_update(struct snapshot *s, unsigned int *marked_out,
 	    unsigned int *failed_out);
