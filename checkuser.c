@@ -30,6 +30,7 @@
 #include "checkuser.h"
 #include "config.h"
 #include "maildir.h"
+#include "uidimport.h"
 #include "uidmap.h"
 #include "util.h"
 
@@ -264,6 +265,12 @@ report_state(int mdfd, struct uidmap *m)
 		break;
 	case UIDMAP_MISSING:
 		printf("uid-state: missing (the first login writes it)\n");
+		if (m->imported > 0)
+			printf("uid-import: %zu UIDLs from %s (the first login "
+			    "keeps them for good)\n", m->imported, m->source);
+		else if (uidmap_get_import() == UIDMAP_IMPORT_FILENAME)
+			printf("uid-import: base names (the first login keeps "
+			    "them for good)\n");
 		break;
 	case UIDMAP_CORRUPT:
 		printf("uid-state: corrupt: %s (the next login rebuilds it "
@@ -352,6 +359,11 @@ report_maildir(const struct config *cfg, const char *path)
 	ok = report_state(fd, &m);
 	if (!report_messages(fd, &m))
 		ok = false;
+	/* SPEC 6, C0009: the UIDLs clients will see, before a migration. */
+	if (uidimport_preview(fd, cfg->uidl == UIDL_COUNTER, stdout) == -1) {
+		printf("problem: cannot list the UIDLs: %s\n", strerror(errno));
+		ok = false;
+	}
 	uidmap_free(&m);
 	(void)close(fd);
 	return ok;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "uidmap.h"
 #include "util.h"
 
 void
@@ -19,9 +20,11 @@ config_defaults(struct config *c)
 	c->max_command_length = 512;
 	c->plaintext_auth = PLAINTEXT_TLS;
 	c->uidl = UIDL_COUNTER;
+	c->uidl_import = UIDMAP_IMPORT_AUTO;
 	c->auth_fail_delay = 2;
 	c->max_auth_failures = 3;
 	c->log = LOGTO_AUTO;
+	c->penalty_file = "/var/lib/pop3-handler/penalty";
 }
 
 static int
@@ -105,6 +108,9 @@ set_enum(int *e, const char *v, const char *const *names, const char **errstr)
 static const char *const plaintext_names[] = { "tls", "never", "always",
     NULL };
 static const char *const uidl_names[] = { "counter", "filename", NULL };
+/* Order matches enum uidmap_import in uidmap.h. */
+static const char *const import_names[] = { "auto", "dovecot", "courier",
+    "filename", "none", NULL };
 static const char *const log_names[] = { "auto", "journal", "syslog",
     "stderr", NULL };
 
@@ -146,6 +152,12 @@ config_set(struct config *c, const char *name, const char *v,
 			c->uidl = (enum uidl_mode)e;
 		return r;
 	}
+	if (!strcmp(name, "uidl-import")) {
+		/* SPEC 6, C0009: the first login's source of kept UIDLs. */
+		if ((r = set_enum(&e, v, import_names, errstr)) == 0)
+			c->uidl_import = (unsigned int)e;
+		return r;
+	}
 	if (!strcmp(name, "hostname")) {
 		if (has_ctl(v, strlen(v)) || strlen(v) > 255) {
 			*errstr = "not a valid host name";
@@ -163,6 +175,18 @@ config_set(struct config *c, const char *name, const char *v,
 		if ((r = set_enum(&e, v, log_names, errstr)) == 0)
 			c->log = (enum log_backend)e;
 		return r;
+	}
+	if (!strcmp(name, "penalty-file")) {
+		/* Issue 5: an absolute path, or "none" to turn it off. */
+		if (!strcmp(v, "none")) {
+			c->penalty_file = NULL;
+			return 0;
+		}
+		if (v[0] != '/') {
+			*errstr = "expected an absolute path or none";
+			return -1;
+		}
+		return set_str(c, &c->penalty_file, v, errstr);
 	}
 	*errstr = "unknown setting";
 	return -1;

@@ -19,9 +19,12 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "log.h"
 #include "pop3.h"
 
-#define IO_OUTBUF	(128 * 1024)
+#define IO_OUTBUF	(256 * 1024)	/* RETR streams in writes this large */
+#define IO_LINGER_MS	250		/* io_finish(): drain at most this */
+#define IO_LINGER_MAX	(256 * 1024)
 #define IO_INBUF	(MAX_COMMAND_LENGTH * 2)
 
 struct io {
@@ -206,6 +209,37 @@ io_flush(struct io *io)
 	return write_all(io, io->out, len);
 }
 
+void
+io_finish(struct io *io)
+{
+	char buf[4096];
+	int64_t deadline;
+	size_t total = 0;
+	ssize_t n;
+
+	if (io_flush(io) == -1 || io->tr != NULL ||
+	    shutdown(io->out_fd, SHUT_WR) == -1)
+		return;
+	/*
+	 * Closing a socket with unread input makes the kernel send a reset,
+	 * which can destroy the last reply before the client reads it.  So
+	 * read what the client still sends, for a short, bounded while.
+	 */
+	deadline = now_ms() + IO_LINGER_MS;
+	while (total < IO_LINGER_MAX) {
+		n = read(io->in_fd, buf, sizeof(buf));
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			break;
+		if (wait_fd(io, io->in_fd, POLLIN, deadline) == -1)
+			break;
+	}
+}
+
 int
 io_write(struct io *io, const void *buf, size_t len)
 {
@@ -222,6 +256,27 @@ io_write(struct io *io, const void *buf, size_t len)
 		return 0;
 	}
 	return write_all(io, buf, len);
+}
+
+char *
+io_reserve(struct io *io, size_t min, size_t *room_out)
+{
+	if (min > IO_RESERVE_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (IO_OUTBUF - io->out_len < min && io_flush(io) == -1)
+		return NULL;
+	*room_out = IO_OUTBUF - io->out_len;
+	return io->out + io->out_len;
+}
+
+void
+io_commit(struct io *io, size_t len)
+{
+	if (len > IO_OUTBUF - io->out_len)
+		fatalx("io_commit: %zu octets over the room", len);
+	io->out_len += len;
 }
 
 void

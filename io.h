@@ -76,6 +76,26 @@ bool		 io_line_ready(const struct io *);
  */
 int		 io_write(struct io *, const void *buf, size_t len);
 int		 io_flush(struct io *);
+
+/*
+ * Ends the session's output: flushes, and on a plain socket shuts the
+ * write side and drains what the client still sends for at most 250 ms,
+ * so the last reply is not lost to a connection reset.
+ */
+void		 io_finish(struct io *);
 bool		 io_timed_out(const struct io *);
+
+/*
+ * In-place output for a producer that formats straight into the output
+ * buffer (RETR/TOP streaming), saving a copy.  io_reserve() returns free
+ * room of *room_out >= min octets at the end of what is queued, writing
+ * the queue out first when less is free; min is at most IO_RESERVE_MAX.
+ * It returns NULL when that write failed, as io_write() fails.  The room
+ * stays valid until the next call on io; io_commit() then queues its
+ * first len octets (len <= *room_out).
+ */
+#define IO_RESERVE_MAX	4096
+char		*io_reserve(struct io *, size_t min, size_t *room_out);
+void		 io_commit(struct io *, size_t len);
 
 #endif

@@ -64,16 +64,21 @@ static const char *const event_names[] = {
 	[EVENT_ERROR] = "error",
 };
 
-/* Copies src into dst (size dsize) with control bytes written as \xNN. */
+/*
+ * Copies src into dst (size dsize) with control bytes written as \xNN.
+ * A word (a context field of an event line) also escapes space and
+ * backslash, so a client-chosen user name cannot forge another
+ * "remote=" word for a log scanner such as fail2ban.
+ */
 static void
-escape(char *dst, size_t dsize, const char *src)
+escape_as(char *dst, size_t dsize, const char *src, bool word)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	size_t			 o = 0;
 	unsigned char		 c;
 
 	for (; (c = (unsigned char)*src) != '\0'; src++) {
-		if (c < 0x20 || c == 0x7f) {
+		if (c < 0x20 || c == 0x7f || (word && (c == ' ' || c == '\\'))) {
 			if (o + 4 >= dsize)
 				break;
 			dst[o++] = '\\';
@@ -87,6 +92,12 @@ escape(char *dst, size_t dsize, const char *src)
 		}
 	}
 	dst[o] = '\0';
+}
+
+static void
+escape(char *dst, size_t dsize, const char *src)
+{
+	escape_as(dst, dsize, src, false);
 }
 
 static int
@@ -142,7 +153,7 @@ set_ctx(char *dst, const char *s)
 	if (s == NULL)
 		dst[0] = '\0';
 	else
-		escape(dst, MAX_CTX, s);
+		escape_as(dst, MAX_CTX, s, true);
 }
 
 void

@@ -9,18 +9,22 @@
  * Maildir: entries are checked to be regular files (d_type, or fstatat
  * without following links), messages are opened with O_NOFOLLOW and
  * fstat-checked, and file names are only compared, never used as paths
- * beyond one component.  It writes no protocol replies; streaming goes
- * through emit_fn.
+ * beyond one component.  It writes no protocol replies; streaming formats
+ * into the io output buffer it is handed.
  *
- * A login that finds every message in the state file, each sized by
- * ",W=" or by a cache record whose byte size and mtime still match, takes
- * no lock and writes nothing: a readdir of the Maildir (for UPDATE lists)
- * and of cur/, one state-file read, and one fstatat per message without
- * ",W=" (for the cache check).  Otherwise
- * uidmap_update() numbers new arrivals under the lock.  When that fails
- * the login goes on: messages without a stored UID get a temporary UIDL
- * that can never equal a counter UID (a client may fetch such a message
- * twice, but never skips one).
+ * A login to a Maildir whose cur/ has not changed since the state file
+ * recorded it (uidmap.h, cur=) reads the Maildir (for UPDATE lists), new/
+ * and the state file, and takes the snapshot from the records: it lists
+ * no cur/ and touches no message.  Otherwise cur/ is listed and matched
+ * against the records in one pass; a message whose whole file name is
+ * the recorded one takes the cached size without a stat (uidmap.h), a
+ * renamed one is statted, and only messages without a usable record are
+ * read, once: openat, fstat, reads up to st_size, close.  Such a login
+ * takes no lock and writes nothing when every message had its record.
+ * Otherwise uidmap_update() numbers new arrivals under the lock.  When
+ * that fails the login goes on: messages without a stored UID get a
+ * temporary UIDL that can never equal a counter UID (a client may fetch
+ * such a message twice, but never skips one).
  *
  * UPDATE is crash-safe: the marked base names go to an intent list that
  * is durable before the first unlink and removed after the last one, and
@@ -32,6 +36,9 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,13 +52,14 @@
 #include <signal.h>
 #endif
 
+#include "io.h"
 #include "log.h"
 #include "maildir.h"
 #include "uidmap.h"
 #include "util.h"
 
 #define CHUNK		(64 * 1024)	/* SPEC 5: fixed read size */
-#define OUTBUF		(128 * 1024)	/* output batched per emit */
+#define STREAM_ROOM	256		/* see stream_chunk() */
 #define MAX_MSGS	4000000		/* a larger cur/ fails the login */
 #define LIST_NAME	128		/* pop3-handler-update.<host>.<pid> */
 #define LIST_LINE	512		/* a base name is at most NAME_MAX */
@@ -87,6 +95,8 @@ struct scan {
 	size_t		 alen, acap;
 	bool		 stable;	/* cur/ unchanged while listed */
 	bool		 had_cur;	/* cur/ had entries before new/ moved */
+	bool		 exact;		/* listing == records (match_cache) */
+	uint64_t	 cur_mtime;	/* uidmap.h cur=: complete at this */
 };
 
 struct dirindex {
@@ -146,7 +156,9 @@ cmp_uid(const void *a, const void *b)
 /*
  * Opens a message: O_NOFOLLOW, and O_NONBLOCK so a fifo put in its place
  * cannot block.  A symlink or anything but a regular file is no message
- * any more: errno ENOENT, as for a removed one (C0004).
+ * any more: errno ENOENT, as for a removed one (C0004).  O_NONBLOCK stays
+ * set: it has no effect on a regular file (open(2)), so clearing it
+ * would only cost a system call per RETR.
  */
 static int
 open_msg(int dfd, const char *file)
@@ -167,8 +179,6 @@ open_msg(int dfd, const char *file)
 		errno = ENOENT;
 		goto fail;
 	}
-	if (fcntl(fd, F_SETFL, 0) == -1)	/* O_NONBLOCK off again */
-		goto fail;
 	return fd;
  fail:
 	saved = errno;
@@ -297,7 +307,11 @@ move_new(struct snap_priv *sp)
 	(void)closedir(dir);
 }
 
-/* Appends one listed file; stats it unless d_type and ",W=" suffice. */
+/*
+ * Appends one listed file; stats it only when d_type does not say it is
+ * a regular file (match_cache() stats what the size cache cannot vouch
+ * for).
+ */
 static int
 add_ent(int curfd, struct scan *sc, const struct dirent *d)
 {
@@ -314,7 +328,7 @@ add_ent(int curfd, struct scan *sc, const struct dirent *d)
 		return 0;	/* no base name, or unstorable: ignored */
 	memset(&e, 0, sizeof(e));
 	e.sized = uidmap_name_wsize(d->d_name, &e.size);
-	if (d->d_type == DT_UNKNOWN || !e.sized) {
+	if (d->d_type == DT_UNKNOWN) {
 		if (fstatat(curfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			return 0;	/* gone meanwhile */
 		if (!S_ISREG(st.st_mode))
@@ -351,12 +365,59 @@ add_ent(int curfd, struct scan *sc, const struct dirent *d)
 }
 
 /*
- * SPEC 5: the listing of cur/ is the snapshot.  Sorted by base name;
- * of two files with one base name the first by name is kept.  "stable"
- * records that cur/ did not change while it was read and not in the two
- * seconds before (timestamps are coarse): only then may a state-file
- * record without a file be dropped, since readdir() can miss a file that
- * is being renamed.
+ * True for a local file system: its timestamps come from this host's
+ * coarse real-time clock.  NFS and the rest are judged by age instead.
+ */
+static bool
+local_fs(int fd)
+{
+	struct statfs	 sf;
+
+	if (fstatfs(fd, &sf) == -1)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case EXT4_SUPER_MAGIC:
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case F2FS_SUPER_MAGIC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The coarse real-time clock (what stamps a directory's mtime) once it
+ * has passed m: waits a clock tick at most (bounded at about 20 ms) when
+ * cur/ changed in this tick, as it did when new/ was just moved.  The
+ * result may not exceed m if the clock is stepped back.
+ */
+static uint64_t
+coarse_after(uint64_t m)
+{
+	struct timespec	 ts, ms = { 0, 1000000 };
+	uint64_t	 now = 0;
+	int		 i;
+
+	for (i = 0; i < 20; i++) {
+		if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) == -1)
+			return 0;
+		now = (uint64_t)ts.tv_sec * 1000000000u +
+		    (uint64_t)ts.tv_nsec;
+		if (now > m)
+			break;
+		(void)nanosleep(&ms, NULL);
+	}
+	return now;
+}
+
+/*
+ * SPEC 5: the listing of cur/ is the snapshot (in readdir() order; see
+ * match_cache()).  "stable" records that cur/ did not change while it
+ * was read and not in the two seconds before (timestamps are coarse):
+ * only then may a state-file record without a file be dropped, since
+ * readdir() can miss a file that is being renamed.
  */
 static int
 list_cur(int curfd, struct scan *sc, const char **errstr_out)
@@ -364,7 +425,9 @@ list_cur(int curfd, struct scan *sc, const char **errstr_out)
 	struct stat	 before, after;
 	struct dirent	*d;
 	DIR		*dir;
-	size_t		 i, k;
+	uint64_t	 t0 = 0;
+	size_t		 i;
+	bool		 local;
 
 	if ((dir = open_dir(curfd)) == NULL ||
 	    fstat(dirfd(dir), &before) == -1) {
@@ -373,6 +436,8 @@ list_cur(int curfd, struct scan *sc, const char **errstr_out)
 		*errstr_out = "cannot read cur/";
 		return -1;
 	}
+	if ((local = local_fs(dirfd(dir))))
+		t0 = coarse_after(mtime_ns(&before));
 	for (errno = 0; (d = readdir(dir)) != NULL; errno = 0) {
 		if (d->d_name[0] == '.' ||
 		    (d->d_type != DT_REG && d->d_type != DT_UNKNOWN))
@@ -393,64 +458,183 @@ list_cur(int curfd, struct scan *sc, const char **errstr_out)
 	sc->stable = before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
 	    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec &&
 	    after.st_mtim.tv_sec < time(NULL) - 1;
+	/* uidmap.h cur=: no change can leave cur/ at this mtime. */
+	if (mtime_ns(&before) == mtime_ns(&after) &&
+	    (local ? mtime_ns(&after) < t0 : sc->stable))
+		sc->cur_mtime = mtime_ns(&after);
 	for (i = 0; i < sc->n; i++) {
 		sc->e[i].name = sc->arena + sc->e[i].off;
 		sc->e[i].file = sc->e[i].name + strlen(sc->e[i].name) + 1;
 	}
-	if (sc->n > 1)
-		qsort(sc->e, sc->n, sizeof(*sc->e), cmp_listing);
-	for (i = k = 0; i < sc->n; i++)
-		if (k == 0 || strcmp(sc->e[k - 1].name, sc->e[i].name) != 0)
-			sc->e[k++] = sc->e[i];
-	sc->n = k;
+	return 0;
+}
+
+/* True when file's part after ':' is the info its record keeps. */
+static bool
+info_eq(const char *info, const char *file)
+{
+	const char	*colon = strchr(file, ':');
+
+	if (info == NULL || colon == NULL)
+		return info == NULL && colon == NULL;
+	return strcmp(info, colon + 1) == 0;
+}
+
+/*
+ * SPEC 6: the size of a message with a record (e->old), unless ",W="
+ * gave it.  The record is trusted without fstatat() when the whole file
+ * name is the one recorded (uidmap.h: message files are immutable);
+ * otherwise the file is statted and must still have the recorded byte
+ * size and mtime, and the record is rewritten with the new name
+ * (*refresh_out).  A file gone or not regular by now is skipped.
+ */
+static void
+cache_size(int curfd, struct uidmap_msg *e, bool *refresh_out)
+{
+	const struct uidmap_entry	*r = e->old;
+	struct stat			 st;
+
+	e->uid = r->uid;
+	if (e->sized)
+		return;
+	if (!e->statted && r->mtime != 0 && info_eq(r->info, e->file)) {
+		e->size = r->size;
+		e->rawsize = r->rawsize;
+		e->mtime = r->mtime;
+		e->sized = e->statted = true;
+		return;
+	}
+	if (!e->statted) {
+		if (fstatat(curfd, e->file, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode)) {
+			e->skip = true;
+			return;
+		}
+		e->statted = true;
+		e->rawsize = (uint64_t)st.st_size;
+		e->mtime = mtime_ns(&st);
+	}
+	if (r->rawsize == e->rawsize && r->mtime == e->mtime) {
+		e->size = r->size;
+		e->sized = true;
+		if (!info_eq(r->info, e->file))
+			e->dirty = *refresh_out = true;
+	}
+}
+
+/*
+ * Takes UIDs and cached sizes from the state file read without the lock,
+ * in one pass over the listing (uidmap_find() is a hash lookup), and
+ * reorders sc->e: messages with a record in the file's order (ascending
+ * UID, so build() needs no sort), then the others by name.  Of two files
+ * with one base name the first by name is kept.  Sets *need_write_out
+ * when the file needs writing for other reasons than new UIDs or sizes:
+ * it is corrupt, it holds records of removed messages, or a renamed
+ * message's record is to be rewritten.  Returns 0, or -1 (ENOMEM).
+ */
+static int
+match_cache(int curfd, struct scan *sc, const struct uidmap *m,
+    bool *need_write_out)
+{
+	struct uidmap_msg	*v, *e;
+	size_t			*claim, i, j, k, nv = 0, nu;
+	bool			 refresh = false;
+
+	claim = calloc(m->count + 1, sizeof(*claim));
+	v = reallocarray(NULL, sc->n + 1, sizeof(*v));
+	if (claim == NULL || v == NULL) {
+		free(claim);
+		free(v);
+		return -1;
+	}
+	for (i = 0; i < sc->n; i++) {
+		e = &sc->e[i];
+		if ((e->old = uidmap_find(m, e->name)) == NULL)
+			continue;
+		k = (size_t)(e->old - m->ents);
+		if (claim[k] == 0 ||
+		    strcmp(e->file, sc->e[claim[k] - 1].file) < 0)
+			claim[k] = i + 1;
+	}
+	for (k = 0; k < m->count; k++)
+		if (claim[k] != 0) {
+			v[nv] = sc->e[claim[k] - 1];
+			cache_size(curfd, &v[nv++], &refresh);
+		}
+	*need_write_out = m->status == UIDMAP_CORRUPT ||
+	    (nv < m->count && sc->stable) || refresh;
+	sc->exact = m->status == UIDMAP_OK && nv == m->count;
+	for (i = 0, nu = nv; i < sc->n; i++)
+		if (sc->e[i].old == NULL)
+			v[nv++] = sc->e[i];
+	if (nv - nu > 1)
+		qsort(v + nu, nv - nu, sizeof(*v), cmp_listing);
+	for (i = j = nu; i < nv; i++)
+		if (j == nu || strcmp(v[j - 1].name, v[i].name) != 0)
+			v[j++] = v[i];
+	for (i = 0; i < nu; i++)
+		if (v[i].skip || !v[i].sized)
+			sc->exact = false;
+	if (j > nu)
+		sc->exact = false;
+	free(claim);
+	free(sc->e);
+	sc->e = v;
+	sc->n = j;
+	sc->cap = sc->n + 1;
 	return 0;
 }
 
 /*
- * Takes UIDs and cached sizes from the state file read without the lock.
- * Returns true when the file needs writing for other reasons than new
- * UIDs or sizes: it is corrupt, or it holds records of removed messages.
+ * Opens a message to size it: O_NOFOLLOW, O_NONBLOCK (a fifo put in its
+ * place cannot block; a regular file ignores the flag, so it stays on),
+ * and its fstat() in *st_out.  Not a regular file: errno ENOENT.
  */
-static bool
-match_cache(struct scan *sc, const struct uidmap *m)
+static int
+open_sizing(int dfd, const char *file, struct stat *st_out)
 {
-	const struct uidmap_entry	*r;
-	struct uidmap_msg		*e;
-	size_t				 i, hits = 0;
+	int	 fd, saved;
 
-	for (i = 0; i < sc->n; i++) {
-		e = &sc->e[i];
-		e->old = r = uidmap_find(m, e->name);
-		e->uid = r != NULL ? r->uid : 0;
-		if (r == NULL)
-			continue;
-		hits++;
-		if (!e->sized && e->statted && r->rawsize == e->rawsize &&
-		    r->mtime == e->mtime) {
-			e->size = r->size;
-			e->sized = true;
-		}
+	fd = openat(dfd, file,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			errno = ENOENT;
+		return -1;
 	}
-	return m->status == UIDMAP_CORRUPT || (hits < m->count && sc->stable);
+	if (fstat(fd, st_out) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISREG(st_out->st_mode)) {
+		(void)close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	return fd;
 }
 
-/* SPEC 6: the CRLF size by reading the file once through the transform. */
+/*
+ * SPEC 6: the CRLF size by reading the file once through the transform.
+ * Reading stops at the st_size of the open (the file is immutable), so
+ * a message takes openat, fstat, one read per CHUNK, and close.
+ */
 static int
 size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 {
 	struct crlf_state	 st;
 	struct stat		 sb;
-	uint64_t		 total = 0;
+	uint64_t		 total = 0, got = 0;
 	ssize_t			 r;
-	int			 fd;
+	int			 fd, saved;
 
 	log_debug("sizing %s by reading", e->name);
-	if ((fd = open_msg(curfd, e->file)) == -1)
+	if ((fd = open_sizing(curfd, e->file, &sb)) == -1)
 		return -1;
-	if (fstat(fd, &sb) == -1)
-		goto fail;
 	crlf_init(&st, -1, false);
-	for (;;) {
+	while (got < (uint64_t)sb.st_size) {
 		r = read(fd, buf, CHUNK);
 		if (r == -1 && errno == EINTR)
 			continue;
@@ -458,6 +642,7 @@ size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 			goto fail;
 		if (r == 0)
 			break;
+		got += (uint64_t)r;
 		if (__builtin_add_overflow(total,
 		    (uint64_t)crlf_feed(&st, buf, (size_t)r, NULL, NULL),
 		    &total))
@@ -466,12 +651,14 @@ size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 	total += (uint64_t)crlf_finish(&st, NULL, NULL);
 	(void)close(fd);
 	e->size = total;
-	e->rawsize = (uint64_t)sb.st_size;
+	e->rawsize = got;
 	e->mtime = mtime_ns(&sb);
 	e->sized = e->statted = e->dirty = true;
 	return 0;
  fail:
+	saved = errno;
 	(void)close(fd);
+	errno = saved;
 	return -1;
 }
 
@@ -490,6 +677,8 @@ size_rest(int curfd, struct scan *sc, bool *dirty_out, bool *need_uid_out)
 	*dirty_out = *need_uid_out = false;
 	for (i = 0; i < sc->n; i++) {
 		e = &sc->e[i];
+		if (e->skip)
+			continue;
 		if (!e->sized) {
 			if (buf == NULL && (buf = malloc(CHUNK)) == NULL)
 				return -1;
@@ -508,6 +697,70 @@ size_rest(int curfd, struct scan *sc, bool *dirty_out, bool *need_uid_out)
 	return 0;
 }
 
+/*
+ * True when the state file's cur= (uidmap.h) is cur/'s mtime now: nothing
+ * in cur/ changed since the records were its complete listing.
+ */
+static bool
+cur_unchanged(int curfd, const struct uidmap *m)
+{
+	struct stat	 st;
+
+	return m->status == UIDMAP_OK && m->cur_mtime != 0 &&
+	    fstat(curfd, &st) == 0 && mtime_ns(&st) == m->cur_mtime;
+}
+
+/*
+ * The listing from the records of m (cur_unchanged()): in their order,
+ * which is ascending UID, each sized by its record.  Returns 0 or -1.
+ */
+static int
+from_state(struct scan *sc, const struct uidmap *m)
+{
+	const struct uidmap_entry	*r;
+	struct uidmap_msg		*e;
+	size_t				 i, nl, il, need = 0;
+	char				*p;
+
+	for (i = 0; i < m->count; i++) {
+		r = &m->ents[i];
+		need += strlen(r->name) + 2 +
+		    (r->info != NULL ? strlen(r->info) + 1 : 0);
+	}
+	if ((sc->e = calloc(m->count + 1, sizeof(*sc->e))) == NULL ||
+	    (sc->arena = malloc(need + 1)) == NULL)
+		return -1;
+	sc->cap = m->count + 1;
+	sc->acap = need + 1;
+	for (i = 0, p = sc->arena; i < m->count; i++) {
+		r = &m->ents[i];
+		e = &sc->e[i];
+		nl = strlen(r->name);
+		memcpy(p, r->name, nl);
+		if (r->info != NULL) {
+			il = strlen(r->info);
+			p[nl] = ':';
+			memcpy(p + nl + 1, r->info, il);
+			nl += 1 + il;
+		}
+		p[nl] = '\0';
+		e->file = p;
+		e->name = r->name;
+		e->off = (size_t)(p - sc->arena);
+		p += nl + 1;
+		e->old = r;
+		e->uid = r->uid;
+		e->tkey = uidmap_name_time(r->name);
+		e->size = r->size;
+		e->rawsize = r->rawsize;
+		e->mtime = r->mtime;
+		e->sized = e->statted = true;
+	}
+	sc->n = m->count;
+	sc->alen = (size_t)(p - sc->arena);
+	return 0;
+}
+
 /* Writes the state file when needed; a failure never fails the login. */
 static void
 update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
@@ -520,6 +773,7 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 	u.count = sc->n;
 	u.before = m1;
 	u.stable = sc->stable;
+	u.cur_mtime = sc->cur_mtime;
 	u.fresh = m1->status == UIDMAP_MISSING && !sc->had_cur;
 	u.need_uid = need_uid;
 	if (uidmap_update(sp->pub.dirfd, &u, &err) == 0)
@@ -539,14 +793,18 @@ build(struct snapshot *s, struct scan *sc, enum uidl_mode mode)
 	struct msg		*m;
 	char			 uidl[MAX_UIDL + 1], *blk;
 	size_t			 i, k, bl, fl, ul;
+	int			 (*cmp)(const void *, const void *);
 
 	for (i = k = 0; i < sc->n; i++)
 		if (!sc->e[i].skip)
 			sc->e[k++] = sc->e[i];
 	sc->n = k;
-	if (sc->n > 1)
-		qsort(sc->e, sc->n, sizeof(*sc->e),
-		    mode == UIDL_COUNTER ? cmp_uid : uidmap_cmp_delivery);
+	cmp = mode == UIDL_COUNTER ? cmp_uid : uidmap_cmp_delivery;
+	/* match_cache() leaves a warm login in UID order already. */
+	for (i = 1; i < sc->n && cmp(&sc->e[i - 1], &sc->e[i]) <= 0; i++)
+		;
+	if (i < sc->n)
+		qsort(sc->e, sc->n, sizeof(*sc->e), cmp);
 	if ((s->msgs = calloc(sc->n + 1, sizeof(*s->msgs))) == NULL)
 		return -1;
 	for (i = 0; i < sc->n; i++) {
@@ -602,14 +860,25 @@ maildir_open(const char *path, enum uidl_mode mode, struct snapshot **out,
 	if (m1.status == UIDMAP_MISSING)
 		sc.had_cur = dir_has_msgs(sp->curfd);
 	move_new(sp);
-	if (list_cur(sp->curfd, &sc, &err) == -1)
-		goto fail;
-	need_write = match_cache(&sc, &m1);
-	err = "out of memory";
-	if (size_rest(sp->curfd, &sc, &dirty, &need_uid) == -1)
-		goto fail;
-	if (need_write || dirty || need_uid)
-		update_state(sp, &sc, &m1, need_uid, mode);
+	if (cur_unchanged(sp->curfd, &m1)) {
+		/* uidmap.h cur=: the records are the listing. */
+		err = "out of memory";
+		if (from_state(&sc, &m1) == -1)
+			goto fail;
+	} else {
+		if (list_cur(sp->curfd, &sc, &err) == -1)
+			goto fail;
+		err = "out of memory";
+		if (match_cache(sp->curfd, &sc, &m1, &need_write) == -1 ||
+		    size_rest(sp->curfd, &sc, &dirty, &need_uid) == -1)
+			goto fail;
+		/* Record cur= for the next login once the listing is. */
+		if (sc.exact && !dirty && sc.cur_mtime != 0 &&
+		    sc.cur_mtime != m1.cur_mtime)
+			need_write = true;
+		if (need_write || dirty || need_uid)
+			update_state(sp, &sc, &m1, need_uid, mode);
+	}
 	if (build(&sp->pub, &sc, mode) == -1)
 		goto fail;
 	free(sc.e);
@@ -655,13 +924,20 @@ index_find(const struct dirindex *ix, const char *base)
 	return p != NULL ? *p : NULL;
 }
 
-/* The names of a directory sorted by base name, for renamed messages. */
+/*
+ * The names of a directory sorted by base name, for renamed messages.
+ * gcc 12's analyzer loses track of a pointer stored into a grown array
+ * and calls it leaked; ix owns every name and index_free() releases them.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 static int
 index_dir(int dfd, struct dirindex *ix)
 {
 	struct dirent	*d;
 	DIR		*dir;
 	size_t		 cap = 0;
+	char		*name;
 	void		*p;
 
 	ix->names = NULL;
@@ -678,9 +954,9 @@ index_dir(int dfd, struct dirindex *ix)
 				break;
 			ix->names = p;
 		}
-		if ((ix->names[ix->n] = strdup(d->d_name)) == NULL)
+		if ((name = strdup(d->d_name)) == NULL)
 			break;
-		ix->n++;
+		ix->names[ix->n++] = name;
 	}
 	(void)closedir(dir);
 	if (d != NULL) {
@@ -691,6 +967,7 @@ index_dir(int dfd, struct dirindex *ix)
 		qsort(ix->names, ix->n, sizeof(*ix->names), cmp_names);
 	return 0;
 }
+#pragma GCC diagnostic pop
 
 static bool
 file_owned(const struct msg *m)
@@ -1163,8 +1440,12 @@ maildir_close(struct snapshot *s)
  * before the LF belongs to the line end, so LF and CRLF both become CRLF,
  * and any other CR is an ordinary byte.  A CR that ends a chunk waits in
  * pending_cr for the next one; a CR that ends the file ends its line.
- * Input is copied in runs found with memchr(): emit sees a line's bytes
- * and its CRLF together whenever the input already had them.
+ *
+ * xform() is the one implementation: it writes straight into a caller's
+ * buffer (for RETR/TOP the output buffer of io.c), or only counts.  Each
+ * line costs one memchr() and one memcpy(); the CR or dot it adds is
+ * stored in place.  The output is bounded by the room given, so a long
+ * line may be cut, but only inside its text, never between its CR and LF.
  */
 void
 crlf_init(struct crlf_state *st, int64_t top_lines, bool dot_stuff)
@@ -1174,17 +1455,6 @@ crlf_init(struct crlf_state *st, int64_t top_lines, bool dot_stuff)
 	st->dot_stuff = dot_stuff;
 	st->limited = top_lines >= 0;
 	st->body_lines_left = top_lines >= 0 ? (uint64_t)top_lines : 0;
-}
-
-static int
-put(emit_fn emit, void *arg, const char *b, size_t len, int64_t *n)
-{
-	if (len == 0)
-		return 0;
-	if (emit != NULL && emit(arg, b, len) == -1)
-		return -1;
-	*n += (int64_t)len;
-	return 0;
 }
 
 /* A line ended; bol still set means it was empty (the header's end). */
@@ -1202,144 +1472,227 @@ line_done(struct crlf_state *st)
 	st->bol = true;
 }
 
+/*
+ * xform()'s common case, whole lines of the body without a TOP limit,
+ * from a line start: nothing changes but the position.  Stops before a
+ * line that has no LF or does not fit in out[o..room).  Returns the input
+ * octets consumed and stores the new output offset in *o_out.
+ */
+static size_t
+xform_lines(bool dot_stuff, const char *in, const char *end, char *out,
+    size_t o, size_t room, size_t *o_out)
+{
+	const char	*p = in, *lf;
+	size_t		 n, dot;
+
+	while ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n = (size_t)(lf - p);
+		if (n > 0 && lf[-1] == '\r')
+			n--;
+		dot = dot_stuff && *p == '.';
+		if (dot + n + 2 > room - o)
+			break;
+		if (out != NULL) {
+			out[o] = '.';	/* overwritten unless dot */
+			memcpy(out + o + dot, p, n);
+			memcpy(out + o + dot + n, "\r\n", 2);
+		}
+		o += dot + n + 2;
+		p = lf + 1;
+	}
+	*o_out = o;
+	return (size_t)(p - in);
+}
+
+/*
+ * Transforms in[0..len) into out (NULL: count only) while the output fits
+ * in room octets.  Stores the input octets consumed in *used_out and
+ * returns the octets produced.  It stops before the end of the input only
+ * at the TOP limit or when the next piece does not fit; given room >= 2 it
+ * always consumes or produces something.
+ */
+static size_t
+xform(struct crlf_state *st, const char *in, size_t len, char *out,
+    size_t room, size_t *used_out)
+{
+	const char	*p = in, *end = in + len, *lf;
+	size_t		 o = 0, n, eol;
+
+	if (st->pending_cr && len > 0 && !st->done && room >= 2) {
+		st->pending_cr = false;
+		if (*p == '\n') {
+			if (out != NULL)
+				memcpy(out, "\r\n", 2);
+			o = 2;
+			p++;
+			line_done(st);
+		} else {
+			if (out != NULL)
+				out[0] = '\r';
+			o = 1;
+			st->bol = false;
+		}
+	}
+	while (p < end && !st->done && !st->pending_cr) {
+		if (st->bol && st->in_body && !st->limited) {
+			p += xform_lines(st->dot_stuff, p, end, out, o, room,
+			    &o);
+			if (p == end)
+				break;
+		}
+		if (st->bol && st->dot_stuff && *p == '.') {
+			if (room - o < 2)	/* the dot and one octet */
+				break;
+			if (out != NULL)
+				out[o] = '.';
+			o++;
+			st->bol = false;
+		}
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			n = (size_t)(lf - p);
+			if (n > 0 && lf[-1] == '\r')
+				n--;
+			eol = 2;
+		} else {
+			n = (size_t)(end - p);
+			eol = 0;
+		}
+		if (n + eol > room - o) {
+			/* Part of the text only; the rest comes next call. */
+			if (n > room - o)
+				n = room - o;
+			eol = 0;
+			lf = NULL;
+		} else if (lf == NULL && end[-1] == '\r') {
+			/* It may end the line: wait for the next byte. */
+			n--;
+			st->pending_cr = true;
+		}
+		if (n + eol == 0) {
+			if (st->pending_cr)
+				p = end;	/* just the pending CR */
+			break;
+		}
+		if (out != NULL) {
+			memcpy(out + o, p, n);
+			if (eol)
+				memcpy(out + o + n, "\r\n", 2);
+		}
+		o += n + eol;
+		if (n > 0)
+			st->bol = false;
+		if (lf != NULL) {
+			p = lf + 1;
+			line_done(st);
+		} else
+			p += n + st->pending_cr;
+	}
+	*used_out = (size_t)(p - in);
+	return o;
+}
+
 int64_t
 crlf_feed(struct crlf_state *st, const char *buf, size_t len, emit_fn emit,
     void *arg)
 {
-	const char	*p = buf, *end = buf + len, *run, *lf;
-	int64_t		 n = 0;
+	char		 out[4096];
+	size_t		 n, used;
+	int64_t		 total = 0;
 
-	if (st->done || len == 0)
+	if (emit == NULL)
+		return (int64_t)xform(st, buf, len, NULL, SIZE_MAX, &used);
+	while (len > 0 && !st->done) {
+		n = xform(st, buf, len, out, sizeof(out), &used);
+		if (n > 0 && emit(arg, out, n) == -1)
+			return -1;
+		total += (int64_t)n;
+		buf += used;
+		len -= used;
+	}
+	return total;
+}
+
+/* The CRLF after a last line without one: 0 or 2 octets into out. */
+static size_t
+xform_finish(struct crlf_state *st, char *out)
+{
+	if (st->done || (!st->pending_cr && st->bol))
 		return 0;
-	if (st->pending_cr) {
-		st->pending_cr = false;
-		if (*p == '\n') {
-			if (put(emit, arg, "\r\n", 2, &n) == -1)
-				return -1;
-			p++;
-			line_done(st);
-		} else {
-			if (put(emit, arg, "\r", 1, &n) == -1)
-				return -1;
-			st->bol = false;
-		}
-	}
-	for (run = p; p < end && !st->done; ) {
-		if (st->bol && st->dot_stuff && *p == '.') {
-			if (put(emit, arg, run, (size_t)(p - run), &n) == -1 ||
-			    put(emit, arg, ".", 1, &n) == -1)
-				return -1;
-			run = p;
-		}
-		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL) {
-			if (end[-1] == '\r') {
-				st->pending_cr = true;
-				end--;
-			}
-			if (end > p)
-				st->bol = false;
-			p = end;
-			break;
-		}
-		if (lf > p && lf[-1] == '\r') {
-			if (lf - 1 > p)
-				st->bol = false;
-		} else {
-			if (lf > p)
-				st->bol = false;
-			if (put(emit, arg, run, (size_t)(lf - run), &n) == -1 ||
-			    put(emit, arg, "\r", 1, &n) == -1)
-				return -1;
-			run = lf;
-		}
-		p = lf + 1;
-		line_done(st);
-	}
-	if (put(emit, arg, run, (size_t)(p - run), &n) == -1)
-		return -1;
-	return n;
+	st->pending_cr = false;
+	memcpy(out, "\r\n", 2);
+	line_done(st);
+	return 2;
 }
 
 int64_t
 crlf_finish(struct crlf_state *st, emit_fn emit, void *arg)
 {
-	int64_t	 n = 0;
+	char	 out[2];
+	size_t	 n;
 
-	if (st->done)
-		return 0;
-	if (st->pending_cr || !st->bol) {
-		st->pending_cr = false;
-		if (put(emit, arg, "\r\n", 2, &n) == -1)
-			return -1;
-		line_done(st);
-	}
-	return n;
+	if ((n = xform_finish(st, out)) > 0 && emit != NULL &&
+	    emit(arg, out, n) == -1)
+		return -1;
+	return (int64_t)n;
 }
 
-/* Batches the transform's output so emit sees large blocks. */
-struct batch {
-	emit_fn		 emit;
-	void		*arg;
-	char		*buf;
-	size_t		 len;
-};
-
+/*
+ * Feeds one chunk into the output buffer.  STREAM_ROOM is the least room
+ * worth a transform call; with less, the buffer is written out first, so
+ * every write but the last of an answer is a full buffer.
+ */
 static int
-batch_flush(struct batch *b)
+stream_chunk(struct crlf_state *st, const char *in, size_t len,
+    struct io *io)
 {
-	size_t	 len = b->len;
+	char	*out;
+	size_t	 room, used;
 
-	b->len = 0;
-	return len == 0 ? 0 : b->emit(b->arg, b->buf, len);
-}
-
-static int
-batch_emit(void *arg, const char *p, size_t len)
-{
-	struct batch	*b = arg;
-
-	if (len > OUTBUF - b->len) {
-		if (batch_flush(b) == -1)
+	while (len > 0 && !st->done) {
+		if ((out = io_reserve(io, STREAM_ROOM, &room)) == NULL)
 			return -1;
-		if (len >= OUTBUF / 2)
-			return b->emit(b->arg, p, len);
+		io_commit(io, xform(st, in, len, out, room, &used));
+		in += used;
+		len -= used;
 	}
-	memcpy(b->buf + b->len, p, len);
-	b->len += len;
 	return 0;
 }
 
 int
-maildir_stream(int fd, int64_t top_lines, emit_fn emit, void *arg)
+maildir_stream(int fd, int64_t top_lines, struct io *io)
 {
 	struct crlf_state	 st;
-	struct batch		 b;
-	char			*in;
+	char			*in, *out;
+	size_t			 room;
 	ssize_t			 r;
+	bool			 blocking = false;
 	int			 rv = -1, saved;
 
-	if ((in = malloc(CHUNK + OUTBUF)) == NULL) {
+	if ((in = malloc(CHUNK)) == NULL) {
 		(void)close(fd);
 		return -1;
 	}
-	b.emit = emit;
-	b.arg = arg;
-	b.buf = in + CHUNK;
-	b.len = 0;
 	crlf_init(&st, top_lines, true);
 	while (!st.done) {
 		r = read(fd, in, CHUNK);
 		if (r == -1 && errno == EINTR)
 			continue;
+		/* O_NONBLOCK (open_msg()), should a file system mind it. */
+		if (r == -1 && errno == EAGAIN && !blocking) {
+			blocking = true;
+			if (fcntl(fd, F_SETFL, 0) == 0)
+				continue;
+		}
 		if (r == -1)
 			goto done;
 		if (r == 0)
 			break;
-		if (crlf_feed(&st, in, (size_t)r, batch_emit, &b) == -1)
+		if (stream_chunk(&st, in, (size_t)r, io) == -1)
 			goto done;
 	}
-	if (crlf_finish(&st, batch_emit, &b) == -1 || batch_flush(&b) == -1)
+	if ((out = io_reserve(io, 2, &room)) == NULL)
 		goto done;
+	io_commit(io, xform_finish(&st, out));
 	rv = 0;
  done:
 	saved = errno;

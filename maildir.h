@@ -95,13 +95,18 @@ int64_t	crlf_feed(struct crlf_state *, const char *buf, size_t len,
 /* Ends the message: adds CRLF after a last line without one. */
 int64_t	crlf_finish(struct crlf_state *, emit_fn emit, void *arg);
 
+struct io;
+
 /*
  * Streams the open message fd through the transform (dot-stuffed) in
- * fixed-size chunks; top_lines < 0 means the whole message.  Does not send
- * the terminating ".\r\n".  Closes fd.  Returns 0, or -1 (read error or
- * emit failure).
+ * fixed-size chunks straight into io's output buffer, behind what is
+ * already queued there (the +OK line); top_lines < 0 means the whole
+ * message.  Writes out only when the buffer is full, so a short answer
+ * leaves in one write with the reply after it.  Does not send the
+ * terminating ".\r\n".  Closes fd.  Returns 0, or -1 (read error, or a
+ * write failed: io_timed_out() tells whether by the idle limit).
  */
-int	maildir_stream(int fd, int64_t top_lines, emit_fn emit, void *arg);
+int	maildir_stream(int fd, int64_t top_lines, struct io *io);
 
 /*
  * UPDATE: writes the intent list (above), unlinks every message marked

@@ -27,6 +27,7 @@
 #include "proxy.h"
 #include "session.h"
 #include "tls.h"
+#include "uidmap.h"
 #include "util.h"
 
 enum mode {
@@ -53,11 +54,17 @@ static const char usage[] =
 "  implicit-tls=yes|no       no     TLS before the greeting (995)\n"
 "  secured=yes|no            no     transport already protected\n"
 "  uidl=counter|filename     counter\n"
+"  uidl-import=auto|dovecot|courier|filename|none   auto\n"
+"                            first login without a state file: keep the\n"
+"                            old server's UIDLs (dovecot-uidlist,\n"
+"                            courierpop3dsizelist, or base names)\n"
 "  hostname=NAME             gethostname()\n"
 "  auth-fail-delay=SECONDS   2\n"
 "  max-auth-failures=N       3\n"
 "  proxy-protocol=yes|no     no\n"
-"  log=auto|journal|syslog|stderr   auto\n";
+"  log=auto|journal|syslog|stderr   auto\n"
+"  penalty-file=FILE|none    /var/lib/pop3-handler/penalty\n"
+"                            failures per peer, shared by all sessions\n";
 
 static bool
 fd_is_socket(int fd)
@@ -342,6 +349,7 @@ serve(const struct config *cfg, struct tls *tls)
 	struct session s;
 	const char *errstr;
 	char peer[INET6_ADDRSTRLEN + 8];
+	const char *peer_addr = peer;
 	struct io *io;
 	bool loopback;
 	int st;
@@ -356,6 +364,7 @@ serve(const struct config *cfg, struct tls *tls)
 		if (!pr.local) {
 			loopback = pr.loopback;
 			log_set_peer(pr.addr);
+			peer_addr = pr.addr;
 		}
 	}
 	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
@@ -375,6 +384,7 @@ serve(const struct config *cfg, struct tls *tls)
 		log_set_tls(tls_describe(tls));
 	}
 	session_init(&s, cfg, io, loopback, tls, cfg->implicit_tls);
+	s.peer = peer_addr;
 	st = session_run(&s);
 	io_free(io);
 	return st;
@@ -394,6 +404,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
 	mode = parse_args(&cfg, argc, argv, &debug, &check_user);
+	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
 		return hash_password();
 	if (cfg.passwd_file == NULL)

@@ -55,11 +55,13 @@ struct config {
 	bool			 implicit_tls;
 	bool			 secured;
 	enum uidl_mode		 uidl;
+	unsigned int		 uidl_import;	/* enum uidmap_import */
 	const char		*hostname;
 	unsigned int		 auth_fail_delay;
 	unsigned int		 max_auth_failures;
 	bool			 proxy_protocol;
 	enum log_backend	 log;
+	const char		*penalty_file;	/* NULL: off (issue 5) */
 	char			*owned[32];	/* strdup()ed values */
 	unsigned int		 nowned;
 };

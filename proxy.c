@@ -2,6 +2,10 @@
  * proxy.c: PROXY protocol v1 (text) and v2 (binary) header parsing
  * (SPEC 9).  Pure: bytes in, a result or a reason out.  Trusts nothing:
  * every length is checked against the bytes present and our bounds.
+ * Accepted: v1 TCP4, TCP6 and UNKNOWN; v2 PROXY over TCP4 or TCP6 (TLVs
+ * after the addresses are skipped) and LOCAL or UNSPEC, which keep the
+ * real peer.  Anything else is malformed: the caller closes without a
+ * reply.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -135,9 +139,9 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out,
 		*errstr = "unknown PROXY v2 command";
 		return -1;
 	}
+	/* SPEC 9: POP3 runs over TCP; UDP and AF_UNIX are refused. */
 	switch (buf[13]) {
 	case 0x11:	/* TCP over IPv4 */
-	case 0x12:	/* UDP over IPv4 */
 		if (body < 12)
 			break;
 		memcpy(&a4, buf + 16, 4);
@@ -145,7 +149,6 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out,
 		inet_ntop(AF_INET, &a4, out->addr, sizeof(out->addr));
 		return (int)total;
 	case 0x21:	/* TCP over IPv6 */
-	case 0x22:
 		if (body < 36)
 			break;
 		memcpy(&a6, buf + 16, 16);

@@ -20,6 +20,8 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
+#include "penalty.h"
+#include "sandbox.h"
 #include "session.h"
 #include "tls.h"
 #include "util.h"
@@ -314,6 +316,8 @@ session_login(struct session *s, const struct passwd_entry *e)
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
 		return session_close(s, EXIT_ERROR);
 	}
+	/* STYLE 3.8: from here on only the Maildir is reachable. */
+	(void)sandbox_maildir(s->snap->dirfd, path);
 	s->state = STATE_TRANSACTION;
 	io_set_timeout(s->io, s->cfg->timeout_auth);
 	reply(s, "+OK Logged in, %zu messages (%llu octets)", s->snap->count,
@@ -323,11 +327,16 @@ session_login(struct session *s, const struct passwd_entry *e)
 	return CMD_DONE;
 }
 
-/* SPEC 4: delay, answer, and close after max-auth-failures. */
+/*
+ * SPEC 4: delay, answer, and close after max-auth-failures.  The entry
+ * names the peer at the end of its text, after the user name the client
+ * chose, so a fail2ban pattern anchored at the end cannot be fooled.
+ */
 static enum cmd_result
 auth_failed(struct session *s, const char *why)
 {
-	log_event(EVENT_LOGIN_FAILED, "authentication failed: %s", why);
+	log_event(EVENT_LOGIN_FAILED, "authentication failed: %s from %s",
+	    why, s->peer != NULL ? s->peer : "unknown");
 	if (s->cfg->auth_fail_delay > 0) {
 		(void)io_flush(s->io);
 		sleep(s->cfg->auth_fail_delay);
@@ -340,17 +349,27 @@ auth_failed(struct session *s, const char *why)
 
 /*
  * Checks credentials; an invalid or unknown name costs the same crypt
- * time as a known one (SPEC 4).
+ * time as a known one (SPEC 4).  Issue 5: the peer's recent failures in
+ * the penalty file delay the check; the outcome is written back.  A
+ * penalty file that cannot be used is reported once per connection.
  */
 static enum cmd_result
 try_login(struct session *s, const char *name, size_t name_len, bool valid,
     const char *pw, size_t pw_len)
 {
 	struct passwd_entry e;
-	bool found = false, ok;
+	bool found = false, ok, pen, warn = s->auth_failures == 0;
+	unsigned int wait;
 	enum cmd_result r;
 
 	log_set_user(name);
+	pen = penalty_check(s->cfg->penalty_file, s->peer,
+	    s->cfg->auth_fail_delay, warn, &wait) == 0;
+	if (wait > 0) {
+		log_debug("penalty: waiting %u s before the check", wait);
+		(void)io_flush(s->io);
+		sleep(wait);
+	}
 	if (valid) {
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
@@ -359,6 +378,9 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	}
 	(void)name_len;
 	ok = auth_verify(found ? &e : NULL, pw, pw_len);
+	/* Before session_login(): the file is out of reach after it. */
+	if (pen)
+		(void)penalty_note(s->cfg->penalty_file, s->peer, !ok, warn);
 	if (!ok) {
 		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
@@ -527,12 +549,6 @@ cmd_list(struct session *s, char *args)
 	return CMD_DONE;
 }
 
-static int
-emit_io(void *arg, const char *buf, size_t len)
-{
-	return io_write(arg, buf, len);
-}
-
 /* RETR and TOP: open first so a removed message gets a clean -ERR. */
 static enum cmd_result
 send_message(struct session *s, size_t i, int64_t top_lines)
@@ -556,7 +572,7 @@ send_message(struct session *s, size_t i, int64_t top_lines)
 		(void)close(fd);
 		return CMD_CLOSE;
 	}
-	if (maildir_stream(fd, top_lines, emit_io, s->io) == -1) {
+	if (maildir_stream(fd, top_lines, s->io) == -1) {
 		if (io_timed_out(s->io))
 			return session_close(s, EXIT_AUTOLOGOUT);
 		log_event(EVENT_ERROR, "streaming message %zu failed", i + 1);
@@ -803,12 +819,19 @@ session_run(struct session *s)
 			break;
 		}
 	}
+	/*
+	 * SPEC 5: no UPDATE without QUIT.  Saying so explains to an
+	 * administrator why a client sees those messages again.
+	 */
 	if (s->exit == EXIT_AUTOLOGOUT)
-		log_event(EVENT_AUTOLOGOUT, "autologout after idling");
+		log_event(EVENT_AUTOLOGOUT, "autologout after idling: "
+		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
+		    s->stats.dele);
 	else if (s->exit == EXIT_ERROR && s->state == STATE_TRANSACTION)
-		log_event(EVENT_LOGOUT, "connection lost: retrieved=%u "
-		    "deleted=%u not removed", s->stats.retr, s->stats.dele);
-	(void)io_flush(s->io);
+		log_event(EVENT_LOGOUT, "session ended without QUIT: "
+		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
+		    s->stats.dele);
+	io_finish(s->io);
 	if (s->snap != NULL)
 		maildir_close(s->snap);
 	return s->exit;

@@ -39,6 +39,7 @@ struct session {
 	bool			 user_valid;	/* SPEC 4 name checks passed */
 	bool			 auth_continue;	/* AUTH PLAIN awaits "+ " data */
 	bool			 loopback;	/* peer is local (SPEC 1) */
+	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;
 	bool			 closing;
 	int			 exit;		/* enum exit_status */

@@ -3,14 +3,27 @@
  * loading, the NFS-safe lock, the temp-file-plus-rename save, numbering
  * new arrivals and the rebuild of a lost or corrupt file; also the pure
  * parsers of Maildir file names (",W=" size, delivery time) and the UIDL
- * strings.
+ * strings.  The first login of a Maildir without a state file may import
+ * the old server's UIDLs (uidimport.c); they are numbered here, under the
+ * lock, and kept in a version 2 state file for good.
  *
  * Everything in the state file is hostile input (the user owns it): the
  * parser bounds every field, checks every number, and never allocates; a
  * malformed file is CORRUPT and is rebuilt above a time-based floor.  UIDs
  * are assigned only with the lock held and after re-reading the file, so
  * concurrent logins never hand out one UID twice.
+ *
+ * Shared storage (NFS, several hosts serving one Maildir): nothing here
+ * relies on one host.  The lock is a file created with O_EXCL in the
+ * Maildir (atomic on NFSv3 and later), holding host and pid only for
+ * people and for one check: a lock taken on this host, in this pid
+ * namespace, by a process that is gone is broken at once; any other is
+ * broken by age alone (UIDMAP_LOCK_STALE), since a pid means nothing on
+ * another host.  Temp files are named after host and pid,
+ * so two hosts never write one file, and rename(2) replaces the state
+ * file atomically; readers without the lock see the old or the new file.
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -18,6 +31,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +39,50 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uidimport.h"
 #include "uidmap.h"
 #include "util.h"
 
 #define HEADER		"pop3-handler-uidlist 1 next="
+#define HEADER2		"pop3-handler-uidlist 2 next="
 #define MAX_NAME	255
 #define HOSTLEN		64
+
+/* uidl-import: set once at startup (uidmap_set_import()), then read-only. */
+static enum uidmap_import import_mode = UIDMAP_IMPORT_AUTO;
+
+void
+uidmap_set_import(enum uidmap_import mode)
+{
+	import_mode = mode;
+}
+
+enum uidmap_import
+uidmap_get_import(void)
+{
+	return import_mode;
+}
+
+bool
+uidmap_uidl_valid(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len < 1 || len > UIDMAP_MAX_UIDL)
+		return false;
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+bool
+uidmap_uidl_numeric(const char *s, uint64_t *v_out)
+{
+	if (s[0] < '1' || s[0] > '9')
+		return false;
+	return parse_u64(s, v_out) == NUM_OK;
+}
 
 static int
 field_u64(char *s, uint64_t *out)
@@ -38,18 +90,21 @@ field_u64(char *s, uint64_t *out)
 	return parse_u64(s, out) == NUM_OK ? 0 : -1;
 }
 
-/* One record "<uid> <size> <rawsize> <mtime> <name>", NUL-terminated. */
+/*
+ * One record, NUL-terminated: "<uid> <size> <rawsize> <mtime> <name>",
+ * and in version 2 "<uid> <size> <rawsize> <mtime> <-|+uidl> <name>".
+ */
 static const char *
-parse_line(char *s, size_t len, struct uidmap_entry *e)
+parse_line(char *s, size_t len, int ver, struct uidmap_entry *e)
 {
-	char		*f[5], *sp;
+	char		*f[6], *sp;
 	uint64_t	 v[4];
-	size_t		 i, namelen;
+	size_t		 i, namelen, nf = ver == 2 ? 6 : 5;
 
 	if (memchr(s, '\0', len) != NULL)
 		return "NUL octet";
 	f[0] = s;
-	for (i = 1; i < 5; i++) {
+	for (i = 1; i < nf; i++) {
 		if ((sp = strchr(f[i - 1], ' ')) == NULL)
 			return "missing field";
 		*sp = '\0';
@@ -58,40 +113,123 @@ parse_line(char *s, size_t len, struct uidmap_entry *e)
 	for (i = 0; i < 4; i++)
 		if (field_u64(f[i], &v[i]) == -1)
 			return "bad number";
-	namelen = len - (size_t)(f[4] - s);
-	if (namelen == 0 || namelen > MAX_NAME || f[4][0] == '.' ||
-	    memchr(f[4], '/', namelen) != NULL)
+	namelen = len - (size_t)(f[nf - 1] - s);
+	if (namelen == 0 || namelen > MAX_NAME || f[nf - 1][0] == '.' ||
+	    f[nf - 1][0] == ':' || memchr(f[nf - 1], '/', namelen) != NULL)
 		return "bad name";
 	if (v[0] == 0)
 		return "UID 0";
+	e->uidl = NULL;
+	if (ver == 2 && strcmp(f[4], "-") != 0) {
+		if (f[4][0] != '+' || !uidmap_uidl_valid(f[4] + 1,
+		    strlen(f[4] + 1)))
+			return "bad UIDL";
+		e->uidl = f[4] + 1;
+	}
 	e->uid = v[0];
 	e->size = v[1];
 	e->rawsize = v[2];
 	e->mtime = v[3];
-	e->name = f[4];
+	e->seq = 0;
+	e->name = f[nf - 1];
+	/* "<name>:<info>": the file name in cur/ when it was recorded. */
+	e->info = NULL;
+	if ((sp = memchr(f[nf - 1], ':', namelen)) != NULL) {
+		*sp = '\0';
+		e->info = sp + 1;
+	}
 	return NULL;
+}
+
+/*
+ * The UIDL a record shows, as a sort key: numbers (a counter UID, or a
+ * kept UIDL that a counter UID could print as) before other strings.
+ */
+static bool
+shown_num(const struct uidmap_entry *e, uint64_t *v_out)
+{
+	if (e->uidl == NULL) {
+		*v_out = e->uid;
+		return true;
+	}
+	return uidmap_uidl_numeric(e->uidl, v_out);
+}
+
+static int
+cmp_shown(const void *a, const void *b)
+{
+	const struct uidmap_entry *x = a, *y = b;
+	uint64_t	 vx = 0, vy = 0;
+	bool		 nx = shown_num(x, &vx), ny = shown_num(y, &vy);
+
+	if (nx != ny)
+		return nx ? -1 : 1;
+	if (nx)
+		return vx < vy ? -1 : vx > vy;
+	return strcmp(x->uidl, y->uidl);
+}
+
+static int
+cmp_rec_uid(const void *a, const void *b)
+{
+	const struct uidmap_entry *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/*
+ * SPEC 6: no two records may show one UIDL (two kept "+X", or a kept "+X"
+ * equal to the decimal UID of a "-" record).  Sorts ents by shown UIDL,
+ * then back by UID: the order of a parsed file, whose UIDs ascend.
+ */
+static bool
+uidls_unique(struct uidmap_entry *ents, size_t n)
+{
+	size_t	 i;
+	bool	 ok = true;
+
+	if (n < 2)
+		return true;
+	qsort(ents, n, sizeof(*ents), cmp_shown);
+	for (i = 1; i < n && ok; i++)
+		ok = cmp_shown(&ents[i - 1], &ents[i]) != 0;
+	qsort(ents, n, sizeof(*ents), cmp_rec_uid);
+	return ok;
 }
 
 int
 uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 {
 	struct uidmap_entry	 e;
-	char			*p, *end = buf + len, *eol;
+	char			*p, *end = buf + len, *eol, *sp;
 	const char		*why = NULL, *err;
-	uint64_t		 hnext = 0, floor = 1, last = 0;
+	uint64_t		 hnext = 0, floor = 1, last = 0, num, cur = 0;
 	size_t			 n = 0;
+	int			 ver = 1;
 
 	buf[len] = '\0';
 	m->count = 0;
 	m->why = NULL;
+	m->cur_mtime = 0;
 	if ((eol = memchr(buf, '\n', len)) == NULL) {
 		m->next = 1;
 		m->why = "no header line";
 		return -1;
 	}
 	*eol = '\0';
-	if (strncmp(buf, HEADER, sizeof(HEADER) - 1) != 0 ||
-	    field_u64(buf + sizeof(HEADER) - 1, &hnext) == -1 || hnext == 0)
+	if (strncmp(buf, HEADER2, sizeof(HEADER2) - 1) == 0)
+		ver = 2;
+	/* "... next=<N>[ cur=<M>]" */
+	if ((sp = strchr(buf, ' ')) != NULL)
+		sp = strchr(sp + 1, ' ');
+	if (sp != NULL && (sp = strchr(sp + 1, ' ')) != NULL)
+		*sp++ = '\0';
+	if (strlen(buf) + (sp != NULL ? 1 + strlen(sp) : 0) !=
+	    (size_t)(eol - buf) ||			/* a NUL octet */
+	    (ver == 1 && strncmp(buf, HEADER, sizeof(HEADER) - 1) != 0) ||
+	    field_u64(buf + sizeof(HEADER) - 1, &hnext) == -1 || hnext == 0 ||
+	    (sp != NULL && (strncmp(sp, "cur=", 4) != 0 ||
+	    field_u64(sp + 4, &cur) == -1 || cur == 0)))
 		why = "bad header";
 	else
 		floor = hnext;
@@ -101,13 +239,17 @@ uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 			break;
 		}
 		*eol = '\0';
-		if ((err = parse_line(p, (size_t)(eol - p), &e)) != NULL) {
+		if ((err = parse_line(p, (size_t)(eol - p), ver, &e)) != NULL) {
 			why = why != NULL ? why : err;
 			continue;
 		}
 		/* The floor grows past every UID seen, even in a bad file. */
 		if (e.uid >= floor)
 			floor = e.uid == UINT64_MAX ? e.uid : e.uid + 1;
+		/* Collision rule: above every numeric imported UIDL too. */
+		if (e.uidl != NULL && uidmap_uidl_numeric(e.uidl, &num) &&
+		    num >= floor)
+			floor = num == UINT64_MAX ? num : num + 1;
 		if (why != NULL)
 			continue;
 		if (e.uid <= last)
@@ -121,25 +263,98 @@ uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 		last = e.uid;
 	}
 	m->next = floor;
+	if (why == NULL && ver == 2 && !uidls_unique(m->ents, n))
+		why = "duplicate UIDL";
 	if (why != NULL) {
 		m->why = why;
 		return -1;
 	}
 	m->count = n;
+	m->cur_mtime = cur;
 	return 0;
 }
 
-static int
-cmp_name(const void *a, const void *b)
-{
-	const struct uidmap_entry *x = a, *y = b;
+/* One slot of the hash index: entry index + 1 (0: empty), hash tag. */
+struct uidmap_slot {
+	uint32_t	 idx;
+	uint32_t	 tag;
+};
 
-	return strcmp(x->name, y->name);
+/*
+ * A keyed hash of a name, 8 octets a step; not cryptographic, but the key
+ * is random, so the user cannot pick names that collide.
+ */
+static uint64_t
+name_hash(uint64_t seed, const char *s, size_t len)
+{
+	uint64_t	 h = seed ^ (len * 0x9e3779b97f4a7c15ULL), w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ h >> 29;
+}
+
+/*
+ * Builds m->slots over m->ents[0..m->count).  Returns 0, 1 when two
+ * entries have one name, or -1 (ENOMEM).
+ */
+static int
+index_build(struct uidmap *m)
+{
+	struct uidmap_slot	*sl;
+	uint64_t		 h, *hs;
+	size_t			 i, k, n = 16;
+
+	if (m->count == 0)
+		return 0;
+	if (m->count > UINT32_MAX / 4) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while (n < 2 * m->count)
+		n *= 2;
+	if ((m->slots = calloc(n, sizeof(*m->slots))) == NULL ||
+	    (hs = calloc(m->count, sizeof(*hs))) == NULL)
+		return -1;
+	m->mask = n - 1;
+	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(m->seed))
+		m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^
+		    (uint64_t)getpid() << 32;
+	for (i = 0; i < m->count; i++)
+		hs[i] = name_hash(m->seed, m->ents[i].name,
+		    strlen(m->ents[i].name));
+	for (i = 0; i < m->count; i++) {
+		/* The table is larger than the caches: fetch ahead. */
+		if (i + 16 < m->count)
+			__builtin_prefetch(&m->slots[hs[i + 16] & m->mask]);
+		h = hs[i];
+		for (k = h & m->mask; (sl = &m->slots[k])->idx != 0;
+		    k = (k + 1) & m->mask)
+			if (sl->tag == (uint32_t)(h >> 32) &&
+			    strcmp(m->ents[sl->idx - 1].name,
+			    m->ents[i].name) == 0) {
+				free(hs);
+				return 1;
+			}
+		sl->idx = (uint32_t)i + 1;
+		sl->tag = (uint32_t)(h >> 32);
+	}
+	free(hs);
+	return 0;
 }
 
 static void
 corrupt(struct uidmap *m, const char *why)
 {
+	free(m->slots);
+	m->slots = NULL;
 	free(m->ents);
 	m->ents = NULL;
 	m->count = 0;
@@ -172,8 +387,8 @@ uidmap_load(int dirfd, struct uidmap *m)
 {
 	struct stat	 st;
 	const char	*p, *end;
-	size_t		 len, cap = 0, i;
-	int		 fd, saved;
+	size_t		 len, cap = 0;
+	int		 fd, saved, r;
 
 	memset(m, 0, sizeof(*m));
 	m->status = UIDMAP_MISSING;
@@ -181,8 +396,10 @@ uidmap_load(int dirfd, struct uidmap *m)
 	fd = openat(dirfd, UIDMAP_FILE,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1) {
+		/* Imports have unique names (uidimport.c): no duplicate. */
 		if (errno == ENOENT)
-			return 0;
+			return uidimport_load(dirfd, import_mode, m) == -1 ||
+			    index_build(m) == -1 ? -1 : 0;
 		if (errno == ELOOP) {
 			corrupt(m, "state file is a symlink");
 			return 0;
@@ -210,12 +427,12 @@ uidmap_load(int dirfd, struct uidmap *m)
 		corrupt(m, m->why);
 		return 0;
 	}
-	qsort(m->ents, m->count, sizeof(*m->ents), cmp_name);
-	for (i = 1; i < m->count; i++)
-		if (strcmp(m->ents[i - 1].name, m->ents[i].name) == 0) {
-			corrupt(m, "duplicate name");
-			return 0;
-		}
+	if ((r = index_build(m)) == -1)
+		return -1;
+	if (r == 1) {
+		corrupt(m, "duplicate name");
+		return 0;
+	}
 	m->status = UIDMAP_OK;
 	return 0;
  fail:
@@ -228,19 +445,28 @@ uidmap_load(int dirfd, struct uidmap *m)
 const struct uidmap_entry *
 uidmap_find(const struct uidmap *m, const char *name)
 {
-	struct uidmap_entry	 key;
+	const struct uidmap_slot *sl;
+	uint64_t		 h;
+	size_t			 k;
 
-	if (m->count == 0)
+	if (m->count == 0 || m->slots == NULL)
 		return NULL;
-	key.name = name;
-	return bsearch(&key, m->ents, m->count, sizeof(*m->ents), cmp_name);
+	h = name_hash(m->seed, name, strlen(name));
+	for (k = h & m->mask; (sl = &m->slots[k])->idx != 0;
+	    k = (k + 1) & m->mask)
+		if (sl->tag == (uint32_t)(h >> 32) &&
+		    strcmp(m->ents[sl->idx - 1].name, name) == 0)
+			return &m->ents[sl->idx - 1];
+	return NULL;
 }
 
 void
 uidmap_free(struct uidmap *m)
 {
+	free(m->slots);
 	free(m->ents);
 	free(m->buf);
+	free(m->extra);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -261,10 +487,98 @@ host_part(char *buf, size_t size)
 }
 
 /*
- * A lock file older than UIDMAP_LOCK_STALE seconds belongs to a process
- * that died.  It is renamed aside first and checked to be the same inode,
- * so a fresh lock created by a racing process in between is put back
- * rather than removed.  Returns true when the caller should retry at once.
+ * Who holds the lock, for people and for owner_gone(): "<host> <pid>
+ * <pid namespace>\n"; the last field is left out when /proc cannot tell.
+ */
+static int
+lock_line(char *buf, size_t size)
+{
+	char	 host[HOSTLEN], ns[64];
+	ssize_t	 r;
+	int	 len;
+
+	host_part(host, sizeof(host));
+	r = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+	if (r <= 0 || memchr(ns, ' ', (size_t)r) != NULL ||
+	    memchr(ns, '\n', (size_t)r) != NULL)
+		r = 0;
+	ns[r] = '\0';
+	len = snprintf(buf, size, "%s %ld%s%s\n", host, (long)getpid(),
+	    r > 0 ? " " : "", ns);
+	return len < 0 || (size_t)len >= size ? 0 : len;
+}
+
+/*
+ * Splits a whole lock line "<host> <pid> <ns>\n" in buf[0..len) (buf[len]
+ * writable) into its three fields; -1 when it is not one.
+ */
+static int
+lock_fields(char *buf, size_t len, char *f[3])
+{
+	char	*sp;
+	int	 i;
+
+	buf[len] = '\0';
+	if (len == 0 || buf[len - 1] != '\n' || strlen(buf) != len)
+		return -1;
+	buf[len - 1] = '\0';
+	f[0] = buf;
+	for (i = 1; i < 3; i++) {
+		if ((sp = strchr(f[i - 1], ' ')) == NULL)
+			return -1;
+		*sp = '\0';
+		f[i] = sp + 1;
+	}
+	return strchr(f[2], ' ') == NULL && f[2][0] != '\0' ? 0 : -1;
+}
+
+/*
+ * True when the lock file (st: its fstatat) was taken on this host, in
+ * this pid namespace, by a process that is gone: a handler killed while
+ * holding it.  Its own pid counts as gone too, since no caller of
+ * uidmap_lock() holds the lock.  A lock of another host (shared storage)
+ * or another pid namespace (a container with our host name), or one that
+ * does not say, is left to the age rule.
+ */
+static bool
+owner_gone(int dirfd, const struct stat *st)
+{
+	struct stat	 fst;
+	char		 buf[HOSTLEN + 128], mine[HOSTLEN + 128];
+	char		*f[3], *g[3];
+	uint64_t	 pid;
+	ssize_t		 r;
+	int		 fd;
+
+	if (lock_line(mine, sizeof(mine)) == 0 ||
+	    lock_fields(mine, strlen(mine), g) == -1)
+		return false;		/* our pid namespace is unknown */
+	fd = openat(dirfd, UIDMAP_LOCK,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1)
+		return false;
+	if (fstat(fd, &fst) == -1 || fst.st_ino != st->st_ino ||
+	    fst.st_dev != st->st_dev || !S_ISREG(fst.st_mode) ||
+	    (r = read(fd, buf, sizeof(buf) - 1)) <= 0) {
+		(void)close(fd);
+		return false;
+	}
+	(void)close(fd);
+	if (lock_fields(buf, (size_t)r, f) == -1 ||
+	    strcmp(f[0], g[0]) != 0 || strcmp(f[2], g[2]) != 0 ||
+	    parse_u64(f[1], &pid) != NUM_OK || pid == 0 || pid > INT_MAX)
+		return false;
+	if ((pid_t)pid == getpid())
+		return true;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+/*
+ * A lock file older than UIDMAP_LOCK_STALE seconds, or one owner_gone()
+ * says was left by a dead process of this host, is broken.  It is
+ * renamed aside first and checked to be the same inode, so a fresh lock
+ * created by a racing process in between is put back rather than
+ * removed.  Returns true when the caller should retry at once.
  */
 static int
 break_stale(int dirfd)
@@ -275,7 +589,8 @@ break_stale(int dirfd)
 
 	if (fstatat(dirfd, UIDMAP_LOCK, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT;
-	if (time(NULL) - st.st_mtime <= UIDMAP_LOCK_STALE)
+	if (time(NULL) - st.st_mtime <= UIDMAP_LOCK_STALE &&
+	    !owner_gone(dirfd, &st))
 		return 0;
 	host_part(host, sizeof(host));
 	if (snprintf(aside, sizeof(aside), "%s.stale.%s.%ld", UIDMAP_LOCK,
@@ -296,14 +611,11 @@ int
 uidmap_lock(int dirfd, unsigned int wait_ms, const char **errstr_out)
 {
 	struct timespec	 ts;
-	char		 host[HOSTLEN], line[HOSTLEN + 32];
+	char		 line[HOSTLEN + 128];
 	unsigned int	 waited = 0, delay = 10, breaks = 0;
 	int		 fd, len, saved;
 
-	host_part(host, sizeof(host));
-	len = snprintf(line, sizeof(line), "%s %ld\n", host, (long)getpid());
-	if (len < 0 || len >= (int)sizeof(line))
-		len = 0;
+	len = lock_line(line, sizeof(line));
 	for (;;) {
 		fd = openat(dirfd, UIDMAP_LOCK, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -328,7 +640,15 @@ uidmap_lock(int dirfd, unsigned int wait_ms, const char **errstr_out)
 		waited += delay;
 		delay = delay * 2 > 500 ? 500 : delay * 2;
 	}
-	if (write(fd, line, (size_t)len) != len || close(fd) == -1) {
+	if (write(fd, line, (size_t)len) != len) {
+		saved = errno;
+		(void)close(fd);
+		(void)unlinkat(dirfd, UIDMAP_LOCK, 0);
+		errno = saved;
+		*errstr_out = "cannot write the lock file";
+		return -1;
+	}
+	if (close(fd) == -1) {
 		saved = errno;
 		(void)unlinkat(dirfd, UIDMAP_LOCK, 0);
 		errno = saved;
@@ -394,12 +714,15 @@ wnum(struct wbuf *w, uint64_t v, char sep)
 	wput(w, d + i, sizeof(d) - i);
 }
 
+/* Version 2 only when a record keeps an imported UIDL (uidmap.h). */
 static int
 write_records(int fd, const struct uidmap_entry *ents, size_t n,
-    uint64_t next)
+    uint64_t next, uint64_t cur_mtime)
 {
 	struct wbuf	*w;
-	size_t		 i, len;
+	const char	*info;
+	size_t		 i, len, ilen;
+	bool		 v2 = false;
 	int		 err;
 
 	if ((w = malloc(sizeof(*w))) == NULL)
@@ -407,17 +730,45 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 	w->fd = fd;
 	w->len = 0;
 	w->err = 0;
-	wput(w, HEADER, sizeof(HEADER) - 1);
-	wnum(w, next, '\n');
+	for (i = 0; i < n && !v2; i++)
+		v2 = ents[i].uidl != NULL;
+	if (v2)
+		wput(w, HEADER2, sizeof(HEADER2) - 1);
+	else
+		wput(w, HEADER, sizeof(HEADER) - 1);
+	if (cur_mtime != 0) {
+		wnum(w, next, ' ');
+		wput(w, "cur=", 4);
+		wnum(w, cur_mtime, '\n');
+	} else
+		wnum(w, next, '\n');
 	for (i = 0; i < n; i++) {
 		len = strlen(ents[i].name);
-		if (memchr(ents[i].name, '\n', len) != NULL)
+		if (memchr(ents[i].name, '\n', len) != NULL ||
+		    memchr(ents[i].name, ':', len) != NULL)
 			continue;
+		/* An info that would not parse back is left out. */
+		info = ents[i].info;
+		ilen = info != NULL ? strlen(info) : 0;
+		if (info != NULL && (len + 1 + ilen > MAX_NAME ||
+		    memchr(info, '\n', ilen) != NULL))
+			info = NULL;
 		wnum(w, ents[i].uid, ' ');
 		wnum(w, ents[i].size, ' ');
 		wnum(w, ents[i].rawsize, ' ');
 		wnum(w, ents[i].mtime, ' ');
+		if (v2 && ents[i].uidl == NULL)
+			wput(w, "- ", 2);
+		else if (v2) {
+			wput(w, "+", 1);
+			wput(w, ents[i].uidl, strlen(ents[i].uidl));
+			wput(w, " ", 1);
+		}
 		wput(w, ents[i].name, len);
+		if (info != NULL) {
+			wput(w, ":", 1);
+			wput(w, info, ilen);
+		}
 		wput(w, "\n", 1);
 	}
 	wflush(w);
@@ -432,7 +783,7 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 
 int
 uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
-    uint64_t next, const char **errstr_out)
+    uint64_t next, uint64_t cur_mtime, const char **errstr_out)
 {
 	char	 host[HOSTLEN], tmp[160];
 	int	 fd, saved;
@@ -450,7 +801,8 @@ uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
 		*errstr_out = "cannot create the temp file";
 		return -1;
 	}
-	if (write_records(fd, ents, n, next) == -1 || fsync(fd) == -1) {
+	if (write_records(fd, ents, n, next, cur_mtime) == -1 ||
+	    fsync(fd) == -1) {
 		saved = errno;
 		(void)close(fd);
 		*errstr_out = "cannot write the temp file";
@@ -495,32 +847,6 @@ cmp_delivery_p(const void *a, const void *b)
 	    *(const struct uidmap_msg * const *)b);
 }
 
-static int
-cmp_msg_name(const void *a, const void *b)
-{
-	const struct uidmap_msg	*x = a, *y = b;
-
-	return strcmp(x->name, y->name);
-}
-
-static int
-cmp_rec_uid(const void *a, const void *b)
-{
-	const struct uidmap_entry *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static bool
-listed(const struct uidmap_update *u, const char *name)
-{
-	struct uidmap_msg	 key;
-
-	key.name = name;
-	return u->count > 0 && bsearch(&key, u->msgs, u->count,
-	    sizeof(*u->msgs), cmp_msg_name) != NULL;
-}
-
 /*
  * SPEC 6: a lost or corrupt file restarts at the time in microseconds, or
  * above what the corrupt file still shows: above every UID handed out
@@ -528,48 +854,119 @@ listed(const struct uidmap_update *u, const char *name)
  * rebuild, or the clock went back.
  */
 static uint64_t
-rebuild_floor(const struct uidmap *m)
+time_floor(uint64_t next)
 {
 	struct timespec	 now;
-	uint64_t	 floor, next = m->next;
+	uint64_t	 floor;
 
 	(void)clock_gettime(CLOCK_REALTIME, &now);
 	floor = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
-	if (next < floor)
-		next = floor;
-	log_warnx("uidlist rebuilt (%s); next UID %" PRIu64,
-	    m->status == UIDMAP_CORRUPT ? m->why : "state file missing", next);
-	return next;
+	return next < floor ? floor : next;
 }
 
-/* Builds the records to save: listed messages, then surviving records. */
+/* One filename-style UIDL per listed message (uidl-import = filename). */
+typedef char fname_uidl[UIDMAP_MAX_UIDL + 1];
+
+/*
+ * Builds the records to save: listed messages, then surviving records.
+ * An import not numbered (not listed) is dropped.  Every msgs[].old
+ * points into m2 here; hit (m2->count entries, zeroed) is scratch.
+ * *exact_out: the records are exactly the listed messages (cur=).
+ */
 static size_t
 records(const struct uidmap_update *u, const struct uidmap *m2,
-    struct uidmap_entry *recs)
+    const fname_uidl *fn, struct uidmap_entry *recs, bool *hit,
+    bool *exact_out)
 {
 	const struct uidmap_msg	*e;
+	const char		*colon;
 	size_t			 i, nr = 0;
 
+	*exact_out = true;
 	for (i = 0; i < u->count; i++) {
 		e = &u->msgs[i];
-		if (e->skip) {
-			if (e->old != NULL)
-				recs[nr++] = *e->old;
+		if (e->old != NULL)
+			hit[e->old - m2->ents] = true;
+		if (e->skip || e->uid == 0 || !e->sized)
+			*exact_out = false;
+		if (e->skip && e->old != NULL) {
+			recs[nr++] = *e->old;
 			continue;
 		}
+		if (e->skip && (fn == NULL || e->uid == 0))
+			continue;
+		memset(&recs[nr], 0, sizeof(recs[nr]));
 		recs[nr].name = e->name;
+		if (e->file != NULL && (colon = strchr(e->file, ':')) != NULL)
+			recs[nr].info = colon + 1;
 		recs[nr].uid = e->uid;
-		recs[nr].size = e->size;
-		recs[nr].rawsize = e->statted ? e->rawsize : 0;
-		recs[nr].mtime = e->statted ? e->mtime : 0;
+		recs[nr].uidl = e->old != NULL ? e->old->uidl :
+		    fn != NULL ? fn[i] : NULL;
+		recs[nr].size = e->sized ? e->size : 0;
+		recs[nr].rawsize = e->statted && e->sized ? e->rawsize : 0;
+		recs[nr].mtime = e->statted && e->sized ? e->mtime : 0;
 		nr++;
 	}
 	for (i = 0; i < m2->count; i++)
-		if (!listed(u, m2->ents[i].name) && !(u->stable &&
-		    uidmap_find(u->before, m2->ents[i].name) != NULL))
+		if (m2->ents[i].uid != 0 && !hit[i] &&
+		    !(u->stable && uidmap_find(u->before,
+		    m2->ents[i].name) != NULL)) {
 			recs[nr++] = m2->ents[i];
+			*exact_out = false;
+		}
 	qsort(recs, nr, sizeof(*recs), cmp_rec_uid);
 	return nr;
+}
+
+/* Numbering order of imports: the old server's order, then delivery. */
+static int
+cmp_import_p(const void *a, const void *b)
+{
+	const struct uidmap_msg	*x = *(const struct uidmap_msg * const *)a;
+	const struct uidmap_msg	*y = *(const struct uidmap_msg * const *)b;
+	uint64_t		 sx = x->old != NULL ? x->old->seq : 0;
+	uint64_t		 sy = y->old != NULL ? y->old->seq : 0;
+
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	return uidmap_cmp_delivery(x, y);
+}
+
+/*
+ * After the update, old may point only into *before (maildir.c frees
+ * m2 first): a kept UIDL is shown from the same record there, or from
+ * the name (uidl_name); if neither agrees (the state file changed under
+ * a concurrent login), the message gets a temporary UIDL this session.
+ */
+static void
+repoint(struct uidmap_update *u, const fname_uidl *fn)
+{
+	const struct uidmap_entry	*b;
+	struct uidmap_msg		*e;
+	const char			*want;
+	char				 tmp[UIDMAP_MAX_UIDL + 1];
+	size_t				 i;
+
+	for (i = 0; i < u->count; i++) {
+		e = &u->msgs[i];
+		want = e->old != NULL ? e->old->uidl :
+		    fn != NULL ? fn[i] : NULL;
+		e->old = NULL;
+		e->uidl_name = false;
+		if (want == NULL)
+			continue;
+		b = uidmap_find(u->before, e->name);
+		if (b != NULL && b->uidl != NULL &&
+		    strcmp(b->uidl, want) == 0) {
+			e->old = b;
+			continue;
+		}
+		uidmap_uidl_filename(e->name, tmp, sizeof(tmp));
+		if (strcmp(tmp, want) == 0)
+			e->uidl_name = true;
+		else
+			e->uid = 0;
+	}
 }
 
 static int
@@ -577,9 +974,11 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 {
 	struct uidmap		 m2;
 	struct uidmap_entry	*recs = NULL;
-	struct uidmap_msg	**fresh = NULL, *e;
-	uint64_t		 next;
-	size_t			 i, nf = 0;
+	struct uidmap_msg	**fresh = NULL, **imp = NULL, *e;
+	fname_uidl		*fn = NULL;
+	uint64_t		 next, v;
+	size_t			 i, nf = 0, ni = 0, nr;
+	bool			 by_name, exact, *hit = NULL;
 	int			 rv = -1;
 
 	if (uidmap_load(dirfd, &m2) == -1) {
@@ -587,12 +986,19 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 		return -1;
 	}
 	next = m2.next;
+	by_name = m2.status == UIDMAP_MISSING && m2.imported == 0 &&
+	    import_mode == UIDMAP_IMPORT_FILENAME && u->count > 0;
 	if (m2.status == UIDMAP_CORRUPT ||
 	    (m2.status == UIDMAP_MISSING && !u->fresh))
-		next = rebuild_floor(&m2);
+		next = time_floor(next);
 	fresh = calloc(u->count + 1, sizeof(*fresh));
+	imp = calloc(u->count + 1, sizeof(*imp));
 	recs = calloc(u->count + m2.count + 1, sizeof(*recs));
-	if (fresh == NULL || recs == NULL) {
+	hit = calloc(m2.count + 1, sizeof(*hit));
+	if (by_name)
+		fn = calloc(u->count + 1, sizeof(*fn));
+	if (fresh == NULL || imp == NULL || recs == NULL || hit == NULL ||
+	    (by_name && fn == NULL)) {
 		*errstr_out = "out of memory";
 		goto done;
 	}
@@ -600,10 +1006,39 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 		e = &u->msgs[i];
 		e->old = uidmap_find(&m2, e->name);
 		e->uid = e->old != NULL ? e->old->uid : 0;
-		if (e->old == NULL && !e->skip)
+		if (by_name) {
+			/* Collision rule: next above a numeric base name. */
+			uidmap_uidl_filename(e->name, fn[i], sizeof(fn[i]));
+			if (uidmap_uidl_numeric(fn[i], &v) && v >= next)
+				next = v == UINT64_MAX ? v : v + 1;
+			imp[ni++] = e;
+		} else if (e->old != NULL && e->old->uid == 0)
+			imp[ni++] = e;		/* pending import */
+		else if (e->old == NULL && !e->skip)
 			fresh[nf++] = e;
 	}
+	/*
+	 * Imports take UIDs 1..ni in the old server's order (never shown:
+	 * their UIDL is the kept string), so the counter goes on at next.
+	 */
+	if (ni > 0 && next <= ni)
+		next = ni + 1;
+	if (ni > 0)
+		log_info("uidlist imported from %s (%zu UIDLs kept); first "
+		    "counter UID %" PRIu64, by_name ? "base names" :
+		    m2.source, ni, next);
+	else if (m2.status == UIDMAP_CORRUPT ||
+	    (m2.status == UIDMAP_MISSING && !u->fresh))
+		log_warnx("uidlist rebuilt (%s); next UID %" PRIu64,
+		    m2.status == UIDMAP_CORRUPT ? m2.why :
+		    "state file missing", next);
+	qsort(imp, ni, sizeof(*imp), cmp_import_p);
 	qsort(fresh, nf, sizeof(*fresh), cmp_delivery_p);
+	for (i = 0; i < ni; i++) {
+		imp[i]->uid = i + 1;
+		if (imp[i]->old != NULL)	/* the pending record of m2 */
+			m2.ents[imp[i]->old - m2.ents].uid = i + 1;
+	}
 	for (i = 0; i < nf; i++) {
 		if (next == UINT64_MAX) {
 			*errstr_out = "UID counter exhausted";
@@ -612,16 +1047,22 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 		}
 		fresh[i]->uid = next++;
 	}
-	rv = uidmap_save(dirfd, recs, records(u, &m2, recs), next,
+	nr = records(u, &m2, fn, recs, hit, &exact);
+	rv = uidmap_save(dirfd, recs, nr, next, exact ? u->cur_mtime : 0,
 	    errstr_out);
  done:
-	if (rv == -1)
+	if (rv == -1) {
 		for (i = 0; i < nf; i++)
 			fresh[i]->uid = 0;
-	for (i = 0; i < u->count; i++)
-		u->msgs[i].old = NULL;	/* they pointed into m2 */
+		for (i = 0; i < ni; i++)
+			imp[i]->uid = 0;
+	}
+	repoint(u, fn);		/* nothing may point into m2 now */
 	free(fresh);
+	free(imp);
+	free(fn);
 	free(recs);
+	free(hit);
 	uidmap_free(&m2);
 	return rv;
 }
@@ -686,26 +1127,53 @@ uidmap_name_time(const char *name)
 	return v;
 }
 
+void
+uidmap_uidl_filename(const char *name, char *buf, size_t size)
+{
+	/* RFC 1939: 1..70 octets of 0x21-0x7e, else a digest. */
+	if (uidmap_uidl_valid(name, strlen(name)))
+		(void)strlcpy_(buf, name, size);
+	else
+		(void)snprintf(buf, size, "%016" PRIx64, fnv1a(name));
+}
+
+/* Decimal v and a NUL into buf (at least 21 octets); returns its length. */
+static size_t
+fmt_u64(uint64_t v, char *buf)
+{
+	char	 d[20];
+	size_t	 n = 0, i;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		buf[i] = d[n - 1 - i];
+	buf[n] = '\0';
+	return n;
+}
+
 int
 uidmap_uidl(const struct uidmap_msg *e, bool counter, char *buf,
     size_t size)
 {
-	size_t	 len = strlen(e->name), i;
-	bool	 ok = len >= 1 && len <= UIDMAP_MAX_UIDL;
 	int	 r;
 
-	if (counter && e->uid != 0)
-		r = snprintf(buf, size, "%" PRIu64, e->uid);
+	if (size <= UIDMAP_MAX_UIDL)
+		return -1;
+	if (counter && e->old != NULL && e->old->uidl != NULL)
+		r = snprintf(buf, size, "%s", e->old->uidl);	/* imported */
+	else if (counter && e->uidl_name) {
+		uidmap_uidl_filename(e->name, buf, size);
+		r = 0;
+	} else if (counter && e->uid != 0)
+		r = (int)fmt_u64(e->uid, buf);	/* size > 20 */
 	else if (counter)
 		r = snprintf(buf, size, "N%016" PRIx64, fnv1a(e->name));
 	else {
-		/* RFC 1939: 1..70 octets of 0x21-0x7e, else a digest. */
-		for (i = 0; ok && i < len; i++)
-			ok = e->name[i] >= 0x21 && e->name[i] <= 0x7e;
-		if (ok)
-			r = snprintf(buf, size, "%s", e->name);
-		else
-			r = snprintf(buf, size, "%016" PRIx64, fnv1a(e->name));
+		uidmap_uidl_filename(e->name, buf, size);
+		r = 0;
 	}
 	return r < 0 || (size_t)r >= size ? -1 : 0;
 }

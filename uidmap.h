@@ -5,15 +5,57 @@
  * <Maildir>/pop3-handler-uidlist is text, one record a line, written only
  * under the lock file and replaced by rename(2):
  *
- *	pop3-handler-uidlist 1 next=<N>
- *	<uid> <size> <rawsize> <mtime> <name>
+ *	pop3-handler-uidlist 1 next=<N>[ cur=<M>]
+ *	<uid> <size> <rawsize> <mtime> <name>[:<info>]
  *	...
  *
  * uid is the counter UID (1 <= uid < N, strictly ascending); size the CRLF
  * size (SPEC 6); rawsize and mtime (st_mtim in nanoseconds, modulo 2^64)
- * describe the file when size was computed, so a changed file is re-read
- * (both 0 when size came from a ",W=" field); name is the unique base name
- * (the rest of the line; it never holds LF).  Every number is decimal.
+ * describe the file when size was computed (both 0 when size came from a
+ * ",W=" field); name is the unique base name, and ":<info>" the rest of
+ * the file's name in cur/ when the record was written (the flags, as in
+ * "1700000000.M1P1.host:2,S"; a base name never holds ':').  The last
+ * field is the rest of the line; it never holds LF.  Every number is
+ * decimal.  A record without ":<info>" (written before info was kept) is
+ * read as well.
+ *
+ * cur=<M> (optional, not 0) says that the records are exactly the
+ * snapshot of cur/ as it was when its mtime (st_mtim in ns) was M: every
+ * record is a listed, sized message, and every listed message has one.
+ * The writer (uidmap_update()) states it only when its listing of cur/
+ * was complete at M: M did not change while cur/ was read, and no later
+ * change can leave it at M (on a local file system the coarse clock that
+ * stamps mtimes had passed M when the listing began; elsewhere, NFS
+ * included, M was two seconds old).  A login that finds cur/ at mtime M
+ * after moving new/ (which changes it when there is mail) takes the
+ * snapshot from the records and does not read cur/ at all.  Every
+ * create, rename or unlink in cur/ changes its mtime, flag changes
+ * included.
+ *
+ * Trusting the size cache (SPEC 6: a second login reads no message file,
+ * and does not even stat one).  Maildir message files are immutable: a
+ * writer that changes a message stores it under a new unique name, and
+ * a ",S=" or ",W=" field is part of the base name.  So a listed file whose
+ * whole name equals the record's name:info, seen by readdir() as a
+ * regular file (d_type DT_REG), takes the cached size without fstatat().
+ * When the flags differ (the file was renamed), or d_type is unknown,
+ * the file is statted and the size is kept only when st_size and mtime
+ * still equal rawsize and mtime; the record is then rewritten with the
+ * new name.  Not detected, by design: content changed in place under an
+ * unchanged name (no Maildir writer does that).
+ *
+ * Version 2 (written only when some message keeps an imported UIDL, so
+ * every other Maildir keeps a version 1 file) adds one field before the
+ * name:
+ *
+ *	pop3-handler-uidlist 2 next=<N>[ cur=<M>]
+ *	<uid> <size> <rawsize> <mtime> <uidl> <name>
+ *
+ * uidl is "-" when the message shows its counter UID, or "+" and the UIDL
+ * it keeps for good (1..70 octets of 0x21-0x7e), imported from the old
+ * server (uidimport.h).  Collision rule: N is above every imported UIDL
+ * that is a decimal number without leading zeros, so no counter UID ever
+ * equals one; the parser enforces it (its next is at least that + 1).
  */
 #ifndef UIDMAP_H
 #define UIDMAP_H
@@ -31,7 +73,10 @@
 
 struct uidmap_entry {
 	const char	*name;		/* NUL-terminated, inside the buffer */
-	uint64_t	 uid;
+	const char	*info;		/* after the name's ':', or NULL */
+	const char	*uidl;		/* kept imported UIDL, or NULL */
+	uint64_t	 uid;		/* 0: an import not yet numbered */
+	uint64_t	 seq;		/* import: position in the source */
 	uint64_t	 size;		/* exact CRLF size */
 	uint64_t	 rawsize;	/* st_size when sized by reading */
 	uint64_t	 mtime;		/* its st_mtim in ns, likewise */
@@ -43,13 +88,32 @@ enum uidmap_status {
 	UIDMAP_CORRUPT,			/* unparseable: rebuild (SPEC 6) */
 };
 
+/* Where the first login of a Maildir without a state file takes UIDLs. */
+enum uidmap_import {
+	UIDMAP_IMPORT_AUTO,		/* dovecot-uidlist, else Courier's */
+	UIDMAP_IMPORT_DOVECOT,		/* dovecot-uidlist only */
+	UIDMAP_IMPORT_COURIER,		/* courierpop3dsizelist only */
+	UIDMAP_IMPORT_FILENAME,		/* base names, as uidl = filename */
+	UIDMAP_IMPORT_NONE,
+};
+
+struct uidmap_slot;
+
 struct uidmap {
 	enum uidmap_status	 status;
 	const char		*why;		/* static text when CORRUPT */
 	uint64_t		 next;		/* next UID to hand out */
-	struct uidmap_entry	*ents;		/* sorted by name (load) */
+	struct uidmap_entry	*ents;		/* OK: file order (ascending
+						   uid); imports: by name */
 	size_t			 count;
 	char			*buf;		/* the file; names point here */
+	size_t			 imported;	/* MISSING: pending imports */
+	const char		*source;	/* their file, static text */
+	char			*extra;		/* UIDLs made by the import */
+	uint64_t		 cur_mtime;	/* header cur=, 0 when absent */
+	struct uidmap_slot	*slots;		/* uidmap_find()'s hash index */
+	size_t			 mask;		/* slots - 1, a power of 2 */
+	uint64_t		 seed;		/* its random hash key */
 };
 
 /*
@@ -59,21 +123,58 @@ struct uidmap {
  * number of LF in buf is enough).  Sets m->ents[0..m->count) in file
  * order and m->next, and returns 0.  On a malformed file returns -1 with
  * the first reason in m->why; m->next is then still a safe floor: above
- * the header's next= and every UID seen on a readable line.
+ * the header's next= and every UID seen on a readable line.  Malformed
+ * includes a NUL octet anywhere, and two records that show one UIDL (two
+ * kept "+X", or a kept "+X" equal to the UID of a "-" record, SPEC 6);
+ * checking that reorders m->ents and restores file order.
  */
 int	uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap);
 
 /*
  * Reads <dirfd>/pop3-handler-uidlist (O_NOFOLLOW, at most UIDMAP_MAX_FILE
- * octets) into *m: status OK with entries sorted by name, MISSING (next 1),
- * or CORRUPT (no entries, next the parser's floor; a duplicate name or a
- * non-regular file is corrupt too).  Returns -1 with errno only when the
- * file exists but cannot be read (EACCES, EIO, ENOMEM): the caller must
- * not rebuild then.  Free with uidmap_free() in every case.
+ * octets) into *m: status OK with entries in file order (ascending UID),
+ * MISSING (next 1), or CORRUPT (no entries, next the parser's floor; a
+ * duplicate name or a non-regular file is corrupt too).  When the file
+ * is MISSING and the import setting finds the old server's file
+ * (uidimport.h), the entries are that file's UIDLs, pending: uid 0,
+ * uidl set, m->imported of them, next above their numeric UIDLs; a login
+ * then has no UID for them and numbers them under the lock, so the state
+ * file keeps them for good.
+ * Returns -1 with errno only when a file exists but cannot be read
+ * (EACCES, EIO, ENOMEM): the caller must not rebuild then.  Free with
+ * uidmap_free() in every case.
  */
 int	uidmap_load(int dirfd, struct uidmap *m);
 
-/* Entry for a base name, or NULL.  The map must come from uidmap_load(). */
+/*
+ * The import setting (uidl-import) for every later uidmap_load() and
+ * uidmap_update() of this process; set once at startup, AUTO by default.
+ */
+void	uidmap_set_import(enum uidmap_import);
+enum uidmap_import uidmap_get_import(void);
+
+/*
+ * True when s is a decimal number without sign or leading zero that fits
+ * in 64 bits, i.e. a string some counter UID could print as; its value
+ * goes to *v_out.  The collision rule (above) is built on it.
+ */
+bool	uidmap_uidl_numeric(const char *s, uint64_t *v_out);
+
+/* True when s is a valid RFC 1939 UIDL: 1..70 octets of 0x21-0x7e. */
+bool	uidmap_uidl_valid(const char *s, size_t len);
+
+/*
+ * The UIDL that uidl = filename gives the base name: the name itself if
+ * valid, else 16 hex digits of its FNV-1a hash.  buf holds at least
+ * UIDMAP_MAX_UIDL + 1 octets.
+ */
+void	uidmap_uidl_filename(const char *name, char *buf, size_t size);
+
+/*
+ * Entry for a base name, or NULL, through a hash index with a random key
+ * (names are the user's: no crafted set of names collides on purpose).
+ * The map must come from uidmap_load().
+ */
 const struct uidmap_entry *uidmap_find(const struct uidmap *, const char *);
 
 /* Frees what uidmap_load() allocated; *m may then be loaded again. */
@@ -81,8 +182,11 @@ void	uidmap_free(struct uidmap *m);
 
 /*
  * Takes the NFS-safe lock: creates pop3-handler-uidlist.lock with O_EXCL
- * (hostname and pid inside), removes a lock older than UIDMAP_LOCK_STALE
- * seconds, and retries with backoff for up to wait_ms.  Returns 0 when
+ * holding "<host> <pid> <pid namespace>", removes a lock older than
+ * UIDMAP_LOCK_STALE seconds, or at once one of this host and pid
+ * namespace whose process is gone (kill(pid, 0) fails with ESRCH: a
+ * handler killed while holding it), and retries with backoff for up to
+ * wait_ms.  A lock of another host is broken by age only (NFS).  Returns 0 when
  * held, or -1 with a static reason in *errstr_out and errno (EWOULDBLOCK
  * when the lock stayed busy).
  */
@@ -92,14 +196,15 @@ int	uidmap_lock(int dirfd, unsigned int wait_ms, const char **errstr_out);
 void	uidmap_unlock(int dirfd);
 
 /*
- * Writes ents[0..n) (ascending uid, names without LF) and next to
+ * Writes ents[0..n) (ascending uid, names and infos without LF), next and
+ * cur_mtime (the header's cur=, left out when 0) to
  * tmp/pop3-handler-uidlist.<host>.<pid>, fsyncs it, renames it over the
  * state file and fsyncs the Maildir.  Call only with the lock held.
  * Returns 0, or -1 with a static reason in *errstr_out and errno; the old
  * state file is then unchanged.
  */
 int	uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
-	    uint64_t next, const char **errstr_out);
+	    uint64_t next, uint64_t cur_mtime, const char **errstr_out);
 
 /* One message of cur/ as maildir.c lists it and uidmap_update() numbers it. */
 struct uidmap_msg {
@@ -113,9 +218,13 @@ struct uidmap_msg {
 	uint64_t	 mtime;		/* st_mtim in ns, when statted */
 	uint64_t	 uid;		/* 0: none */
 	bool		 sized;
-	bool		 statted;	/* rawsize and mtime valid */
-	bool		 dirty;		/* sized by reading: to be cached */
+	bool		 statted;	/* rawsize and mtime valid (from
+					   fstat or the trusted record) */
+	bool		 dirty;		/* sized by reading, or renamed:
+					   its record is to be rewritten */
 	bool		 skip;		/* unreadable: not in the snapshot */
+	bool		 uidl_name;	/* shows the filename-style UIDL kept
+					   by uidl-import = filename */
 };
 
 /* Delivery order (SPEC 5): tkey, then name by strcmp; for qsort. */
@@ -132,19 +241,22 @@ uint64_t uidmap_name_time(const char *name);
 
 /*
  * The UIDL string of a message into buf (size > UIDMAP_MAX_UIDL): counter
- * mode with a UID: its decimal; counter mode without a stored UID: "N" and
- * 16 hex digits of an FNV-1a hash of the name (never a decimal, so never
- * another message's UIDL); filename mode: the name if it is 1..70 octets of
- * 0x21-0x7e, else 16 hex digits of its FNV-1a hash.  Returns 0 or -1.
+ * mode: the imported UIDL its record keeps (old->uidl, or uidl_name), else
+ * with a UID its decimal, else "N" and 16 hex digits of an FNV-1a hash of
+ * the name (never a decimal, so never another message's UIDL); filename
+ * mode: the name if it is 1..70 octets of 0x21-0x7e, else 16 hex digits
+ * of its FNV-1a hash.  Returns 0 or -1.
  */
 int	 uidmap_uidl(const struct uidmap_msg *, bool counter, char *buf,
 	    size_t size);
 
 struct uidmap_update {
-	struct uidmap_msg	*msgs;		/* by name, names unique */
+	struct uidmap_msg	*msgs;		/* names unique, any order */
 	size_t			 count;
 	const struct uidmap	*before;	/* read before listing cur/ */
 	bool			 stable;	/* cur/ unchanged meanwhile */
+	uint64_t		 cur_mtime;	/* cur/'s mtime, the listing
+						   complete (cur=), or 0 */
 	bool			 fresh;		/* no state file, cur/ empty */
 	bool			 need_uid;	/* a message has no UID yet */
 };
@@ -155,12 +267,18 @@ struct uidmap_update {
  * the next UIDs in delivery order, and saves the records of the listed
  * messages with their sizes.  A missing file (unless fresh) or a corrupt
  * one is rebuilt above a time floor and logged ("uidlist rebuilt ...").
+ * A missing file with pending imports (uidmap_load), or with the import
+ * setting FILENAME, is an import: the imported UIDLs are numbered first
+ * in their source's order, kept in the records, and logged ("uidlist
+ * imported ...").  Afterwards old points into *before (or is NULL), never
+ * into the re-read file, so it stays valid as long as *before.
  * A record whose file is not listed is dropped only when it was in
  * *before and the listing was stable: readdir() may miss a file being
  * renamed, and a record added meanwhile may be a concurrent login's new
- * arrival.  next never goes down.  Returns 0 when saved, or -1 with a
- * static reason in *errstr_out (errno set); messages then keep only
- * UIDs that were already stored, others have uid 0.
+ * arrival.  The header gets cur=<cur_mtime> when the records saved are
+ * exactly the listed messages.  next never goes down.  Returns 0 when
+ * saved, or -1 with a static reason in *errstr_out (errno set); messages
+ * then keep only UIDs that were already stored, others have uid 0.
  */
 int	uidmap_update(int dirfd, struct uidmap_update *u,
 	    const char **errstr_out);

@@ -124,3 +124,61 @@ size_ok() {
 	run pop_check
 	[ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
 }
+
+# traced_login: one login with LIST under strace; the message files and
+# directories it touched go to $T/trace.
+traced_login() {
+	session LIST >"$T/in"
+	ASAN_OPTIONS=detect_leaks=0:exitcode=99 timeout 20 \
+	    strace -f -y -o "$T/trace" \
+	    -e trace=openat,newfstatat,statx,getdents64 "$HANDLER" \
+	    --passwd-file="$PASSWD" --log=stderr --hostname=test.example \
+	    --auth-fail-delay=0 <"$T/in" >"$out" 2>"$log"
+}
+
+@test "a second login to an unchanged Maildir neither opens nor stats a message, nor lists cur/ (SPEC 6)" {
+	command -v strace >/dev/null || skip "no strace"
+	setup_alice
+	putf cur 1700000001.M1P1.host:2,S 'a\nb\n'
+	putf new 1700000002.M1P1.host 'c\n'
+	putf new 1700000003.M1P1.host,W=9 'dd\n'
+	session STAT | chat
+	expect_after 4 '+OK 3 18' '+OK Bye'
+	traced_login
+	expect_after 4 '+OK 3 messages (18 octets)' '1 6' '2 3' '3 9' '.' \
+	    '+OK Bye'
+	nogrep -q '1700000' "$T/trace"
+	nogrep -qE 'getdents64\([0-9]+<[^>]*/cur>' "$T/trace"
+}
+
+@test "a file renamed with other flags and new content is sized again (SPEC 6)" {
+	setup_alice
+	putf new 1700000001.M1P1.host 'a\nb\n'
+	session LIST | chat
+	expect_after 4 '+OK 1 messages (6 octets)' '1 6' '.' '+OK Bye'
+	# Same base name, other flags, other content (and size).
+	rm "$MD/cur/1700000001.M1P1.host:2,"
+	putf cur 1700000001.M1P1.host:2,S 'a longer one\n'
+	session LIST UIDL | chat --debug
+	expect_after 4 '+OK 1 messages (14 octets)' '1 14' '.' \
+	    '+OK Unique-ID listing follows' '1 1' '.' '+OK Bye'
+	grep -q 'sizing 1700000001\.M1P1\.host by reading' "$log"
+}
+
+@test "after a login, a file put straight into cur/ or removed from it is seen by the next login (SPEC 5)" {
+	setup_alice
+	putf new 1700000001.M1P1.host 'one\n'
+	putf new 1700000002.M1P1.host 'two\n'
+	session STAT | chat
+	session STAT | chat
+	expect_after 4 '+OK 2 10' '+OK Bye'
+	putf cur 1700000003.M1P1.host:2, 'three\n'
+	session LIST UIDL | chat
+	expect_after 4 '+OK 3 messages (17 octets)' '1 5' '2 5' '3 7' '.' \
+	    '+OK Unique-ID listing follows' '1 1' '2 2' '3 3' '.' '+OK Bye'
+	session STAT | chat
+	rm "$MD/cur/1700000001.M1P1.host:2,"
+	session LIST UIDL | chat
+	expect_after 4 '+OK 2 messages (12 octets)' '1 5' '2 7' '.' \
+	    '+OK Unique-ID listing follows' '1 2' '2 3' '.' '+OK Bye'
+}

@@ -32,7 +32,7 @@ setup_file() {
 	    if not data.endswith(b'\n'):
 	        die('no final newline')
 	    lines = data.decode().split('\n')[:-1]
-	    m = re.fullmatch(r'pop3-handler-uidlist 1 next=([1-9][0-9]*)', lines[0])
+	    m = re.fullmatch(r'pop3-handler-uidlist 1 next=([1-9][0-9]*)( cur=[1-9][0-9]*)?', lines[0])
 	    if not m:
 	        die('bad header %r' % lines[0])
 	    nxt = int(m.group(1))
@@ -42,7 +42,8 @@ setup_file() {
 	        m = re.fullmatch(r'([1-9][0-9]*) ([0-9]+) ([0-9]+) ([0-9]+) (\S.*)', l)
 	        if not m:
 	            die('bad record %r' % l)
-	        uid, name = int(m.group(1)), m.group(5)
+	        # The last field is the base name, then ':' and the flags.
+	        uid, name = int(m.group(1)), m.group(5).split(':', 1)[0]
 	        if not last < uid < nxt:
 	            die('uid %d out of order or >= next %d' % (uid, nxt))
 	        if name in names:
@@ -311,4 +312,99 @@ full_disk() {
 	nogrep -q pop3-handler-update "$T/md"
 	[ ! -s "$T/tmp" ]
 	grep -q 'UPDATE list not written (.*); removing the 1 marked messages without it' "$log"
+}
+
+@test "full disk: a lock file that cannot be written is closed and removed, no descriptor leaks (SPEC 6)" {
+	command -v strace >/dev/null || skip "no strace"
+	add_user alice pw
+	MD=$(maildir alice)
+	export MAILROOT MD PASSWD HANDLER T
+	full_disk '
+		set -e
+		mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
+		printf "S: 1\n\none\n" >"$MD/new/1700000001.M1P1.host"
+		dd if=/dev/zero of="$MAILROOT/filler" bs=4k 2>/dev/null || true
+		printf "%s\r\n" "USER alice" "PASS pw" UIDL QUIT |
+		ASAN_OPTIONS=detect_leaks=0:exitcode=99 timeout 20 \
+		    strace -f -o "$T/trace" -e trace=openat,write,close \
+		    "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
+		    --hostname=test.example --auth-fail-delay=0 \
+		    >"$T/out" 2>"$T/log"
+		ls -A "$MD" >"$T/md"
+	'
+	out=$T/out log=$T/log
+	line_is 3 '+OK Logged in, 1 messages (13 octets)'
+	grep -q 'uidlist not updated (cannot write the lock file)' "$log"
+	nogrep -q 'pop3-handler-uidlist.lock' "$T/md"
+	# Every descriptor of the lock file is closed again.
+	python3 - "$T/trace" <<-'PY'
+	import re, sys
+	open_fds = {}
+	for l in open(sys.argv[1]):
+	    m = re.match(r'(\d+) +openat\(.*"pop3-handler-uidlist\.lock".*O_EXCL.*\) = (\d+)$', l)
+	    if m:
+	        open_fds[(m.group(1), m.group(2))] = l
+	        continue
+	    m = re.match(r'(\d+) +close\((\d+)\) += 0', l)
+	    if m:
+	        open_fds.pop((m.group(1), m.group(2)), None)
+	assert not open_fds, 'lock file descriptor never closed: %r' % list(open_fds.values())
+	PY
+}
+
+# fake_lock HOST PID: a lock file as uidmap_lock() writes it, taken in
+# this pid namespace by HOST and PID.
+fake_lock() {
+	printf '%s %s %s\n' "$1" "$2" "$(readlink /proc/self/ns/pid)" \
+	    >"$MD/pop3-handler-uidlist.lock"
+}
+
+# dead_pid: a pid of this host whose process has exited.
+dead_pid() {
+	local p
+	p=$(sh -c 'echo $$')
+	! kill -0 "$p" 2>/dev/null || p=$(sh -c 'echo $$')
+	echo "$p"
+}
+
+@test "a lock left by a dead handler of this host is broken at once: no wait, a real UID (SPEC 6)" {
+	setup_alice
+	deliver 1
+	fake_lock "$(hostname)" "$(dead_pid)"
+	local t0 t1
+	t0=$(date +%s%N)
+	session UIDL | chat
+	t1=$(date +%s%N)
+	[ "$status" -eq 0 ]
+	# UIDMAP_LOCK_WAIT is 10 s; a login takes milliseconds.
+	[ $(((t1 - t0) / 1000000)) -lt 5000 ]
+	expect_after 4 '+OK Unique-ID listing follows' '1 1' '.' '+OK Bye'
+	nogrep -q 'temporary UIDLs' "$log"
+	[ ! -e "$MD/pop3-handler-uidlist.lock" ]
+	CHECK
+}
+
+@test "a fresh lock of another host, or of a live process, is left alone (SPEC 6 shared storage)" {
+	setup_alice
+	deliver 1
+	session UIDL | chat
+	cp "$MD/pop3-handler-uidlist" "$T/state1"
+	# A flag change makes the next login rewrite its record (uidmap.h),
+	# without waiting for the lock: a busy lock leaves the file as it is.
+	mv "$MD/cur/1700000001.M1P1.host:2," "$MD/cur/1700000001.M1P1.host:2,S"
+	fake_lock otherhost.example "$(dead_pid)"
+	session UIDL | chat
+	expect_after 4 '+OK Unique-ID listing follows' '1 1' '.' '+OK Bye'
+	[ -e "$MD/pop3-handler-uidlist.lock" ]
+	cmp "$T/state1" "$MD/pop3-handler-uidlist"
+	fake_lock "$(hostname)" "$$"
+	session UIDL | chat
+	expect_after 4 '+OK Unique-ID listing follows' '1 1' '.' '+OK Bye'
+	[ -e "$MD/pop3-handler-uidlist.lock" ]
+	cmp "$T/state1" "$MD/pop3-handler-uidlist"
+	# Once the owner is gone, the next login breaks it and writes.
+	fake_lock "$(hostname)" "$(dead_pid)"
+	session UIDL | chat
+	[ ! -e "$MD/pop3-handler-uidlist.lock" ]
+	grep -q ' 1700000001\.M1P1\.host:2,S$' "$MD/pop3-handler-uidlist"
 }

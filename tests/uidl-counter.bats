@@ -237,6 +237,26 @@ floor_check() {
 	grep -qi 'rebuil' "$log"
 }
 
+@test "a state file whose header line holds a NUL octet is corrupt and rebuilt without reusing UIDs (SPEC 6)" {
+	three_new
+	session UIDL | chat
+	uids >"$T/u1"
+	# The same file with "\0junk" after the header's next=.
+	{
+		head -n 1 "$MD/pop3-handler-uidlist" | tr -d '\n'
+		printf '\0junk\n'
+		tail -n +2 "$MD/pop3-handler-uidlist"
+	} >"$T/state"
+	mv "$T/state" "$MD/pop3-handler-uidlist"
+	session UIDL | chat
+	[ "$status" -eq 0 ]
+	uids >"$T/u2"
+	[ "$(wc -l <"$T/u2")" -eq 4 ]
+	increasing "$T/u2"
+	floor_check "$T/u1" "$T/u2"
+	grep -q 'uidlist rebuilt (bad header)' "$log"
+}
+
 # size_uid: "size uid" pairs of $out (LIST then UIDL of one session).
 size_uid() {
 	tr -d '\r' <"$out" | awk '

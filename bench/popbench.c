@@ -1,0 +1,937 @@
+/*
+ * popbench.c: the POP3 load client of `make bench` (issue 6).
+ *
+ * Three modes, each printing one line of key=value words on stdout:
+ *   login     N worker processes loop connect, USER, PASS, STAT, QUIT
+ *             for a number of seconds: sessions per second.
+ *   fetch     one session: STAT, UIDL, LIST, then RETR of every message
+ *             with a window of W commands in flight, QUIT: MB/s.  Each
+ *             RETR must end in ".\r\n"; the octets left after removing
+ *             the dot-stuffing and the terminator must equal the LIST
+ *             size (SPEC 3); mismatches are counted and reported.
+ *   stattime  one session: the time from sending PASS to the answer of
+ *             the STAT that follows it (cold and warm login).
+ * With --rss, fetch also finds the process that holds the server end of
+ * its connection (through /proc/net/tcp and /proc/PID/fd) just before
+ * QUIT, and reports that process's VmHWM: the peak RSS of the serving
+ * process over the whole session.
+ *
+ * Trusts nothing the server sends: every line is bounded, every session
+ * has a deadline, the message count is bounded, and every worker loop
+ * ends after a fixed time or count.  Connects to 127.0.0.1 only unless
+ * told otherwise.  Not part of the handler; never linked into it.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RBUF		(256 * 1024)	/* receive buffer */
+#define MAX_LINE	4096		/* longest status or listing line */
+#define MAX_MSGS	4000000		/* bound on a listing */
+#define MAX_WINDOW	1024
+#define MAX_CLIENTS	256
+
+struct opts {
+	const char	*host;
+	int		 port;
+	const char	*user;
+	const char	*pass;
+	int		 clients;
+	double		 duration;	/* login: seconds of load */
+	uint64_t	 max_sessions;	/* login: per worker */
+	double		 timeout;	/* one session, seconds */
+	int		 window;	/* fetch: RETRs in flight */
+	int64_t		 expect_count;	/* -1: not checked */
+	int64_t		 expect_octets;
+	bool		 rss;
+	bool		 quiet;
+};
+
+struct conn {
+	int		 fd;
+	double		 deadline;	/* CLOCK_MONOTONIC seconds */
+	size_t		 start, end;
+	char		 sendq[MAX_WINDOW * 16];
+	size_t		 sendlen;
+	char		 buf[RBUF];
+};
+
+enum bstate { B_BOL, B_MID, B_DOT, B_DOTCR };
+
+struct body {
+	enum bstate	 st;
+	bool		 prev_cr;
+	uint64_t	 octets;	/* un-stuffed, no terminator */
+	uint64_t	 bare_lf;	/* LF not preceded by CR */
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+warnmsg(const struct opts *o, const char *what, const char *detail)
+{
+	if (!o->quiet)
+		fprintf(stderr, "popbench: %s: %s\n", what, detail);
+}
+
+/* Waits for events until the session deadline; -1 on timeout. */
+static int
+wait_fd(struct conn *c, short events)
+{
+	struct pollfd	 pfd;
+	double		 left;
+	int		 n;
+
+	for (;;) {
+		left = c->deadline - now();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pfd.fd = c->fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, (int)(left * 1000) + 1);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+conn_open(struct conn *c, const struct opts *o)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len;
+	int			 one = 1, err;
+
+	c->start = c->end = c->sendlen = 0;
+	c->deadline = now() + o->timeout;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)o->port);
+	if (inet_pton(AF_INET, o->host, &sin.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		return -1;
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		if (wait_fd(c, POLLOUT) == -1)
+			goto fail;
+		len = sizeof(err);
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			goto fail;
+		if (err != 0) {
+			errno = err;
+			goto fail;
+		}
+	}
+	return 0;
+ fail:
+	err = errno;
+	(void)close(c->fd);
+	c->fd = -1;
+	errno = err;
+	return -1;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->fd != -1)
+		(void)close(c->fd);
+	c->fd = -1;
+}
+
+/* Reads more bytes into the buffer; -1 on EOF, error or timeout. */
+static int
+conn_fill(struct conn *c)
+{
+	ssize_t	 n;
+
+	if (c->start == c->end)
+		c->start = c->end = 0;
+	else if (c->end == sizeof(c->buf) && c->start > 0) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->end == sizeof(c->buf)) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	for (;;) {
+		n = read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end);
+		if (n > 0) {
+			c->end += (size_t)n;
+			return 0;
+		}
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_fd(c, POLLIN) == -1)
+			return -1;
+	}
+}
+
+/* Sends the queued commands. */
+static int
+conn_flush(struct conn *c)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < c->sendlen) {
+		n = write(c->fd, c->sendq + off, c->sendlen - off);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(c, POLLOUT) == -1)
+				return -1;
+			continue;
+		}
+		return -1;
+	}
+	c->sendlen = 0;
+	return 0;
+}
+
+static int
+conn_queue(struct conn *c, const char *cmd)
+{
+	size_t	 len = strlen(cmd);
+
+	if (len + 2 > sizeof(c->sendq) - c->sendlen) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	memcpy(c->sendq + c->sendlen, cmd, len);
+	memcpy(c->sendq + c->sendlen + len, "\r\n", 2);
+	c->sendlen += len + 2;
+	return 0;
+}
+
+static int
+conn_send(struct conn *c, const char *cmd)
+{
+	if (conn_queue(c, cmd) == -1)
+		return -1;
+	return conn_flush(c);
+}
+
+/*
+ * Returns the next line without CRLF (NUL-terminated, valid until the
+ * next read); a line over MAX_LINE or without CR before LF fails.
+ */
+static int
+conn_line(struct conn *c, char **line_out)
+{
+	char	*p, *s;
+	size_t	 len;
+
+	for (;;) {
+		s = c->buf + c->start;
+		p = memchr(s, '\n', c->end - c->start);
+		if (p != NULL) {
+			len = (size_t)(p - s);
+			c->start += len + 1;
+			if (len == 0 || s[len - 1] != '\r' || len > MAX_LINE) {
+				errno = EPROTO;
+				return -1;
+			}
+			s[len - 1] = '\0';
+			*line_out = s;
+			return 0;
+		}
+		if (c->end - c->start > MAX_LINE) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (c->start > 0 && c->end > sizeof(c->buf) - MAX_LINE - 2) {
+			memmove(c->buf, s, c->end - c->start);
+			c->end -= c->start;
+			c->start = 0;
+		}
+		if (conn_fill(c) == -1)
+			return -1;
+	}
+}
+
+/* Reads one status line and requires "+OK". */
+static int
+expect_ok(struct conn *c, char **line_out)
+{
+	char	*line;
+
+	if (conn_line(c, &line) == -1)
+		return -1;
+	if (strncmp(line, "+OK", 3) != 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (line_out != NULL)
+		*line_out = line;
+	return 0;
+}
+
+/*
+ * Feeds received bytes of a multi-line body to the un-stuffing counter.
+ * Returns the bytes consumed; *done is set once ".\r\n" was consumed.
+ */
+static size_t
+body_feed(struct body *b, const char *p, size_t len, bool *done)
+{
+	const char	*s = p, *end = p + len, *lf;
+
+	while (p < end) {
+		switch (b->st) {
+		case B_MID:
+			if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+				b->octets += (uint64_t)(end - p);
+				b->prev_cr = end[-1] == '\r';
+				p = end;
+				break;
+			}
+			if (!(lf > p ? lf[-1] == '\r' : b->prev_cr))
+				b->bare_lf++;
+			b->octets += (uint64_t)(lf + 1 - p);
+			p = lf + 1;
+			b->st = B_BOL;
+			break;
+		case B_BOL:
+			b->prev_cr = false;
+			if (*p == '.') {
+				b->st = B_DOT;
+				p++;
+			} else
+				b->st = B_MID;
+			break;
+		case B_DOT:
+			/* The dot is dropped: stuffing or the terminator. */
+			if (*p == '\r') {
+				b->st = B_DOTCR;
+				p++;
+			} else
+				b->st = B_MID;
+			break;
+		case B_DOTCR:
+			if (*p == '\n') {
+				*done = true;
+				return (size_t)(p + 1 - s);
+			}
+			b->octets++;		/* the CR of "." CR x */
+			b->prev_cr = true;
+			b->st = B_MID;
+			break;
+		}
+	}
+	return (size_t)(p - s);
+}
+
+/* Reads a multi-line body to its terminator. */
+static int
+read_body(struct conn *c, struct body *b)
+{
+	bool	 done = false;
+	size_t	 used;
+
+	memset(b, 0, sizeof(*b));
+	b->st = B_BOL;
+	for (;;) {
+		if (c->end > c->start) {
+			used = body_feed(b, c->buf + c->start,
+			    c->end - c->start, &done);
+			c->start += used;
+			if (done)
+				return 0;
+		}
+		if (conn_fill(c) == -1)
+			return -1;
+	}
+}
+
+/* Sends QUIT, reads +OK, then waits (bounded) for the server to close. */
+static int
+quit(struct conn *c)
+{
+	char	 tmp[512];
+	ssize_t	 n;
+
+	if (conn_send(c, "QUIT") == -1 || expect_ok(c, NULL) == -1)
+		return -1;
+	for (;;) {
+		n = read(c->fd, tmp, sizeof(tmp));
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return 0;	/* reset after QUIT: still done */
+		if (wait_fd(c, POLLIN) == -1)
+			return -1;
+	}
+}
+
+static int
+login(struct conn *c, const struct opts *o)
+{
+	char	 cmd[600];
+
+	if (expect_ok(c, NULL) == -1)
+		return -1;
+	(void)snprintf(cmd, sizeof(cmd), "USER %s", o->user);
+	if (conn_send(c, cmd) == -1 || expect_ok(c, NULL) == -1)
+		return -1;
+	(void)snprintf(cmd, sizeof(cmd), "PASS %s", o->pass);
+	if (conn_send(c, cmd) == -1 || expect_ok(c, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+parse_stat(const char *line, uint64_t *count_out, uint64_t *octets_out)
+{
+	unsigned long long	 n, sz;
+	int			 used = 0;
+
+	if (sscanf(line, "+OK %llu %llu%n", &n, &sz, &used) != 2 ||
+	    line[used] != '\0' || n > MAX_MSGS) {
+		errno = EPROTO;
+		return -1;
+	}
+	*count_out = n;
+	*octets_out = sz;
+	return 0;
+}
+
+/* ---- peak RSS of the process at the server end of the connection ---- */
+
+static uint64_t
+sock_inode(int lport, int rport)
+{
+	FILE			*f;
+	char			 line[512];
+	unsigned int		 la, lp, ra, rp, st;
+	unsigned long		 ino;
+	uint64_t		 found = 0;
+
+	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*s %*s %*s %*u "
+		    "%*u %lu", &la, &lp, &ra, &rp, &st, &ino) != 6)
+			continue;
+		if ((int)lp == lport && (int)rp == rport && ino != 0) {
+			found = ino;
+			break;
+		}
+	}
+	(void)fclose(f);
+	return found;
+}
+
+static bool
+pid_has_inode(long pid, const char *want)
+{
+	char		 path[64], link[64];
+	DIR		*d;
+	struct dirent	*e;
+	ssize_t		 n;
+	bool		 hit = false;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	if ((d = opendir(path)) == NULL)
+		return false;
+	while (!hit && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		hit = strcmp(link, want) == 0;
+	}
+	(void)closedir(d);
+	return hit;
+}
+
+static long
+status_kb(long pid, const char *key)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 v = -1;
+	size_t	 klen = strlen(key);
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	(void)fclose(f);
+	return v;
+}
+
+/* Prints rss_* words for the server-side owner(s) of the connection. */
+static void
+report_rss(int fd)
+{
+	struct sockaddr_in	 a, b;
+	socklen_t		 la = sizeof(a), lb = sizeof(b);
+	char			 want[64], path[64], comm[20], best[64];
+	uint64_t		 ino;
+	DIR			*d;
+	struct dirent		*e;
+	long			 pid, hwm, anon, besthwm = -1;
+	long			 bestanon = -1;
+	int			 owners = 0;
+	FILE			*f;
+	char			*end;
+
+	if (getsockname(fd, (struct sockaddr *)&a, &la) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&b, &lb) == -1 ||
+	    (ino = sock_inode(ntohs(b.sin_port), ntohs(a.sin_port))) == 0 ||
+	    (d = opendir("/proc")) == NULL) {
+		printf(" rss_hwm_kb=-1 rss_owners=0");
+		return;
+	}
+	(void)snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);
+	best[0] = '\0';
+	while ((e = readdir(d)) != NULL) {
+		pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (!pid_has_inode(pid, want))
+			continue;
+		owners++;
+		hwm = status_kb(pid, "VmHWM");
+		anon = status_kb(pid, "RssAnon");
+		if (hwm <= besthwm)
+			continue;
+		besthwm = hwm;
+		bestanon = anon;
+		comm[0] = '\0';
+		(void)snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(comm, sizeof(comm), f) == NULL)
+				comm[0] = '\0';
+			(void)fclose(f);
+		}
+		comm[strcspn(comm, "\n ")] = '\0';
+		(void)snprintf(best, sizeof(best), "%ld/%s", pid, comm);
+	}
+	(void)closedir(d);
+	printf(" rss_hwm_kb=%ld rss_anon_kb=%ld rss_owners=%d rss_proc=%s",
+	    besthwm, bestanon, owners, best[0] != '\0' ? best : "none");
+}
+
+/* ---- modes ---- */
+
+static int
+one_login_session(const struct opts *o)
+{
+	struct conn	*c;
+	char		*line;
+	uint64_t	 n, sz;
+	int		 rv = -1;
+	static struct conn cbuf;
+
+	c = &cbuf;
+	if (conn_open(c, o) == -1)
+		return -1;
+	if (login(c, o) == -1 || conn_send(c, "STAT") == -1 ||
+	    expect_ok(c, &line) == -1 || parse_stat(line, &n, &sz) == -1)
+		goto out;
+	if (o->expect_count >= 0 && (int64_t)n != o->expect_count) {
+		errno = EPROTO;
+		goto out;
+	}
+	if (quit(c) == -1)
+		goto out;
+	rv = 0;
+ out:
+	conn_close(c);
+	return rv;
+}
+
+static void
+worker(const struct opts *o, double end, int wfd)
+{
+	uint64_t	 ok = 0, failed = 0, consecutive = 0;
+	char		 msg[128];
+	int		 len;
+
+	while (now() < end && ok + failed < o->max_sessions) {
+		if (one_login_session(o) == 0) {
+			ok++;
+			consecutive = 0;
+			continue;
+		}
+		if (failed == 0)
+			warnmsg(o, "login session failed",
+			    strerror(errno));
+		failed++;
+		/* A dead server: stop hammering it. */
+		if (++consecutive >= 50)
+			break;
+	}
+	len = snprintf(msg, sizeof(msg), "%" PRIu64 " %" PRIu64 "\n", ok,
+	    failed);
+	if (len > 0 && write(wfd, msg, (size_t)len) != len)
+		_exit(1);
+	_exit(0);
+}
+
+static int
+mode_login(const struct opts *o)
+{
+	pid_t		 pids[MAX_CLIENTS];
+	int		 fds[MAX_CLIENTS];
+	int		 p[2], i, st, alive;
+	double		 t0, end, hard, t1;
+	uint64_t	 ok = 0, failed = 0, a, b;
+	char		 buf[128];
+	ssize_t		 n;
+	pid_t		 w;
+
+	t0 = now();
+	end = t0 + o->duration;
+	hard = end + o->timeout + 5;
+	for (i = 0; i < o->clients; i++) {
+		if (pipe(p) == -1)
+			return -1;
+		if ((pids[i] = fork()) == -1)
+			return -1;
+		if (pids[i] == 0) {
+			(void)close(p[0]);
+			worker(o, end, p[1]);
+		}
+		(void)close(p[1]);
+		fds[i] = p[0];
+	}
+	/* Every worker stops by itself; past the hard limit it is killed. */
+	for (alive = o->clients; alive > 0; ) {
+		w = waitpid(-1, &st, WNOHANG);
+		if (w > 0) {
+			alive--;
+			continue;
+		}
+		if (now() > hard) {
+			for (i = 0; i < o->clients; i++)
+				if (pids[i] > 0)
+					(void)kill(pids[i], SIGKILL);
+			while (waitpid(-1, &st, 0) > 0)
+				;
+			break;
+		}
+		(void)usleep(2000);
+	}
+	t1 = now();
+	for (i = 0; i < o->clients; i++) {
+		n = read(fds[i], buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (sscanf(buf, "%" SCNu64 " %" SCNu64, &a, &b) == 2) {
+				ok += a;
+				failed += b;
+			}
+		} else
+			failed++;
+		(void)close(fds[i]);
+	}
+	printf("sessions=%" PRIu64 " failed=%" PRIu64 " secs=%.3f rate=%.1f\n",
+	    ok, failed, t1 - t0, (double)ok / (t1 - t0));
+	return failed == 0 && ok > 0 ? 0 : 1;
+}
+
+static int
+multiline_count(struct conn *c, uint64_t *sizes, uint64_t n,
+    uint64_t *lines_out)
+{
+	char			*line;
+	unsigned long long	 k, v;
+	int			 used;
+	uint64_t		 lines = 0;
+
+	for (;;) {
+		if (conn_line(c, &line) == -1)
+			return -1;
+		if (strcmp(line, ".") == 0)
+			break;
+		if (++lines > n) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (sizes == NULL)
+			continue;
+		used = 0;
+		if (sscanf(line, "%llu %llu%n", &k, &v, &used) != 2 ||
+		    line[used] != '\0' || k == 0 || k > n) {
+			errno = EPROTO;
+			return -1;
+		}
+		sizes[k - 1] = v;
+	}
+	*lines_out = lines;
+	return 0;
+}
+
+static int
+mode_fetch(const struct opts *o)
+{
+	static struct conn	 cbuf;
+	struct conn		*c = &cbuf;
+	struct body		 b;
+	char			*line, cmd[64];
+	uint64_t		 n, total, lines, sent = 0, done = 0;
+	uint64_t		 got = 0, mismatch = 0, bare = 0, badstat = 0;
+	uint64_t		*sizes = NULL;
+	double			 t0, t1;
+	const char		*stage = "connect";
+
+	if (conn_open(c, o) == -1)
+		goto fail;
+	stage = "login";
+	if (login(c, o) == -1)
+		goto fail;
+	t0 = now();
+	stage = "STAT";
+	if (conn_send(c, "STAT") == -1 || expect_ok(c, &line) == -1 ||
+	    parse_stat(line, &n, &total) == -1)
+		goto fail;
+	if ((o->expect_count >= 0 && (int64_t)n != o->expect_count) ||
+	    (o->expect_octets >= 0 && (int64_t)total != o->expect_octets))
+		badstat = 1;
+	if ((sizes = calloc(n + 1, sizeof(*sizes))) == NULL)
+		goto fail;
+	stage = "UIDL";
+	if (conn_send(c, "UIDL") == -1 || expect_ok(c, NULL) == -1 ||
+	    multiline_count(c, NULL, n, &lines) == -1 || lines != n)
+		goto fail;
+	stage = "LIST";
+	if (conn_send(c, "LIST") == -1 || expect_ok(c, NULL) == -1 ||
+	    multiline_count(c, sizes, n, &lines) == -1 || lines != n)
+		goto fail;
+	stage = "RETR";
+	while (done < n) {
+		while (sent < n && sent - done < (uint64_t)o->window) {
+			(void)snprintf(cmd, sizeof(cmd), "RETR %" PRIu64,
+			    sent + 1);
+			if (conn_queue(c, cmd) == -1)
+				goto fail;
+			sent++;
+		}
+		if (conn_flush(c) == -1 || expect_ok(c, NULL) == -1 ||
+		    read_body(c, &b) == -1)
+			goto fail;
+		if (b.octets != sizes[done]) {
+			if (mismatch == 0 && !o->quiet)
+				fprintf(stderr, "popbench: RETR %" PRIu64
+				    ": %" PRIu64 " octets, LIST said %"
+				    PRIu64 "\n", done + 1, b.octets,
+				    sizes[done]);
+			mismatch++;
+		}
+		bare += b.bare_lf;
+		got += b.octets;
+		done++;
+	}
+	t1 = now();
+	printf("msgs=%" PRIu64 " octets=%" PRIu64 " secs=%.4f mbps=%.2f "
+	    "mismatches=%" PRIu64 " bare_lf=%" PRIu64 " stat_mismatch=%"
+	    PRIu64 " stat_octets=%" PRIu64, n, got, t1 - t0,
+	    (double)got / 1e6 / (t1 - t0), mismatch, bare, badstat, total);
+	if (o->rss)
+		report_rss(c->fd);
+	stage = "QUIT";
+	if (quit(c) == -1) {
+		printf(" quit=failed\n");
+		goto fail;
+	}
+	printf("\n");
+	free(sizes);
+	conn_close(c);
+	return mismatch == 0 && bare == 0 && badstat == 0 ? 0 : 3;
+ fail:
+	warnmsg(o, "fetch failed at", stage);
+	if (!o->quiet)
+		fprintf(stderr, "popbench: %s\n", strerror(errno));
+	free(sizes);
+	conn_close(c);
+	return 1;
+}
+
+static int
+mode_stattime(const struct opts *o)
+{
+	static struct conn	 cbuf;
+	struct conn		*c = &cbuf;
+	char			*line, cmd[600];
+	uint64_t		 n, total;
+	double			 t0, t1, t2;
+
+	if (conn_open(c, o) == -1 || expect_ok(c, NULL) == -1)
+		goto fail;
+	(void)snprintf(cmd, sizeof(cmd), "USER %s", o->user);
+	if (conn_send(c, cmd) == -1 || expect_ok(c, NULL) == -1)
+		goto fail;
+	(void)snprintf(cmd, sizeof(cmd), "PASS %s", o->pass);
+	t0 = now();
+	if (conn_send(c, cmd) == -1 || expect_ok(c, NULL) == -1)
+		goto fail;
+	t1 = now();
+	if (conn_send(c, "STAT") == -1 || expect_ok(c, &line) == -1 ||
+	    parse_stat(line, &n, &total) == -1)
+		goto fail;
+	t2 = now();
+	printf("secs=%.4f pass_secs=%.4f count=%" PRIu64 " octets=%" PRIu64
+	    " count_ok=%d", t2 - t0, t1 - t0, n, total,
+	    o->expect_count < 0 || (int64_t)n == o->expect_count);
+	if (quit(c) == -1) {
+		printf(" quit=failed\n");
+		goto fail;
+	}
+	printf("\n");
+	conn_close(c);
+	return o->expect_count < 0 || (int64_t)n == o->expect_count ? 0 : 3;
+ fail:
+	if (!o->quiet)
+		fprintf(stderr, "popbench: stattime failed: %s\n",
+		    strerror(errno));
+	conn_close(c);
+	return 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: popbench login|fetch|stattime -p PORT -u USER -w PASS\n"
+	    "  [-H 127.0.0.1] [-T session-timeout-s=60] [-q]\n"
+	    "  login:    [-c clients=16] [-d seconds=10] [-n max-per-worker]\n"
+	    "  fetch:    [-W window=1] [--rss]\n"
+	    "  fetch, login, stattime: [--expect-count N]\n"
+	    "  fetch:    [--expect-octets N]\n");
+	exit(2);
+}
+
+static long long
+num(const char *s, long long lo, long long hi)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		usage();
+	return v;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "rss", no_argument, NULL, 'R' },
+		{ "expect-count", required_argument, NULL, 'E' },
+		{ "expect-octets", required_argument, NULL, 'O' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts	 o;
+	const char	*mode;
+	int		 ch;
+
+	memset(&o, 0, sizeof(o));
+	o.host = "127.0.0.1";
+	o.clients = 16;
+	o.duration = 10;
+	o.max_sessions = 10000000;
+	o.timeout = 60;
+	o.window = 1;
+	o.expect_count = -1;
+	o.expect_octets = -1;
+	if (argc < 2)
+		usage();
+	mode = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "H:p:u:w:c:d:n:T:W:q", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'H': o.host = optarg; break;
+		case 'p': o.port = (int)num(optarg, 1, 65535); break;
+		case 'u': o.user = optarg; break;
+		case 'w': o.pass = optarg; break;
+		case 'c': o.clients = (int)num(optarg, 1, MAX_CLIENTS); break;
+		case 'd': o.duration = (double)num(optarg, 1, 3600); break;
+		case 'n': o.max_sessions = (uint64_t)num(optarg, 1, 1LL << 40);
+			break;
+		case 'T': o.timeout = (double)num(optarg, 1, 3600); break;
+		case 'W': o.window = (int)num(optarg, 1, MAX_WINDOW); break;
+		case 'q': o.quiet = true; break;
+		case 'R': o.rss = true; break;
+		case 'E': o.expect_count = num(optarg, 0, MAX_MSGS); break;
+		case 'O': o.expect_octets = num(optarg, 0, INT64_MAX); break;
+		default: usage();
+		}
+	}
+	if (o.port == 0 || o.user == NULL || o.pass == NULL ||
+	    strlen(o.user) > 500 || strlen(o.pass) > 500)
+		usage();
+	(void)signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(mode, "login") == 0)
+		return mode_login(&o);
+	if (strcmp(mode, "fetch") == 0)
+		return mode_fetch(&o);
+	if (strcmp(mode, "stattime") == 0)
+		return mode_stattime(&o);
+	usage();
+	return 2;
+}

@@ -1,0 +1,436 @@
+#!/bin/bash
+# bench/run.sh: the driver of `make bench` and `make bench-smoke` (issue 6).
+#
+#   bench/run.sh          the scenarios S1-S5, handler against Dovecot
+#   bench/run.sh smoke    one second of load and two checked fetches
+#                         against the handler only (no root, no Dovecot)
+#
+# Everything lives in a fresh mktemp directory, removed at the end
+# (BENCH_KEEP=1 keeps it).  Servers listen on 127.0.0.1 only, on free high
+# ports; only the PIDs started here are stopped.  Knobs (defaults are the
+# issue's): see bench/README.md.
+set -u
+
+MODE=${1:-full}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+HANDLER=${HANDLER:-$TOP/pop3-handler}
+POPBENCH=$TOP/bench/popbench
+MKMAILDIR=$TOP/bench/mkmaildir
+
+SCALE=${BENCH_SCALE:-1}
+REPEAT=${BENCH_REPEAT:-3}
+S1_SECS=${BENCH_S1_SECS:-10}
+S1_CLIENTS=${BENCH_S1_CLIENTS:-16}
+S1_MSGS=${BENCH_S1_MSGS:-200}
+S2_MSGS=${BENCH_S2_MSGS:-2000}
+S2_MB=${BENCH_S2_MB:-150}
+S2P_WINDOW=${BENCH_S2P_WINDOW:-32}
+S3_MSGS=${BENCH_S3_MSGS:-100000}
+S3_MB=${BENCH_S3_MB:-400}
+S4_MB=${BENCH_S4_MB:-100}
+SEED=${BENCH_SEED:-1}
+USE_DOVECOT=${BENCH_DOVECOT:-auto}
+TIMEOUT=${BENCH_TIMEOUT:-600}	# bound on one session and on each server
+PASSWORD=bench-secret
+
+scaled() {	# scaled N: N * BENCH_SCALE, at least $2 (default 1)
+	awk -v n="$1" -v s="$SCALE" -v m="${2:-1}" \
+	    'BEGIN { v = int(n * s + 0.5); print (v < m ? m : v) }'
+}
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+[ -x "$HANDLER" ] || die "no handler at $HANDLER (run make)"
+[ -x "$POPBENCH" ] && [ -x "$MKMAILDIR" ] || die "bench tools not built"
+command -v systemd-socket-activate >/dev/null ||
+    die "systemd-socket-activate is required"
+
+WORK=$(mktemp -d /tmp/popbench.XXXXXX) || die "mktemp failed"
+chmod 755 "$WORK"
+# One binary for the whole run, even if someone rebuilds meanwhile.
+cp "$HANDLER" "$WORK/pop3-handler" || die "cannot copy $HANDLER"
+HANDLER=$WORK/pop3-handler
+PIDS=()
+DOVECOT_CONF=
+NOTES=()
+
+cleanup() {
+	local p
+	if [ -n "$DOVECOT_CONF" ]; then
+		timeout 20 dovecot -c "$DOVECOT_CONF" stop >/dev/null 2>&1
+	fi
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null
+	done
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: kept $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+note() { NOTES+=("$*"); echo "bench: note: $*" >&2; }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	local p i
+	for i in $(seq 1 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! ss -Htln "sport = :$p" | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+wait_listen() {	# wait_listen PORT: up to 10 s
+	local i
+	for i in $(seq 1 100); do
+		ss -Htln "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Identity of the mail owner.  As root, both servers switch to nobody
+# (the handler through systemd-socket-activate under setpriv, as the
+# documented single-vmail-account deployment; Dovecot through its
+# userdb); otherwise everything runs as the caller and Dovecot is skipped.
+if [ "$(id -u)" = 0 ]; then
+	MAIL_UID=65534 MAIL_GID=65534
+	RUNAS=(setpriv --reuid=$MAIL_UID --regid=$MAIL_GID --clear-groups)
+else
+	MAIL_UID=$(id -u) MAIL_GID=$(id -g)
+	RUNAS=()
+fi
+
+# The one passwd file of both servers: $6$ (5000 rounds, the crypt
+# default), empty uid/gid (one mail account), Dovecot passwd-file format.
+PASSWD=$WORK/passwd
+HASH=$(printf '%s' "$PASSWORD" | openssl passwd -6 -salt benchsalt1234 -stdin)
+: >"$PASSWD"
+for u in u1 u2 u3 u4 smoke; do
+	printf '%s:%s:::::\n' "$u" "$HASH" >>"$PASSWD"
+done
+chmod 644 "$PASSWD"
+
+# gen USER COUNT BYTES: the master Maildir of USER; prints the manifest.
+gen() {
+	mkdir -p "$WORK/master/$1"
+	"$MKMAILDIR" "$WORK/master/$1/Maildir" "$2" "$3" "$SEED" >"$WORK/$1.manifest" ||
+	    die "mkmaildir failed for $1"
+	chmod -R u+rwX,go+rX "$WORK/master"
+	chown -R "$MAIL_UID:$MAIL_GID" "$WORK/master/$1"
+}
+manifest() { sed -n "s/.* $2=\([0-9]*\).*/\1/p;s/^$2=\([0-9]*\).*/\1/p" "$WORK/$1.manifest" | head -1; }
+
+# copy SERVER USER: a fresh copy of the master for one server.  Hard links:
+# neither server writes into a message file (the handler renames new/ to
+# cur/, Dovecot adds its own index files), so the copies stay independent.
+copy() {
+	local dst=$WORK/$1/$2
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	cp -al "$WORK/master/$2/Maildir" "$dst/Maildir" || die "copy failed"
+	chown -R "$MAIL_UID:$MAIL_GID" "$dst"
+}
+
+start_handler() {
+	PORT_H=$(free_port) || die "no free port"
+	timeout "$((TIMEOUT * 4))" "${RUNAS[@]}" systemd-socket-activate \
+	    --inetd -a -l "127.0.0.1:$PORT_H" "$HANDLER" \
+	    --passwd-file="$PASSWD" --maildir="$WORK/h/%u/Maildir" \
+	    --log=syslog --auth-fail-delay=0 >"$WORK/handler.log" 2>&1 &
+	PIDS+=($!)
+	wait_listen "$PORT_H" || die "handler did not listen on $PORT_H"
+}
+
+start_dovecot() {
+	local d=$WORK/dovecot
+	PORT_D=$(free_port) || die "no free port"
+	mkdir -p "$d/base" "$d/state" "$WORK/d"
+	chmod 755 "$d" "$WORK/d"
+	cat >"$d/dovecot.conf" <<-EOF
+	base_dir = $d/base
+	state_dir = $d/state
+	log_path = $d/dovecot.log
+	listen = 127.0.0.1
+	protocols = pop3
+	ssl = no
+	disable_plaintext_auth = no
+	auth_mechanisms = plain
+	default_internal_user = dovecot
+	default_login_user = dovenull
+	passdb {
+	  driver = passwd-file
+	  args = scheme=CRYPT username_format=%u $PASSWD
+	}
+	userdb {
+	  driver = static
+	  args = uid=$MAIL_UID gid=$MAIL_GID home=$WORK/d/%u
+	}
+	mail_location = maildir:~/Maildir
+	pop3_uidl_format = %08Xu%08Xv
+	service pop3-login {
+	  inet_listener pop3 {
+	    port = $PORT_D
+	  }
+	  inet_listener pop3s {
+	    port = 0
+	  }
+	}
+	protocol pop3 {
+	  mail_max_userip_connections = 1000
+	}
+	EOF
+	DOVECOT_CONF=$d/dovecot.conf
+	timeout "$((TIMEOUT * 4))" dovecot -F -c "$DOVECOT_CONF" \
+	    >"$d/stdout.log" 2>&1 &
+	PIDS+=($!)
+	wait_listen "$PORT_D" || die "dovecot did not listen on $PORT_D"
+}
+
+# pb SCENARIO SERVER popbench-args...: one run; its line goes to
+# $WORK/res/SCENARIO.SERVER, failures become notes.
+pb() {
+	local sc=$1 srv=$2 port rc out
+	shift 2
+	if [ "$srv" = h ]; then port=$PORT_H; else port=$PORT_D; fi
+	mkdir -p "$WORK/res"
+	out=$(timeout "$((TIMEOUT + 30))" "$POPBENCH" "$1" -p "$port" \
+	    -u "${USERNAME}" -w "$PASSWORD" -T "$TIMEOUT" "${@:2}" \
+	    2>"$WORK/res/err"); rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+		note "$sc $(srvname "$srv"): run failed (exit $rc): $(head -c 300 "$WORK/res/err" | tr '\n' ' ')"
+		return 1
+	fi
+	[ "$rc" -eq 3 ] && echo "$out" >>"$WORK/res/$sc.$srv.bad"
+	echo "$out" >>"$WORK/res/$sc.$srv"
+	echo "  $sc $(srvname "$srv"): $out" >&2
+	return 0
+}
+
+srvname() { if [ "$1" = h ]; then echo handler; else echo dovecot; fi; }
+
+# vals SCENARIO SERVER KEY: the values of KEY, one a line.
+vals() {
+	[ -f "$WORK/res/$1.$2" ] || return 0
+	sed -n "s/.*\<$3=\([-0-9.]*\).*/\1/p" "$WORK/res/$1.$2"
+}
+
+# stats: median min max of the numbers on stdin, or "- - -".
+stats() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "- - -"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		print m, v[1], v[NR] }'
+}
+
+servers() { if [ "$HAVE_DOVECOT" = 1 ]; then echo h d; else echo h; fi; }
+
+# ---------------------------------------------------------------- smoke
+if [ "$MODE" = smoke ]; then
+	HAVE_DOVECOT=0
+	USERNAME=smoke
+	gen smoke 50 2000000
+	copy h smoke
+	start_handler
+	fail=0
+	pb smoke h login -c 2 -d 1 --expect-count 50 || fail=1
+	count=$(manifest smoke count) octets=$(manifest smoke octets)
+	pb smoke h fetch -W 1 --expect-count "$count" \
+	    --expect-octets "$octets" --rss || fail=1
+	pb smoke h fetch -W 8 --expect-count "$count" \
+	    --expect-octets "$octets" || fail=1
+	[ -f "$WORK/res/smoke.h.bad" ] && { note "smoke: size mismatch"; fail=1; }
+	if [ "$fail" = 0 ]; then
+		echo "bench-smoke: ok ($(vals smoke h rate | head -1) sessions/s," \
+		    "$(vals smoke h mbps | head -1) MB/s, sizes verified)"
+	else
+		echo "bench-smoke: FAILED: ${NOTES[*]}"
+	fi
+	exit "$fail"
+fi
+
+# ---------------------------------------------------------------- full
+HAVE_DOVECOT=0
+if [ "$USE_DOVECOT" != no ]; then
+	if ! command -v dovecot >/dev/null; then
+		note "Dovecot is not installed: handler figures only"
+	elif [ "$(id -u)" != 0 ]; then
+		note "not root: Dovecot skipped, handler figures only"
+	else
+		HAVE_DOVECOT=1
+		pgrep -x dovecot >/dev/null &&
+		    note "a system Dovecot is running (not ours; it may take CPU)"
+	fi
+fi
+
+S1_N=$(scaled "$S1_MSGS"); S2_N=$(scaled "$S2_MSGS")
+S3_N=$(scaled "$S3_MSGS")
+S2_BYTES=$(scaled $((S2_MB * 1000000)) $((S2_N * 1000)))
+S3_BYTES=$(scaled $((S3_MB * 1000000)) $((S3_N * 1000)))
+S4_BYTES=$(scaled $((S4_MB * 1000000)) 100000)
+T0=$SECONDS
+
+echo "bench: generating Maildirs in $WORK (seed $SEED)" >&2
+gen u1 "$S1_N" $((S1_N * 40000))
+gen u2 "$S2_N" "$S2_BYTES"
+gen u3 "$S3_N" "$S3_BYTES"
+gen u4 1 "$S4_BYTES"
+for u in u1 u2 u3 u4; do echo "  $u: $(cat "$WORK/$u.manifest")" >&2; done
+for s in $(servers); do
+	for u in u1 u2 u4; do copy "$s" "$u"; done
+done
+start_handler
+[ "$HAVE_DOVECOT" = 1 ] && start_dovecot
+echo "bench: handler on 127.0.0.1:$PORT_H${PORT_D:+, dovecot on 127.0.0.1:$PORT_D}" >&2
+
+# S1: login rate on a 200-message box; one warm-up login first (the
+# handler moves new/ to cur/, Dovecot builds its index).
+USERNAME=u1
+for s in $(servers); do pb warm1 "$s" stattime; done
+for r in $(seq 1 "$REPEAT"); do
+	for s in $(servers); do
+		pb S1 "$s" login -c "$S1_CLIENTS" -d "$S1_SECS" \
+		    --expect-count "$S1_N"
+	done
+done
+
+# S2 and S2P: everything, one command at a time and 32 RETRs in flight,
+# after one warm-up fetch; peak RSS (S5) of each session.
+USERNAME=u2
+c2=$(manifest u2 count) o2=$(manifest u2 octets)
+for s in $(servers); do pb warm2 "$s" fetch -W 1 --expect-count "$c2"; done
+for r in $(seq 1 "$REPEAT"); do
+	for s in $(servers); do
+		pb S2 "$s" fetch -W 1 --expect-count "$c2" \
+		    --expect-octets "$o2" --rss
+		pb S2P "$s" fetch -W "$S2P_WINDOW" --expect-count "$c2" \
+		    --expect-octets "$o2" --rss
+	done
+done
+
+# S3: PASS to STAT answer on a fresh copy (cold: no state file, no
+# index), then again (warm).
+USERNAME=u3
+c3=$(manifest u3 count)
+for r in $(seq 1 "$REPEAT"); do
+	for s in $(servers); do
+		copy "$s" u3
+		sync
+		pb S3c "$s" stattime --expect-count "$c3"
+		pb S3w "$s" stattime --expect-count "$c3"
+	done
+done
+for s in $(servers); do rm -rf "$WORK/$s/u3"; done
+
+# S4: one large message.
+USERNAME=u4
+o4=$(manifest u4 octets)
+for s in $(servers); do pb warm4 "$s" fetch -W 1 --expect-count 1; done
+for r in $(seq 1 "$REPEAT"); do
+	for s in $(servers); do
+		pb S4 "$s" fetch -W 1 --expect-count 1 --expect-octets "$o4" \
+		    --rss
+	done
+done
+
+# Sizes: every RETR of every run against its LIST size.
+for s in $(servers); do
+	for sc in warm2 S2 S2P warm4 S4; do
+		[ -f "$WORK/res/$sc.$s" ] || continue
+		bad=$(vals "$sc" "$s" mismatches | awk '{ t += $1 } END { print t + 0 }')
+		n=$(vals "$sc" "$s" msgs | awk '{ t += $1 } END { print t + 0 }')
+		[ "$bad" -gt 0 ] && note "$sc $(srvname "$s"): $bad of $n RETRs differ from their LIST size ($(manifest u2 nofinal) of the $c2 S2 messages lack a final newline)"
+	done
+	for sc in S2 S2P S4; do
+		sm=$(vals "$sc" "$s" stat_mismatch | awk '{ t += $1 } END { print t + 0 }')
+		[ "$sm" -gt 0 ] && note "$sc $(srvname "$s"): STAT octets differ from the generator's CRLF total in $sm runs ($(vals "$sc" "$s" stat_octets | head -1) vs $( [ "$sc" = S4 ] && manifest u4 octets || manifest u2 octets))"
+	done
+	ow=$(vals S2 "$s" rss_owners | sort -u | tr '\n' ' ')
+	[ -n "$ow" ] && [ "$ow" != "1 " ] && note "$(srvname "$s"): socket owners found for RSS: $ow"
+done
+HANDLER_BAD=$(cat "$WORK"/res/*.h 2>/dev/null | sed -n 's/.*\<mismatches=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
+HANDLER_RETR=$(cat "$WORK"/res/*.h 2>/dev/null | sed -n 's/.*\<msgs=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
+
+# ---------------------------------------------------------------- table
+# row LABEL UNIT SCENARIO KEY DIVISOR DIR TARGET
+#   DIR hi: ratio = handler/dovecot, target "ratio >= TARGET";
+#   DIR lo: ratio = handler/dovecot, target "ratio <= TARGET";
+#   DIR abs: TARGET is a bound on the handler's median (<=).
+row() {
+	local label=$1 unit=$2 sc=$3 key=$4 div=$5 dir=$6 tgt=$7
+	local h d hm dm ratio verdict tcol
+	h=$(vals "$sc" h "$key" | awk -v d="$div" '{ print $1 / d }' | stats)
+	d=$(vals "$sc" d "$key" | awk -v d="$div" '{ print $1 / d }' | stats)
+	hm=${h%% *} dm=${d%% *}
+	ratio=-
+	if [ "$hm" != - ] && [ "$dm" != - ]; then
+		ratio=$(awk -v a="$hm" -v b="$dm" 'BEGIN {
+		    if (b == 0) print "-"; else printf "%.2fx", a / b }')
+	fi
+	verdict=-
+	case $dir in
+	hi) tcol=">= ${tgt}x"
+	    [ "$ratio" != - ] && verdict=$(awk -v r="${ratio%x}" -v t="$tgt" \
+		'BEGIN { print (r >= t ? "PASS" : "FAIL") }') ;;
+	lo) tcol="<= ${tgt}x"
+	    [ "$ratio" != - ] && verdict=$(awk -v r="${ratio%x}" -v t="$tgt" \
+		'BEGIN { print (r <= t ? "PASS" : "FAIL") }') ;;
+	abs) tcol="<= $tgt $unit"
+	    [ "$hm" != - ] && verdict=$(awk -v r="$hm" -v t="$tgt" \
+		'BEGIN { print (r <= t ? "PASS" : "FAIL") }') ;;
+	*) tcol=$tgt ;;
+	esac
+	printf '%-30s %-7s %-26s %-26s %-7s %-12s %s\n' "$label" "$unit" \
+	    "$(fmt $h)" "$(fmt $d)" "$ratio" "$tcol" "$verdict"
+}
+
+fmt() {	# fmt MED MIN MAX
+	[ "$1" = - ] && { echo -; return; }
+	awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN {
+		f = (m >= 100) ? "%.1f" : (m >= 1) ? "%.2f" : "%.3f"
+		printf f " [" f "-" f "]\n", m, a, b }'
+}
+
+echo
+echo "pop3-handler benchmark: median [min-max] of $REPEAT runs;" \
+    "$(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC'); $((SECONDS - T0)) s"
+echo "boxes: S1 $S1_N msgs; S2 $(manifest u2 count) msgs," \
+    "$(manifest u2 octets) octets; S3 $(manifest u3 count) msgs," \
+    "$(manifest u3 octets) octets; S4 1 msg, $(manifest u4 octets) octets"
+printf '%-30s %-7s %-26s %-26s %-7s %-12s %s\n' scenario unit handler \
+    dovecot ratio target verdict
+row "S1 login+STAT, $S1_CLIENTS clients" "sess/s" S1 rate 1 hi 4
+row "S2 fetch all, 1 in flight" "MB/s" S2 mbps 1 hi 2
+row "S2P fetch all, $S2P_WINDOW in flight" "MB/s" S2P mbps 1 info "-"
+row "S3 cold PASS->STAT" "s" S3c secs 1 lo 0.6
+row "S3 warm PASS->STAT" "s" S3w secs 1 lo 0.5
+row "S4 one $((S4_BYTES / 1000000)) MB message" "MB/s" S4 mbps 1 hi 3
+row "S5 peak RSS (VmHWM) in S2" "MiB" S2 rss_hwm_kb 1024 abs 4
+row "S5 peak RSS (VmHWM) in S2P" "MiB" S2P rss_hwm_kb 1024 abs 4
+row "S5 peak RSS (VmHWM) in S4" "MiB" S4 rss_hwm_kb 1024 abs 4
+row "  (RssAnon at end of S2)" "MiB" S2 rss_anon_kb 1024 info "-"
+row "  (RssAnon at end of S4)" "MiB" S4 rss_anon_kb 1024 info "-"
+s2=$(vals S2 h mbps | stats) s2p=$(vals S2P h mbps | stats)
+if [ "${s2%% *}" != - ] && [ "${s2p%% *}" != - ]; then
+	awk -v a="${s2%% *}" -v b="${s2p%% *}" 'BEGIN {
+	    r = a / b; printf "%-30s %-7s %-26s %-26s %-7s %-12s %s\n",
+	    "S2 / S2P (handler)", "", sprintf("%.2f", r), "", "", ">= 0.85",
+	    (r >= 0.85 ? "PASS" : "FAIL") }'
+fi
+printf '%-30s %-7s %-26s %-26s %-7s %-12s %s\n' "LIST size == RETR octets" "" \
+    "$HANDLER_BAD bad of $HANDLER_RETR" "" "" "0 bad" \
+    "$([ "$HANDLER_BAD" = 0 ] && [ "$HANDLER_RETR" -gt 0 ] && echo PASS || echo FAIL)"
+if [ "${#NOTES[@]}" -gt 0 ]; then
+	echo "notes:"
+	for n in "${NOTES[@]}"; do echo "  - $n"; done
+fi
+exit 0
