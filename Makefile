@@ -16,8 +16,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # OpenSSL is dlopen()ed by tls.c only when TLS is configured: headers only.
 PKG_LIBS   = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 
-SRCS	 = util.c log.c io.c tls.c proxy.c config.c auth.c uidmap.c uidimport.c \
-	   maildir.c session.c \
+SRCS	 = util.c log.c io.c tls.c proxy.c config.c auth.c uidparse.c uidmap.c \
+	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
 	   checkuser.c penalty.c sandbox.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
@@ -43,7 +43,7 @@ build-san/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 		$(PKG_LIBS)
 
 # Fault injection for tests/update-crash.bats: POP3_FAULT=<point> kills
-# the handler inside UPDATE (maildir.c).  A test tool, never installed.
+# the handler inside UPDATE (update.c).  A test tool, never installed.
 build-fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 	mkdir -p build-fault
 	$(CC) $(WARN) $(HARDEN) $(PKG_CFLAGS) -O1 -g -DPOP3_FAULT_INJECTION \

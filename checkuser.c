@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "checkuser.h"
 #include "config.h"
+#include "crlf.h"
 #include "maildir.h"
 #include "uidimport.h"
 #include "uidmap.h"

@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "crlf.h"
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
@@ -24,6 +25,7 @@
 #include "sandbox.h"
 #include "session.h"
 #include "tls.h"
+#include "update.h"
 #include "util.h"
 
 #define MAX_KEYWORD	8	/* longer keywords are unknown */
@@ -572,7 +574,7 @@ send_message(struct session *s, size_t i, int64_t top_lines)
 		(void)close(fd);
 		return CMD_CLOSE;
 	}
-	if (maildir_stream(fd, top_lines, s->io) == -1) {
+	if (crlf_stream(fd, top_lines, s->io) == -1) {
 		if (io_timed_out(s->io))
 			return session_close(s, EXIT_AUTOLOGOUT);
 		log_event(EVENT_ERROR, "streaming message %zu failed", i + 1);
@@ -693,7 +695,7 @@ cmd_quit_trans(struct session *s, char *args)
 	unsigned int marked, failed;
 
 	(void)args;
-	if (maildir_update(s->snap, &marked, &failed) == -1) {
+	if (update_apply(s->snap, &marked, &failed) == -1) {
 		log_event(EVENT_ERROR, "%u of %u messages could not be removed",
 		    failed, marked);
 		reply(s, "-ERR [SYS/TEMP] %u of %u messages could not be "

@@ -70,6 +70,10 @@
 #define UIDMAP_LOCK_WAIT 10000		/* ms to wait for a busy lock */
 #define UIDMAP_LOCK_STALE 60		/* s: an older lock file is removed */
 #define UIDMAP_MAX_UIDL	70		/* RFC 1939: 1..70 of 0x21-0x7e */
+#define UIDMAP_MAX_NAME	255		/* a record's file name (NAME_MAX) */
+/* Header lines (above) up to the "next" number. */
+#define UIDMAP_HEADER	"pop3-handler-uidlist 1 next="
+#define UIDMAP_HEADER2	"pop3-handler-uidlist 2 next="
 
 struct uidmap_entry {
 	const char	*name;		/* NUL-terminated, inside the buffer */
@@ -229,6 +233,9 @@ struct uidmap_msg {
 
 /* Delivery order (SPEC 5): tkey, then name by strcmp; for qsort. */
 int	uidmap_cmp_delivery(const void *, const void *);
+
+/* Records (struct uidmap_entry) by UID ascending; for qsort. */
+int	uidmap_cmp_uid(const void *, const void *);
 
 /*
  * Pure parsers of Maildir file names.  uidmap_name_wsize(): the CRLF size

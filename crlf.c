@@ -1,0 +1,290 @@
+/*
+ * crlf.c: the RFC 1939 transform (SPEC 3, 6): LF and CRLF to CRLF,
+ * dot-stuffing and the TOP limit, counting only (the sizes maildir.c
+ * computes) or emitting, and RETR/TOP streaming of an open message into
+ * the io output buffer (crlf_stream()).
+ *
+ * The message bytes are hostile: every output is bounded by the room it
+ * is given, and state carried between chunks is a few flags.  It opens no
+ * file, knows no Maildir and writes no protocol replies beyond the
+ * message text it formats into the io buffer it is handed; the
+ * terminating ".\r\n" is session.c's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crlf.h"
+#include "io.h"
+
+#define CHUNK		(64 * 1024)	/* SPEC 5: fixed read size */
+#define STREAM_ROOM	256		/* see stream_chunk() */
+
+/*
+ * The RFC 1939 transform (SPEC 3, STYLE 3.4).  Lines end at LF; a CR just
+ * before the LF belongs to the line end, so LF and CRLF both become CRLF,
+ * and any other CR is an ordinary byte.  A CR that ends a chunk waits in
+ * pending_cr for the next one; a CR that ends the file ends its line.
+ *
+ * xform() is the one implementation: it writes straight into a caller's
+ * buffer (for RETR/TOP the output buffer of io.c), or only counts.  Each
+ * line costs one memchr() and one memcpy(); the CR or dot it adds is
+ * stored in place.  The output is bounded by the room given, so a long
+ * line may be cut, but only inside its text, never between its CR and LF.
+ */
+void
+crlf_init(struct crlf_state *st, int64_t top_lines, bool dot_stuff)
+{
+	memset(st, 0, sizeof(*st));
+	st->bol = true;
+	st->dot_stuff = dot_stuff;
+	st->limited = top_lines >= 0;
+	st->body_lines_left = top_lines >= 0 ? (uint64_t)top_lines : 0;
+}
+
+/* A line ended; bol still set means it was empty (the header's end). */
+static void
+line_done(struct crlf_state *st)
+{
+	if (!st->in_body) {
+		if (st->bol) {
+			st->in_body = true;
+			if (st->limited && st->body_lines_left == 0)
+				st->done = true;
+		}
+	} else if (st->limited && --st->body_lines_left == 0)
+		st->done = true;
+	st->bol = true;
+}
+
+/*
+ * xform()'s common case, whole lines of the body without a TOP limit,
+ * from a line start: nothing changes but the position.  Stops before a
+ * line that has no LF or does not fit in out[o..room).  Returns the input
+ * octets consumed and stores the new output offset in *o_out.
+ */
+static size_t
+xform_lines(bool dot_stuff, const char *in, const char *end, char *out,
+    size_t o, size_t room, size_t *o_out)
+{
+	const char	*p = in, *lf;
+	size_t		 n, dot;
+
+	while ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n = (size_t)(lf - p);
+		if (n > 0 && lf[-1] == '\r')
+			n--;
+		dot = dot_stuff && *p == '.';
+		if (dot + n + 2 > room - o)
+			break;
+		if (out != NULL) {
+			out[o] = '.';	/* overwritten unless dot */
+			memcpy(out + o + dot, p, n);
+			memcpy(out + o + dot + n, "\r\n", 2);
+		}
+		o += dot + n + 2;
+		p = lf + 1;
+	}
+	*o_out = o;
+	return (size_t)(p - in);
+}
+
+/*
+ * Transforms in[0..len) into out (NULL: count only) while the output fits
+ * in room octets.  Stores the input octets consumed in *used_out and
+ * returns the octets produced.  It stops before the end of the input only
+ * at the TOP limit or when the next piece does not fit; given room >= 2 it
+ * always consumes or produces something.
+ */
+static size_t
+xform(struct crlf_state *st, const char *in, size_t len, char *out,
+    size_t room, size_t *used_out)
+{
+	const char	*p = in, *end = in + len, *lf;
+	size_t		 o = 0, n, eol;
+
+	if (st->pending_cr && len > 0 && !st->done && room >= 2) {
+		st->pending_cr = false;
+		if (*p == '\n') {
+			if (out != NULL)
+				memcpy(out, "\r\n", 2);
+			o = 2;
+			p++;
+			line_done(st);
+		} else {
+			if (out != NULL)
+				out[0] = '\r';
+			o = 1;
+			st->bol = false;
+		}
+	}
+	while (p < end && !st->done && !st->pending_cr) {
+		if (st->bol && st->in_body && !st->limited) {
+			p += xform_lines(st->dot_stuff, p, end, out, o, room,
+			    &o);
+			if (p == end)
+				break;
+		}
+		if (st->bol && st->dot_stuff && *p == '.') {
+			if (room - o < 2)	/* the dot and one octet */
+				break;
+			if (out != NULL)
+				out[o] = '.';
+			o++;
+			st->bol = false;
+		}
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			n = (size_t)(lf - p);
+			if (n > 0 && lf[-1] == '\r')
+				n--;
+			eol = 2;
+		} else {
+			n = (size_t)(end - p);
+			eol = 0;
+		}
+		if (n + eol > room - o) {
+			/* Part of the text only; the rest comes next call. */
+			if (n > room - o)
+				n = room - o;
+			eol = 0;
+			lf = NULL;
+		} else if (lf == NULL && end[-1] == '\r') {
+			/* It may end the line: wait for the next byte. */
+			n--;
+			st->pending_cr = true;
+		}
+		if (n + eol == 0) {
+			if (st->pending_cr)
+				p = end;	/* just the pending CR */
+			break;
+		}
+		if (out != NULL) {
+			memcpy(out + o, p, n);
+			if (eol)
+				memcpy(out + o + n, "\r\n", 2);
+		}
+		o += n + eol;
+		if (n > 0)
+			st->bol = false;
+		if (lf != NULL) {
+			p = lf + 1;
+			line_done(st);
+		} else
+			p += n + st->pending_cr;
+	}
+	*used_out = (size_t)(p - in);
+	return o;
+}
+
+int64_t
+crlf_feed(struct crlf_state *st, const char *buf, size_t len, emit_fn emit,
+    void *arg)
+{
+	char		 out[4096];
+	size_t		 n, used;
+	int64_t		 total = 0;
+
+	if (emit == NULL)
+		return (int64_t)xform(st, buf, len, NULL, SIZE_MAX, &used);
+	while (len > 0 && !st->done) {
+		n = xform(st, buf, len, out, sizeof(out), &used);
+		if (n > 0 && emit(arg, out, n) == -1)
+			return -1;
+		total += (int64_t)n;
+		buf += used;
+		len -= used;
+	}
+	return total;
+}
+
+/* The CRLF after a last line without one: 0 or 2 octets into out. */
+static size_t
+xform_finish(struct crlf_state *st, char *out)
+{
+	if (st->done || (!st->pending_cr && st->bol))
+		return 0;
+	st->pending_cr = false;
+	memcpy(out, "\r\n", 2);
+	line_done(st);
+	return 2;
+}
+
+int64_t
+crlf_finish(struct crlf_state *st, emit_fn emit, void *arg)
+{
+	char	 out[2];
+	size_t	 n;
+
+	if ((n = xform_finish(st, out)) > 0 && emit != NULL &&
+	    emit(arg, out, n) == -1)
+		return -1;
+	return (int64_t)n;
+}
+
+/*
+ * Feeds one chunk into the output buffer.  STREAM_ROOM is the least room
+ * worth a transform call; with less, the buffer is written out first, so
+ * every write but the last of an answer is a full buffer.
+ */
+static int
+stream_chunk(struct crlf_state *st, const char *in, size_t len,
+    struct io *io)
+{
+	char	*out;
+	size_t	 room, used;
+
+	while (len > 0 && !st->done) {
+		if ((out = io_reserve(io, STREAM_ROOM, &room)) == NULL)
+			return -1;
+		io_commit(io, xform(st, in, len, out, room, &used));
+		in += used;
+		len -= used;
+	}
+	return 0;
+}
+
+int
+crlf_stream(int fd, int64_t top_lines, struct io *io)
+{
+	struct crlf_state	 st;
+	char			*in, *out;
+	size_t			 room;
+	ssize_t			 r;
+	bool			 blocking = false;
+	int			 rv = -1, saved;
+
+	if ((in = malloc(CHUNK)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	crlf_init(&st, top_lines, true);
+	while (!st.done) {
+		r = read(fd, in, CHUNK);
+		if (r == -1 && errno == EINTR)
+			continue;
+		/* O_NONBLOCK (mdir.c), should a file system mind it. */
+		if (r == -1 && errno == EAGAIN && !blocking) {
+			blocking = true;
+			if (fcntl(fd, F_SETFL, 0) == 0)
+				continue;
+		}
+		if (r == -1)
+			goto done;
+		if (r == 0)
+			break;
+		if (stream_chunk(&st, in, (size_t)r, io) == -1)
+			goto done;
+	}
+	if ((out = io_reserve(io, 2, &room)) == NULL)
+		goto done;
+	io_commit(io, xform_finish(&st, out));
+	rv = 0;
+ done:
+	saved = errno;
+	free(in);
+	(void)close(fd);
+	errno = saved;
+	return rv;
+}
