@@ -224,32 +224,56 @@ dovecot_record(char *line, int ver, uint32_t uidv, struct uidmap_entry *e,
 	return gen_add(g, e, hex, 16) == -1 ? -2 : 0;
 }
 
-int
-uidimport_parse_dovecot(char *buf, size_t len, struct uidmap *m, size_t cap)
+static int	courier_record(char *, struct uidmap_entry *, struct gen *);
+
+/* The dovecot-uidlist header fields its records need; NULL: Courier. */
+struct dovecot_hdr {
+	int		 ver;
+	uint32_t	 uidv;
+};
+
+/*
+ * Terminates buf, refuses a NUL inside it, and returns its first line
+ * with *p just past it; NULL with the reason in m->why.
+ */
+static char *
+header_line(char *buf, size_t len, struct uidmap *m, char **p)
 {
-	struct gen	 g = { NULL, 0, 0 };
-	char		*p = buf, *end = buf + len, *line;
-	uint32_t	 uidv = 0;
-	int		 ver = 0, skipped = 0, r;
+	char	*line;
 
 	buf[len] = '\0';
 	m->count = 0;
+	*p = buf;
 	if (memchr(buf, '\0', len) != NULL) {
 		m->why = "NUL octet";
-		return -1;
+		return NULL;
 	}
-	if ((line = next_line(&p, end)) == NULL) {
+	if ((line = next_line(p, buf + len)) == NULL)
 		m->why = "no header line";
-		return -1;
-	}
-	if ((m->why = dovecot_header(line, &ver, &uidv)) != NULL)
-		return -1;
+	return line;
+}
+
+/*
+ * Parses the record lines of [p, end) into m->ents (at most cap), with
+ * dovecot_record() when dh is set, else courier_record().  Returns the
+ * number of lines skipped, or -1 when out of memory.
+ */
+static int
+parse_records(char *p, char *end, const struct dovecot_hdr *dh,
+    struct uidmap *m, size_t cap)
+{
+	struct gen	 g = { NULL, 0, 0 };
+	char		*line;
+	int		 skipped = 0, r;
+
 	while ((line = next_line(&p, end)) != NULL) {
 		if (m->count >= cap) {
 			skipped++;
 			continue;
 		}
-		r = dovecot_record(line, ver, uidv, &m->ents[m->count], &g);
+		r = dh != NULL ? dovecot_record(line, dh->ver, dh->uidv,
+		    &m->ents[m->count], &g) :
+		    courier_record(line, &m->ents[m->count], &g);
 		if (r == -2) {
 			free(g.buf);
 			m->why = "out of memory";
@@ -262,6 +286,19 @@ uidimport_parse_dovecot(char *buf, size_t len, struct uidmap *m, size_t cap)
 	}
 	fix_gen(m, &g);
 	return skipped;
+}
+
+int
+uidimport_parse_dovecot(char *buf, size_t len, struct uidmap *m, size_t cap)
+{
+	struct dovecot_hdr	 dh = { 0, 0 };
+	char			*p, *line;
+
+	if ((line = header_line(buf, len, m, &p)) == NULL)
+		return -1;
+	if ((m->why = dovecot_header(line, &dh.ver, &dh.uidv)) != NULL)
+		return -1;
+	return parse_records(p, buf + len, &dh, m, cap);
 }
 
 /* Courier's pop3d: the base name with unsafe octets as +XX. */
@@ -339,21 +376,11 @@ courier_record(char *line, struct uidmap_entry *e, struct gen *g)
 int
 uidimport_parse_courier(char *buf, size_t len, struct uidmap *m, size_t cap)
 {
-	struct gen	 g = { NULL, 0, 0 };
-	char		*p = buf, *end = buf + len, *line, *q, *t;
+	char		*p, *line, *q, *t;
 	uint64_t	 n;
-	int		 skipped = 0, r;
 
-	buf[len] = '\0';
-	m->count = 0;
-	if (memchr(buf, '\0', len) != NULL) {
-		m->why = "NUL octet";
+	if ((line = header_line(buf, len, m, &p)) == NULL)
 		return -1;
-	}
-	if ((line = next_line(&p, end)) == NULL) {
-		m->why = "no header line";
-		return -1;
-	}
 	/* "/<version> <nextuid> [<uidv>]": versions 2 and 3 carry UIDs. */
 	q = line + 1;
 	if (line[0] != '/' || (t = token(&q)) == NULL ||
@@ -362,24 +389,7 @@ uidimport_parse_courier(char *buf, size_t len, struct uidmap *m, size_t cap)
 		m->why = "unknown courierpop3dsizelist version";
 		return -1;
 	}
-	while ((line = next_line(&p, end)) != NULL) {
-		if (m->count >= cap) {
-			skipped++;
-			continue;
-		}
-		r = courier_record(line, &m->ents[m->count], &g);
-		if (r == -2) {
-			free(g.buf);
-			m->why = "out of memory";
-			return -1;
-		}
-		if (r == 0)
-			m->count++;
-		else
-			skipped++;
-	}
-	fix_gen(m, &g);
-	return skipped;
+	return parse_records(p, buf + len, NULL, m, cap);
 }
 
 static int
