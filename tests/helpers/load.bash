@@ -71,6 +71,20 @@ chat() {
 	    >"$out" 2>"$log" || status=$?
 }
 
+# to_crlf FILE: the message as a client holds it after RETR (LF and
+# CRLF become CRLF, a bare CR passes, a last line without newline gets
+# CRLF).
+to_crlf() {
+	python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+o = d.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+if o and not o.endswith(b"\r\n"):
+    o += b"\r\n"
+sys.stdout.buffer.write(o)
+' "$1"
+}
+
 # crlf LINE...: each argument followed by CRLF.
 crlf() {
 	printf '%s\r\n' "$@"

@@ -11,7 +11,7 @@
 #   expect_after N LINE...   $out from reply line N on is exactly LINE...
 #   expect_after_file N FILE $out from reply line N on equals FILE
 #   sess_*         drive a session step by step through a fifo
-#   to_crlf        the RFC 1939 transform (without dot-stuffing), in python
+#   to_crlf        (in load.bash) the RFC 1939 transform, in python
 
 # "session ... | chat" must set $status in the test's shell: run the last
 # command of a pipeline in the current shell (bats has no job control).
@@ -63,19 +63,6 @@ expect_after() {
 session() {
 	login alice pw
 	crlf "$@" QUIT
-}
-
-# to_crlf FILE: the message as a client holds it (LF and CRLF become
-# CRLF, a bare CR passes, a last line without newline gets CRLF).
-to_crlf() {
-	python3 -c '
-import sys
-d = open(sys.argv[1], "rb").read()
-o = d.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-if o and not o.endswith(b"\r\n"):
-    o += b"\r\n"
-sys.stdout.buffer.write(o)
-' "$1"
 }
 
 # stuff FILE: dot-stuffs a CRLF file (a line starting with '.' gets

@@ -334,14 +334,7 @@ talk() {
 
 # msg_crlf FILE: the message as the client holds it after RETR.
 msg_crlf() {
-	python3 -c '
-import sys
-d = open(sys.argv[1], "rb").read()
-o = d.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-if o and not o.endswith(b"\r\n"):
-    o += b"\r\n"
-sys.stdout.buffer.write(o)
-' "$1"
+	to_crlf "$1"
 }
 
 # alice_with_mail: user alice (password pw) with two messages in new/;
