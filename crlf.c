@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crlf.h"
@@ -245,22 +246,19 @@ stream_chunk(struct crlf_state *st, const char *in, size_t len,
 	return 0;
 }
 
-int
-crlf_stream(int fd, int64_t top_lines, struct io *io)
+/*
+ * Reads fd from its current offset through the transform st into io (see
+ * crlf_stream()), using the CHUNK-sized buffer in.  Does not close fd.
+ */
+static int
+stream_rest(int fd, struct crlf_state *st, char *in, struct io *io)
 {
-	struct crlf_state	 st;
-	char			*in, *out;
-	size_t			 room;
-	ssize_t			 r;
-	bool			 blocking = false;
-	int			 rv = -1, saved;
+	char	*out;
+	size_t	 room;
+	ssize_t	 r;
+	bool	 blocking = false;
 
-	if ((in = malloc(CHUNK)) == NULL) {
-		(void)close(fd);
-		return -1;
-	}
-	crlf_init(&st, top_lines, true);
-	while (!st.done) {
+	while (!st->done) {
 		r = read(fd, in, CHUNK);
 		if (r == -1 && errno == EINTR)
 			continue;
@@ -271,20 +269,136 @@ crlf_stream(int fd, int64_t top_lines, struct io *io)
 				continue;
 		}
 		if (r == -1)
-			goto done;
+			return -1;
 		if (r == 0)
 			break;
-		if (stream_chunk(&st, in, (size_t)r, io) == -1)
-			goto done;
+		if (stream_chunk(st, in, (size_t)r, io) == -1)
+			return -1;
 	}
 	if ((out = io_reserve(io, 2, &room)) == NULL)
-		goto done;
-	io_commit(io, xform_finish(&st, out));
-	rv = 0;
- done:
-	saved = errno;
-	free(in);
+		return -1;
+	io_commit(io, xform_finish(st, out));
+	return 0;
+}
+
+/* Closes fd keeping errno; returns rv. */
+static int
+close_keep_errno(int fd, int rv)
+{
+	int	 saved = errno;
+
 	(void)close(fd);
 	errno = saved;
 	return rv;
+}
+
+int
+crlf_stream(int fd, int64_t top_lines, struct io *io)
+{
+	struct crlf_state	 st;
+	char			*in;
+	int			 rv;
+
+	if ((in = malloc(CHUNK)) == NULL)
+		return close_keep_errno(fd, -1);
+	crlf_init(&st, top_lines, true);
+	rv = stream_rest(fd, &st, in, io);
+	free(in);
+	return close_keep_errno(fd, rv);
+}
+
+/*
+ * Readahead (issue 6).  Clients fetch in order: RETR 1, RETR 2, ...,
+ * waiting for each answer before the next command.  While the client
+ * reads message n, the server would sit idle; instead it reads and
+ * transforms the start of message n+1 into ra->out, so that when RETR
+ * n+1 comes the answer leaves at once.  Only the bytes are taken ahead:
+ * RETR still opens the message by name (so a message removed meanwhile
+ * gets its -ERR as before, C0004), and the bytes are used only when that
+ * file is the very inode that was read ahead.  The rest of a message
+ * longer than the buffer is streamed from where the readahead stopped.
+ */
+#define AHEAD_MAX	(256 * 1024)
+
+struct readahead {
+	bool			 valid;
+	size_t			 idx;		/* snapshot index */
+	dev_t			 dev;
+	ino_t			 ino;
+	off_t			 off;		/* input octets consumed */
+	size_t			 len;		/* output octets in out */
+	struct crlf_state	 st;		/* the transform after them */
+	char			 in[CHUNK];
+	char			 out[AHEAD_MAX];
+};
+
+struct readahead *
+readahead_new(void)
+{
+	struct readahead *ra;
+
+	/* malloc, not calloc: untouched pages cost no memory. */
+	if ((ra = malloc(sizeof(*ra))) != NULL)
+		ra->valid = false;
+	return ra;
+}
+
+void
+readahead_free(struct readahead *ra)
+{
+	free(ra);
+}
+
+int
+readahead_fill(struct readahead *ra, size_t idx, int fd)
+{
+	struct stat	 sb;
+	size_t		 n, used;
+	ssize_t		 r;
+
+	ra->valid = false;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return close_keep_errno(fd, -1);
+	crlf_init(&ra->st, -1, true);
+	ra->off = 0;
+	ra->len = 0;
+	while (ra->len <= AHEAD_MAX - STREAM_ROOM) {
+		/* One read at a time: pread, so no O_NONBLOCK dance. */
+		r = pread(fd, ra->in, CHUNK, ra->off);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return close_keep_errno(fd, -1);
+		if (r == 0)
+			break;
+		n = xform(&ra->st, ra->in, (size_t)r, ra->out + ra->len,
+		    AHEAD_MAX - ra->len, &used);
+		ra->len += n;
+		ra->off += (off_t)used;
+		if (used < (size_t)r)
+			break;		/* out is full */
+	}
+	ra->idx = idx;
+	ra->dev = sb.st_dev;
+	ra->ino = sb.st_ino;
+	ra->valid = true;
+	return close_keep_errno(fd, 0);
+}
+
+int
+readahead_stream(struct readahead *ra, size_t idx, int fd, struct io *io)
+{
+	struct stat	 sb;
+	int		 rv;
+
+	if (ra == NULL || !ra->valid || ra->idx != idx)
+		return crlf_stream(fd, -1, io);
+	ra->valid = false;
+	if (fstat(fd, &sb) == -1 || sb.st_dev != ra->dev ||
+	    sb.st_ino != ra->ino || lseek(fd, ra->off, SEEK_SET) != ra->off)
+		return crlf_stream(fd, -1, io);	/* not the file read ahead */
+	if (io_write(io, ra->out, ra->len) == -1)
+		return close_keep_errno(fd, -1);
+	rv = stream_rest(fd, &ra->st, ra->in, io);
+	return close_keep_errno(fd, rv);
 }

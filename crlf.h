@@ -55,4 +55,27 @@ struct io;
  */
 int	crlf_stream(int fd, int64_t top_lines, struct io *io);
 
+/*
+ * Readahead for clients that fetch in order (see crlf.c): one message's
+ * start, read and transformed while the session waits for the command
+ * that will ask for it.  About 320 KiB, allocated by readahead_new().
+ */
+struct readahead;
+
+struct readahead *readahead_new(void);
+void	readahead_free(struct readahead *);
+/*
+ * Reads and transforms (RETR, dot-stuffed) the start of the message with
+ * snapshot index idx, open as fd, dropping what ra held.  Closes fd.
+ * Returns 0, or -1 with ra empty.
+ */
+int	readahead_fill(struct readahead *, size_t idx, int fd);
+/*
+ * crlf_stream(fd, -1, io) for message idx, taking the bytes ra read ahead
+ * when they come from the same file (inode) as fd.  ra may be NULL; what
+ * it held is dropped either way.  Closes fd.
+ */
+int	readahead_stream(struct readahead *, size_t idx, int fd,
+	    struct io *io);
+
 #endif

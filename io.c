@@ -38,6 +38,8 @@ struct io {
 	size_t			 in_start;	/* first unread byte */
 	size_t			 in_end;	/* end of valid bytes */
 	size_t			 out_len;
+	void			(*idle_fn)(void *);
+	void			*idle_arg;
 	char			 in[IO_INBUF];
 	char			 out[IO_OUTBUF];
 };
@@ -286,6 +288,13 @@ io_discard_input(struct io *io)
 	io->discarding = false;
 }
 
+void
+io_on_idle(struct io *io, void (*fn)(void *), void *arg)
+{
+	io->idle_fn = fn;
+	io->idle_arg = arg;
+}
+
 bool
 io_line_ready(const struct io *io)
 {
@@ -297,6 +306,7 @@ io_line_ready(const struct io *io)
 static enum io_status
 fill(struct io *io, int64_t deadline)
 {
+	void (*fn)(void *);
 	ssize_t n;
 	short ev;
 
@@ -323,6 +333,12 @@ fill(struct io *io, int64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return IO_ERROR;
+		if ((fn = io->idle_fn) != NULL) {
+			/* Nothing to read yet: the idle work, then look again. */
+			io->idle_fn = NULL;
+			fn(io->idle_arg);
+			continue;
+		}
 		if (wait_fd(io, event_fd(io, ev), ev, deadline) == -1)
 			return io->timed_out ? IO_TIMEOUT : IO_ERROR;
 	}

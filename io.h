@@ -66,6 +66,15 @@ enum io_status	 io_getline(struct io *, char **line_out, size_t *len_out);
 /* Drops every byte already read but not yet returned (STLS). */
 void		 io_discard_input(struct io *);
 
+/*
+ * Registers work for the next time the reader would wait for input: once
+ * the output is written out and a read finds nothing, fn(arg) runs once
+ * before the wait (then the reader looks again).  A later call replaces an
+ * earlier one; fn NULL cancels.  The work counts against the idle limit,
+ * so it must be short (session.c reads the next message ahead).
+ */
+void		 io_on_idle(struct io *, void (*fn)(void *), void *arg);
+
 /* True when a complete line is already buffered. */
 bool		 io_line_ready(const struct io *);
 

@@ -551,6 +551,33 @@ cmd_list(struct session *s, char *args)
 	return CMD_DONE;
 }
 
+/*
+ * Readahead (issue 6, crlf.c): once the answer is out and no command is
+ * waiting, read the next undeleted message from index i on.
+ */
+static void
+read_ahead(void *arg)
+{
+	struct session *s = arg;
+	int fd;
+
+	if (s->ra == NULL && (s->ra = readahead_new()) == NULL)
+		return;
+	if ((fd = maildir_msg_open(s->snap, s->ra_next)) != -1)
+		(void)readahead_fill(s->ra, s->ra_next, fd);
+}
+
+static void
+schedule_readahead(struct session *s, size_t i)
+{
+	while (i < s->snap->count && s->snap->msgs[i].deleted)
+		i++;
+	if (i < s->snap->count) {
+		s->ra_next = i;
+		io_on_idle(s->io, read_ahead, s);
+	}
+}
+
 /* RETR and TOP: open first so a removed message gets a clean -ERR. */
 static enum cmd_result
 send_message(struct session *s, size_t i, int64_t top_lines)
@@ -574,7 +601,8 @@ send_message(struct session *s, size_t i, int64_t top_lines)
 		(void)close(fd);
 		return CMD_CLOSE;
 	}
-	if (crlf_stream(fd, top_lines, s->io) == -1) {
+	if ((top_lines < 0 ? readahead_stream(s->ra, i, fd, s->io) :
+	    crlf_stream(fd, top_lines, s->io)) == -1) {
 		if (io_timed_out(s->io))
 			return session_close(s, EXIT_AUTOLOGOUT);
 		log_event(EVENT_ERROR, "streaming message %zu failed", i + 1);
@@ -596,6 +624,12 @@ cmd_retr(struct session *s, char *args)
 	if (res == CMD_DONE) {
 		s->stats.retr++;
 		s->stats.retr_octets += s->snap->msgs[i].size;
+		/* The first RETR, or one after the previous: read ahead. */
+		if (s->last_retr == 0 || s->last_retr == i)
+			schedule_readahead(s, i + 1);
+		else
+			io_on_idle(s->io, NULL, NULL);
+		s->last_retr = i + 1;
 	}
 	return res;
 }
@@ -833,7 +867,9 @@ session_run(struct session *s)
 		log_event(EVENT_LOGOUT, "session ended without QUIT: "
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
+	io_on_idle(s->io, NULL, NULL);
 	io_finish(s->io);
+	readahead_free(s->ra);
 	if (s->snap != NULL)
 		maildir_close(s->snap);
 	return s->exit;

@@ -46,6 +46,9 @@ struct session {
 	unsigned int		 bad_commands;	/* SPEC 2: 20 closes */
 	unsigned int		 auth_failures;	/* SPEC 4: max-auth-failures */
 	struct session_stats	 stats;
+	struct readahead	*ra;		/* NULL until a RETR in order */
+	size_t			 ra_next;	/* the message to read ahead */
+	size_t			 last_retr;	/* index + 1; 0: none yet */
 };
 
 /*
