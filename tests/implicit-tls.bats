@@ -83,6 +83,43 @@ print(p.quit().decode())
 	same_file "$T/msg1.crlf" "$T/got"
 }
 
+@test "python poplib POP3_SSL fetches in order, with readahead under TLS, every message byte-exact (SPEC 8, 3)" {
+	alice_with_mail
+	md=$(maildir alice)
+	# a third message of 600 kB (more than the 256 KiB read ahead) with
+	# dot lines, and a fourth after it
+	python3 -c '
+import sys
+l = [b"From: d@example.org", b"Subject: big", b""]
+l += [(b"." if i % 7 == 0 else b"") + b"line %d " % i + b"x" * (i % 90)
+      for i in range(12000)]
+open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
+' "$md/new/1700000003.M3P3.host"
+	mkmsg alice new 1700000004.M4P4.host 'Subject: four' '' 'fourth'
+	serve_implicit --plaintext-auth=never
+	run timeout 30 python3 - "$PORT" "$md" <<-'EOF'
+	import os, poplib, ssl, sys
+	port, md = int(sys.argv[1]), sys.argv[2]
+	c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+	c.check_hostname = False
+	c.verify_mode = ssl.CERT_NONE
+	p = poplib.POP3_SSL("127.0.0.1", port, context=c, timeout=10)
+	p.user("alice")
+	p.pass_("pw")
+	names = sorted(os.listdir(md + "/cur"))
+	for n, name in enumerate(names, 1):
+	    resp, lines, octets = p.retr(n)
+	    got = b"".join(l + b"\r\n" for l in lines)
+	    want = open(md + "/cur/" + name, "rb").read().replace(b"\n", b"\r\n")
+	    assert got == want, (n, len(got), len(want))
+	    assert resp == b"+OK %d octets" % len(want), (n, resp)
+	print(len(names), p.quit().decode())
+	EOF
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = '4 +OK Bye' ]
+}
+
 @test "curl -k pop3s:// fetches both messages byte-exact (SPEC 8)" {
 	alice_with_mail
 	serve_implicit --plaintext-auth=never
