@@ -1,8 +1,9 @@
 /*
  * crlf.c: the RFC 1939 transform (SPEC 3, 6): LF and CRLF to CRLF,
  * dot-stuffing and the TOP limit, counting only (the sizes maildir.c
- * computes) or emitting, and RETR/TOP streaming of an open message into
- * the io output buffer (crlf_stream()).
+ * computes) or emitting, RETR/TOP streaming of an open message into the
+ * io output buffer (crlf_stream()), and the readahead of the message a
+ * client will ask for next (readahead_*()).
  *
  * The message bytes are hostile: every output is bounded by the room it
  * is given, and state carried between chunks is a few flags.  It opens no
