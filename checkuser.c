@@ -132,12 +132,8 @@ read_size(int dirfd, const char *file, uint64_t *size_out)
 	    O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return close_keep_errno(fd, -1);
 	crlf_init(&st, -1, false);
 	for (;;) {
 		r = read(fd, buf, sizeof(buf));

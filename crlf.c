@@ -15,11 +15,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crlf.h"
 #include "io.h"
+#include "util.h"
 
 #define CHUNK		(64 * 1024)	/* SPEC 5: fixed read size */
 #define STREAM_ROOM	256		/* see stream_chunk() */
@@ -282,17 +282,6 @@ stream_rest(int fd, struct crlf_state *st, char *in, struct io *io)
 	return 0;
 }
 
-/* Closes fd keeping errno; returns rv. */
-static int
-close_keep_errno(int fd, int rv)
-{
-	int	 saved = errno;
-
-	(void)close(fd);
-	errno = saved;
-	return rv;
-}
-
 int
 crlf_stream(int fd, int64_t top_lines, struct io *io)
 {
@@ -351,15 +340,12 @@ readahead_free(struct readahead *ra)
 }
 
 int
-readahead_fill(struct readahead *ra, size_t idx, int fd)
+readahead_fill(struct readahead *ra, size_t idx, int fd, const struct stat *st)
 {
-	struct stat	 sb;
 	size_t		 n, used;
 	ssize_t		 r;
 
 	ra->valid = false;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
-		return close_keep_errno(fd, -1);
 	crlf_init(&ra->st, -1, true);
 	ra->off = 0;
 	ra->len = 0;
@@ -380,23 +366,23 @@ readahead_fill(struct readahead *ra, size_t idx, int fd)
 			break;		/* out is full */
 	}
 	ra->idx = idx;
-	ra->dev = sb.st_dev;
-	ra->ino = sb.st_ino;
+	ra->dev = st->st_dev;
+	ra->ino = st->st_ino;
 	ra->valid = true;
 	return close_keep_errno(fd, 0);
 }
 
 int
-readahead_stream(struct readahead *ra, size_t idx, int fd, struct io *io)
+readahead_stream(struct readahead *ra, size_t idx, int fd,
+    const struct stat *st, struct io *io)
 {
-	struct stat	 sb;
 	int		 rv;
 
 	if (ra == NULL || !ra->valid || ra->idx != idx)
 		return crlf_stream(fd, -1, io);
 	ra->valid = false;
-	if (fstat(fd, &sb) == -1 || sb.st_dev != ra->dev ||
-	    sb.st_ino != ra->ino || lseek(fd, ra->off, SEEK_SET) != ra->off)
+	if (st->st_dev != ra->dev || st->st_ino != ra->ino ||
+	    lseek(fd, ra->off, SEEK_SET) != ra->off)
 		return crlf_stream(fd, -1, io);	/* not the file read ahead */
 	if (io_write(io, ra->out, ra->len) == -1)
 		return close_keep_errno(fd, -1);

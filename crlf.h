@@ -6,6 +6,8 @@
 #ifndef CRLF_H
 #define CRLF_H
 
+#include <sys/stat.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,16 +68,17 @@ struct readahead *readahead_new(void);
 void	readahead_free(struct readahead *);
 /*
  * Reads and transforms (RETR, dot-stuffed) the start of the message with
- * snapshot index idx, open as fd, dropping what ra held.  Closes fd.
- * Returns 0, or -1 with ra empty.
+ * snapshot index idx, open as fd with fstat() st, dropping what ra held.
+ * Closes fd.  Returns 0, or -1 with ra empty.
  */
-int	readahead_fill(struct readahead *, size_t idx, int fd);
+int	readahead_fill(struct readahead *, size_t idx, int fd,
+	    const struct stat *st);
 /*
  * crlf_stream(fd, -1, io) for message idx, taking the bytes ra read ahead
- * when they come from the same file (inode) as fd.  ra may be NULL; what
- * it held is dropped either way.  Closes fd.
+ * when they come from the same file (inode; st is fd's fstat()).  ra may
+ * be NULL; what it held is dropped either way.  Closes fd.
  */
 int	readahead_stream(struct readahead *, size_t idx, int fd,
-	    struct io *io);
+	    const struct stat *st, struct io *io);
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef MAILDIR_INT_H
 #define MAILDIR_INT_H
 
+#include <sys/stat.h>
+
 #include <dirent.h>
 #include <stddef.h>
 
@@ -29,11 +31,12 @@ struct dirindex {
 
 /*
  * Opens file in dfd for reading: O_NOFOLLOW, O_NONBLOCK (a fifo put in
- * its place cannot block; the flag stays set).  Returns an fd of a
- * regular file, or -1 with errno; a symlink or anything but a regular
- * file gives ENOENT, as a removed message does (C0004).
+ * its place cannot block; the flag stays set), and its fstat() in
+ * *st_out.  Returns an fd of a regular file, or -1 with errno; a symlink
+ * or anything but a regular file gives ENOENT, as a removed message does
+ * (C0004).
  */
-int		 mdir_open_msg(int dfd, const char *file);
+int		 mdir_open_msg(int dfd, const char *file, struct stat *st_out);
 
 /* A fresh DIR on dfd, positioned at its start; NULL with errno. */
 DIR		*mdir_open_dir(int dfd);

@@ -485,37 +485,6 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 }
 
 /*
- * Opens a message to size it: O_NOFOLLOW, O_NONBLOCK (a fifo put in its
- * place cannot block; a regular file ignores the flag, so it stays on),
- * and its fstat() in *st_out.  Not a regular file: errno ENOENT.
- */
-static int
-open_sizing(int dfd, const char *file, struct stat *st_out)
-{
-	int	 fd, saved;
-
-	fd = openat(dfd, file,
-	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd == -1) {
-		if (errno == ELOOP)
-			errno = ENOENT;
-		return -1;
-	}
-	if (fstat(fd, st_out) == -1) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
-	if (!S_ISREG(st_out->st_mode)) {
-		(void)close(fd);
-		errno = ENOENT;
-		return -1;
-	}
-	return fd;
-}
-
-/*
  * SPEC 6: the CRLF size by reading the file once through the transform.
  * Reading stops at the st_size of the open (the file is immutable), so
  * a message takes openat, fstat, one read per CHUNK, and close.
@@ -527,10 +496,10 @@ size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 	struct stat		 sb;
 	uint64_t		 total = 0, got = 0;
 	ssize_t			 r;
-	int			 fd, saved;
+	int			 fd;
 
 	log_debug("sizing %s by reading", e->name);
-	if ((fd = open_sizing(curfd, e->file, &sb)) == -1)
+	if ((fd = mdir_open_msg(curfd, e->file, &sb)) == -1)
 		return -1;
 	crlf_init(&st, -1, false);
 	while (got < (uint64_t)sb.st_size) {
@@ -555,10 +524,7 @@ size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 	e->sized = e->statted = e->dirty = true;
 	return 0;
  fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return close_keep_errno(fd, -1);
 }
 
 /*
@@ -809,7 +775,7 @@ file_owned(const struct msg *m)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 int
-maildir_msg_open(struct snapshot *s, size_t i)
+maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out)
 {
 	struct snap_priv	*sp = (struct snap_priv *)s;
 	struct msg		*m;
@@ -823,7 +789,8 @@ maildir_msg_open(struct snapshot *s, size_t i)
 		return -1;
 	}
 	m = &s->msgs[i];
-	if ((fd = mdir_open_msg(sp->curfd, m->file)) != -1 || errno != ENOENT)
+	if ((fd = mdir_open_msg(sp->curfd, m->file, st_out)) != -1 ||
+	    errno != ENOENT)
 		return fd;
 	for (k = 0; k < 2; k++) {
 		dfd = k == 0 ? sp->curfd : sp->newfd;
@@ -833,7 +800,7 @@ maildir_msg_open(struct snapshot *s, size_t i)
 			mdir_index_free(&ix);
 			continue;
 		}
-		fd = mdir_open_msg(dfd, found);
+		fd = mdir_open_msg(dfd, found, st_out);
 		if (fd != -1 && k == 0 && (copy = strdup(found)) != NULL) {
 			if (file_owned(m))
 				free(m->file);

@@ -6,6 +6,8 @@
 #ifndef MAILDIR_H
 #define MAILDIR_H
 
+#include <sys/stat.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,11 +46,11 @@ int	maildir_open(const char *path, enum uidl_mode mode,
 
 /*
  * Opens message i (0-based) for reading, found by its unique base name if
- * it was renamed meanwhile.  Returns an fd of a regular file opened with
- * O_NOFOLLOW, or -1: errno ENOENT when the message was removed (C0004),
- * another errno for other failures.
+ * it was renamed meanwhile, with its fstat() in *st_out.  Returns an fd
+ * of a regular file opened with O_NOFOLLOW, or -1: errno ENOENT when the
+ * message was removed (C0004), another errno for other failures.
  */
-int	maildir_msg_open(struct snapshot *s, size_t i);
+int	maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out);
 
 /* Frees the snapshot and closes its descriptors. */
 void	maildir_close(struct snapshot *s);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "maildir-int.h"
+#include "util.h"
 
 /* Compares file names by base name: ':' ends a name like NUL. */
 static int
@@ -42,10 +43,9 @@ basecmp(const char *a, const char *b)
  * would only cost a system call per RETR.
  */
 int
-mdir_open_msg(int dfd, const char *file)
+mdir_open_msg(int dfd, const char *file, struct stat *st_out)
 {
-	struct stat	 st;
-	int		 fd, saved;
+	int		 fd;
 
 	fd = openat(dfd, file,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -54,18 +54,14 @@ mdir_open_msg(int dfd, const char *file)
 			errno = ENOENT;
 		return -1;
 	}
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
+	if (fstat(fd, st_out) == -1)
+		return close_keep_errno(fd, -1);
+	if (!S_ISREG(st_out->st_mode)) {
+		(void)close(fd);
 		errno = ENOENT;
-		goto fail;
+		return -1;
 	}
 	return fd;
- fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
 }
 
 /* A fresh DIR on dfd, positioned at its start. */

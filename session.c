@@ -559,12 +559,13 @@ static void
 read_ahead(void *arg)
 {
 	struct session *s = arg;
+	struct stat sb;
 	int fd;
 
 	if (s->ra == NULL && (s->ra = readahead_new()) == NULL)
 		return;
-	if ((fd = maildir_msg_open(s->snap, s->ra_next)) != -1)
-		(void)readahead_fill(s->ra, s->ra_next, fd);
+	if ((fd = maildir_msg_open(s->snap, s->ra_next, &sb)) != -1)
+		(void)readahead_fill(s->ra, s->ra_next, fd, &sb);
 }
 
 static void
@@ -582,9 +583,10 @@ schedule_readahead(struct session *s, size_t i)
 static enum cmd_result
 send_message(struct session *s, size_t i, int64_t top_lines)
 {
+	struct stat sb;
 	int fd;
 
-	if ((fd = maildir_msg_open(s->snap, i)) == -1) {
+	if ((fd = maildir_msg_open(s->snap, i, &sb)) == -1) {
 		if (errno == ENOENT)
 			return bad(s, "-ERR Message %zu was removed from the "
 			    "maildrop", i + 1);	/* C0004 */
@@ -601,7 +603,7 @@ send_message(struct session *s, size_t i, int64_t top_lines)
 		(void)close(fd);
 		return CMD_CLOSE;
 	}
-	if ((top_lines < 0 ? readahead_stream(s->ra, i, fd, s->io) :
+	if ((top_lines < 0 ? readahead_stream(s->ra, i, fd, &sb, s->io) :
 	    crlf_stream(fd, top_lines, s->io)) == -1) {
 		if (io_timed_out(s->io))
 			return session_close(s, EXIT_AUTOLOGOUT);
@@ -867,7 +869,6 @@ session_run(struct session *s)
 		log_event(EVENT_LOGOUT, "session ended without QUIT: "
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
-	io_on_idle(s->io, NULL, NULL);
 	io_finish(s->io);
 	readahead_free(s->ra);
 	if (s->snap != NULL)

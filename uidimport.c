@@ -480,7 +480,7 @@ load_one(int dirfd, const char *file,
 	struct stat	 st;
 	size_t		 got = 0, dropped;
 	ssize_t		 r;
-	int		 fd, saved, skipped;
+	int		 fd, skipped;
 
 	fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK);
@@ -531,10 +531,7 @@ load_one(int dirfd, const char *file,
 	m->source = file;
 	return 0;
  fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return close_keep_errno(fd, -1);
 }
 
 int

@@ -174,7 +174,7 @@ uidmap_load(int dirfd, struct uidmap *m)
 	struct stat	 st;
 	const char	*p, *end;
 	size_t		 len, cap = 0;
-	int		 fd, saved, r;
+	int		 fd, r;
 
 	memset(m, 0, sizeof(*m));
 	m->status = UIDMAP_MISSING;
@@ -222,10 +222,7 @@ uidmap_load(int dirfd, struct uidmap *m)
 	m->status = UIDMAP_OK;
 	return 0;
  fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return close_keep_errno(fd, -1);
 }
 
 const struct uidmap_entry *

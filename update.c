@@ -340,11 +340,12 @@ finish_list(struct snap_priv *sp, const char *list, const struct dirindex *ix)
 	uint64_t	 want = 0, seen = 0, removed = 0, bad = 0;
 	size_t		 ll = 0;
 	ssize_t		 r, k;
+	struct stat	 sb;
 	int		 fd, failed = 0;
 	bool		 header = false, toolong = false, badhdr = false;
 	bool		 touched[2] = { false, false };
 
-	if ((fd = mdir_open_msg(sp->pub.dirfd, list)) == -1) {
+	if ((fd = mdir_open_msg(sp->pub.dirfd, list, &sb)) == -1) {
 		if (errno != ENOENT)
 			log_warn("cannot open the UPDATE list %s", list);
 		return;

@@ -1,7 +1,8 @@
 /*
  * util.c: small pure helpers shared by the parsers (STYLE 3.4).
  *
- * Nothing here does I/O, keeps state or allocates.  Every number that
+ * Nothing here keeps state or allocates, and the only system call is
+ * close_keep_errno()'s.  Every number that
  * arrives from the socket, the passwd file, the configuration or a Maildir
  * file name goes through parse_u32() or parse_u64(): decimal digits only,
  * no sign, no blanks, overflow checked, and a reason when it fails.
@@ -9,7 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -95,4 +98,14 @@ has_ctl(const char *s, size_t len)
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
 			return true;
 	return false;
+}
+
+int
+close_keep_errno(int fd, int rv)
+{
+	int	 saved = errno;
+
+	(void)close(fd);
+	errno = saved;
+	return rv;
 }

@@ -31,4 +31,7 @@ size_t		 strlcpy_(char *dst, const char *src, size_t size);
 /* True if s[0..len) holds a byte < 0x20 or 0x7f. */
 bool		 has_ctl(const char *s, size_t len);
 
+/* Closes fd keeping errno (a failure path's); returns rv. */
+int		 close_keep_errno(int fd, int rv);
+
 #endif
