@@ -16,6 +16,8 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 HANDLER=${HANDLER:-$TOP/pop3-handler}
 POPBENCH=$TOP/bench/popbench
 MKMAILDIR=$TOP/bench/mkmaildir
+# shellcheck source=tests/helpers/dovecot.bash
+. "$TOP/tests/helpers/dovecot.bash"
 
 SCALE=${BENCH_SCALE:-1}
 REPEAT=${BENCH_REPEAT:-3}
@@ -166,37 +168,11 @@ start_handler() {
 start_dovecot() {
 	local d=$WORK/dovecot
 	PORT_D=$(free_port) || die "no free port"
-	mkdir -p "$d/base" "$d/state" "$WORK/d"
+	mkdir -p "$d" "$WORK/d"
+	dovecot_conf "$d" "$PASSWD" "$MAIL_UID" "$MAIL_GID" "$WORK/d/%u" \
+	    "$PORT_D" >"$d/dovecot.conf"
 	chmod 755 "$d" "$WORK/d"
-	cat >"$d/dovecot.conf" <<-EOF
-	base_dir = $d/base
-	state_dir = $d/state
-	log_path = $d/dovecot.log
-	listen = 127.0.0.1
-	protocols = pop3
-	ssl = no
-	disable_plaintext_auth = no
-	auth_mechanisms = plain
-	default_internal_user = dovecot
-	default_login_user = dovenull
-	passdb {
-	  driver = passwd-file
-	  args = scheme=CRYPT username_format=%u $PASSWD
-	}
-	userdb {
-	  driver = static
-	  args = uid=$MAIL_UID gid=$MAIL_GID home=$WORK/d/%u
-	}
-	mail_location = maildir:~/Maildir
-	pop3_uidl_format = %08Xu%08Xv
-	service pop3-login {
-	  inet_listener pop3 {
-	    port = $PORT_D
-	  }
-	  inet_listener pop3s {
-	    port = 0
-	  }
-	}
+	cat >>"$d/dovecot.conf" <<-EOF
 	protocol pop3 {
 	  mail_max_userip_connections = 1000
 	}

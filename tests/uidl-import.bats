@@ -9,6 +9,7 @@
 
 load helpers/load
 load helpers/mail
+load helpers/dovecot
 
 # dv_world: a world Dovecot's unprivileged processes can read (the bats
 # temp dir is private): $DVW with alice's Maildir (uid/gid 65534) and
@@ -30,38 +31,10 @@ dv_world() {
 # dv_start: Dovecot in the foreground on a free port ($DV_PORT).
 dv_start() {
 	local d=$DVW/dovecot i
-	mkdir -p "$d/base" "$d/state"
 	DV_PORT=$(free_port)
-	cat >"$d/dovecot.conf" <<-EOF
-	base_dir = $d/base
-	state_dir = $d/state
-	log_path = $d/dovecot.log
-	listen = 127.0.0.1
-	protocols = pop3
-	ssl = no
-	disable_plaintext_auth = no
-	auth_mechanisms = plain
-	default_internal_user = dovecot
-	default_login_user = dovenull
-	passdb {
-	  driver = passwd-file
-	  args = scheme=CRYPT username_format=%u $PASSWD
-	}
-	userdb {
-	  driver = static
-	  args = uid=65534 gid=65534 home=$MAILROOT/%u
-	}
-	mail_location = maildir:~/Maildir
-	pop3_uidl_format = %08Xu%08Xv
-	service pop3-login {
-	  inet_listener pop3 {
-	    port = $DV_PORT
-	  }
-	  inet_listener pop3s {
-	    port = 0
-	  }
-	}
-	EOF
+	mkdir -p "$d"
+	dovecot_conf "$d" "$PASSWD" 65534 65534 "$MAILROOT/%u" "$DV_PORT" \
+	    >"$d/dovecot.conf"
 	timeout 60 dovecot -F -c "$d/dovecot.conf" >"$d/stdout" 2>&1 &
 	DV_PID=$!
 	for i in $(seq 1 100); do
