@@ -83,6 +83,29 @@ wait_dots() {
 	return 1
 }
 
+# after_retr1 SIZE...: alice's messages of those sizes; session A has
+# logged in and answered RETR 1, so message 2 has been read ahead.
+after_retr1() {
+	setup_alice
+	gen_msgs 3 "$@"
+	sess_start A
+	sess_send A 'USER alice' 'PASS pw' 'RETR 1'
+	wait_dots A 1
+}
+
+# retr2_sends FILE: RETR 2 then QUIT in session A; the answer to RETR 2
+# is the text of FILE as it is now (which holds a "z").
+retr2_sends() {
+	sess_send A 'RETR 2' QUIT
+	sess_end A
+	[ "$status" -eq 0 ]
+	awk '/^X-Seq: 2\r$/ { on = 1 } on' "$out" | head -c 3000 >"$T/got"
+	to_crlf "$1" >"$T/c"
+	stuff "$T/c" | head -c 3000 >"$T/want"
+	grep -aq z "$T/got"
+	cmp "$T/got" "$T/want"
+}
+
 @test "after RETR 1 the handler reads message 2 before RETR 2 comes (readahead)" {
 	setup_alice
 	gen_msgs 3 200 300000
@@ -129,11 +152,7 @@ wait_dots() {
 }
 
 @test "a message read ahead, then removed by another session: removed from the maildrop (C0004)" {
-	setup_alice
-	gen_msgs 3 200 5000 200
-	sess_start A
-	sess_send A 'USER alice' 'PASS pw' 'RETR 1'
-	wait_dots A 1
+	after_retr1 200 5000 200
 	session 'DELE 2' | chat
 	[ "$status" -eq 0 ]
 	sess_send A 'RETR 2' 'RETR 3' QUIT
@@ -144,11 +163,7 @@ wait_dots() {
 }
 
 @test "a message read ahead, then renamed (flags changed): RETR sends it (SPEC 5, C0004)" {
-	setup_alice
-	gen_msgs 3 200 5000
-	sess_start A
-	sess_send A 'USER alice' 'PASS pw' 'RETR 1'
-	wait_dots A 1
+	after_retr1 200 5000
 	mv "$MD/cur/1700000002.M2P1.host:2," "$MD/cur/1700000002.M2P1.host:2,S"
 	sess_send A 'RETR 2' QUIT
 	sess_end A
@@ -158,21 +173,10 @@ wait_dots() {
 }
 
 @test "a message read ahead, then replaced by another file of that name: RETR sends the new file (SPEC 3)" {
-	setup_alice
-	gen_msgs 3 200 5000
-	sess_start A
-	sess_send A 'USER alice' 'PASS pw' 'RETR 1'
-	wait_dots A 1
+	after_retr1 200 5000
 	f="$MD/cur/1700000002.M2P1.host:2,"
 	sed 's/a/z/g' "$f" >"$MD/tmp/x"
 	mv "$MD/tmp/x" "$f"
-	sess_send A 'RETR 2' QUIT
-	sess_end A
-	[ "$status" -eq 0 ]
-	# the answer to RETR 2 is the new file's text
-	awk '/^X-Seq: 2\r$/ { on = 1 } on' "$out" | head -c 3000 >"$T/got"
-	to_crlf "$f" >"$T/c"
-	stuff "$T/c" | head -c 3000 >"$T/want"
-	grep -aq z "$T/got"
-	cmp "$T/got" "$T/want"
+	retr2_sends "$f"
 }
+
