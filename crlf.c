@@ -305,7 +305,8 @@ crlf_stream(int fd, int64_t top_lines, struct io *io)
  * n+1 comes the answer leaves at once.  Only the bytes are taken ahead:
  * RETR still opens the message by name (so a message removed meanwhile
  * gets its -ERR as before, C0004), and the bytes are used only when that
- * file is the very inode that was read ahead.  The rest of a message
+ * file is the very inode that was read ahead, unchanged since (size and
+ * mtime: a file rewritten in place is read again).  The rest of a message
  * longer than the buffer is streamed from where the readahead stopped.
  */
 #define AHEAD_MAX	(256 * 1024)
@@ -313,14 +314,23 @@ crlf_stream(int fd, int64_t top_lines, struct io *io)
 struct readahead {
 	bool			 valid;
 	size_t			 idx;		/* snapshot index */
-	dev_t			 dev;
-	ino_t			 ino;
+	struct stat		 sb;		/* of the file read ahead */
 	off_t			 off;		/* input octets consumed */
 	size_t			 len;		/* output octets in out */
 	struct crlf_state	 st;		/* the transform after them */
 	char			 in[CHUNK];
 	char			 out[AHEAD_MAX];
 };
+
+/* The same inode, not written to since (Maildir files never are). */
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
 
 struct readahead *
 readahead_new(void)
@@ -366,8 +376,7 @@ readahead_fill(struct readahead *ra, size_t idx, int fd, const struct stat *st)
 			break;		/* out is full */
 	}
 	ra->idx = idx;
-	ra->dev = st->st_dev;
-	ra->ino = st->st_ino;
+	ra->sb = *st;
 	ra->valid = true;
 	return close_keep_errno(fd, 0);
 }
@@ -381,8 +390,7 @@ readahead_stream(struct readahead *ra, size_t idx, int fd,
 	if (ra == NULL || !ra->valid || ra->idx != idx)
 		return crlf_stream(fd, -1, io);
 	ra->valid = false;
-	if (st->st_dev != ra->dev || st->st_ino != ra->ino ||
-	    lseek(fd, ra->off, SEEK_SET) != ra->off)
+	if (!same_file(st, &ra->sb) || lseek(fd, ra->off, SEEK_SET) != ra->off)
 		return crlf_stream(fd, -1, io);	/* not the file read ahead */
 	if (io_write(io, ra->out, ra->len) == -1)
 		return close_keep_errno(fd, -1);

@@ -75,7 +75,8 @@ int	readahead_fill(struct readahead *, size_t idx, int fd,
 	    const struct stat *st);
 /*
  * crlf_stream(fd, -1, io) for message idx, taking the bytes ra read ahead
- * when they come from the same file (inode; st is fd's fstat()).  ra may
+ * when they come from the same file, unchanged (inode, size and mtime; st
+ * is fd's fstat()).  ra may
  * be NULL; what it held is dropped either way.  Closes fd.
  */
 int	readahead_stream(struct readahead *, size_t idx, int fd,

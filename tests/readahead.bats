@@ -180,3 +180,12 @@ retr2_sends() {
 	retr2_sends "$f"
 }
 
+@test "a message read ahead, then rewritten in place (same inode): RETR sends the new bytes (SPEC 3)" {
+	after_retr1 200 5000
+	f="$MD/cur/1700000002.M2P1.host:2,"
+	ino=$(stat -c %i "$f")
+	sed 's/a/z/g' "$f" >"$T/new"
+	cat "$T/new" >"$f"	# same inode, same size, new bytes
+	[ "$(stat -c %i "$f")" = "$ino" ]
+	retr2_sends "$f"
+}
