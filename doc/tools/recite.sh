@@ -1,0 +1,125 @@
+#!/bin/sh
+# doc/tools/recite.sh: points the citations in code and tests at doc/.
+#
+#   doc/tools/recite.sh [--check] [--long] [TREE]
+#
+# Rewrites, in every tracked text file of TREE (default: the repository
+# this script is in) except doc/, README.md and the fuzz corpus:
+#
+#   1. each entry of doc/tools/issue-citations.txt (FILE<TAB>FROM<TAB>TO:
+#      every literal FROM in FILE becomes TO), before anything else;
+#   2. "SPEC <clause id>" (2.1.1, C0004, ...) -> the clause id alone;
+#   3. "SPEC <n>" -> "spec <n>" (doc/spec.md section n), and
+#      "STYLE <n>" -> "style <n>" (doc/style.md section n); with --long,
+#      "doc/spec.md <n>" and "doc/style.md <n>" instead;
+#   4. "the SPEC clause" (pop3.h) -> "the doc/spec.md section or clause".
+#
+# "SPEC" and "STYLE" are rewritten only as whole words followed by a
+# blank and a section number, so UNSPEC and the like are left alone.
+# The short forms keep every line's length; --long does not, so it is
+# followed by a list of C lines over 80 columns.
+#
+# --check changes nothing and prints the diff it would apply.  Without
+# it the files are rewritten in place (use git diff to review).  Either
+# way it ends by listing what is left: SPEC, STYLE and issue citations
+# it did not handle, and .c/.h lines over 80 columns.  Exit status: 0
+# when nothing is left, 1 otherwise, 2 on a usage error.
+set -eu
+
+check=0
+long=0
+tree=
+for a in "$@"; do
+	case $a in
+	--check) check=1 ;;
+	--long) long=1 ;;
+	-*) echo "usage: $0 [--check] [--long] [TREE]" >&2; exit 2 ;;
+	*) tree=$a ;;
+	esac
+done
+here=$(cd "$(dirname "$0")" && pwd)
+[ -n "$tree" ] || tree=$(cd "$here/../.." && pwd)
+list=$here/issue-citations.txt
+[ -f "$list" ] || { echo "$0: missing $list" >&2; exit 2; }
+cd "$tree"
+git rev-parse --git-dir >/dev/null 2>&1 ||
+    { echo "$0: $tree is not a git work tree" >&2; exit 2; }
+
+if [ $long -eq 1 ]; then
+	spec='doc/spec.md' style='doc/style.md'
+else
+	spec='spec' style='style'
+fi
+
+# The files to look at: tracked text files that mention a citation.
+files=$(git grep -I -l -E '\bSPEC [0-9CVE]|\bSTYLE [0-9]|[Ii]ssues? [0-9]|the SPEC clause' \
+    -- . ':!doc' ':!README.md' ':!fuzz/corpus' ':!*.dict' || true)
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+for f in $files; do
+	[ -f "$f" ] || continue
+	# 1. The issue entries of this file, in the order listed.
+	LIST=$list FILE=$f perl -e '
+		open(my $l, "<", $ENV{LIST}) or die "$ENV{LIST}: $!\n";
+		my @e;
+		while (<$l>) {
+			chomp;
+			next if /^#/ || /^\s*$/;
+			my ($file, $from, $to) = split /\t/, $_, 3;
+			die "bad line $.: $_\n" unless defined $to;
+			push @e, [$from, $to] if $file eq $ENV{FILE};
+		}
+		local $/;
+		open(my $in, "<", $ENV{FILE}) or die "$ENV{FILE}: $!\n";
+		my $s = <$in>;
+		for my $e (@e) {
+			my ($from, $to) = @$e;
+			$s =~ s/\Q$from\E/$to/g or
+			    warn "recite: $ENV{FILE}: not found: $from\n";
+		}
+		print $s;
+	' >"$tmp/a"
+	# 2-4. The SPEC and STYLE citations.
+	SPECW=$spec STYLEW=$style perl -pe '
+		s/\bSPEC ((?:\d+\.\d+\.\d+|[CVE]\d{4})\b)/$1/g;
+		s/\bSPEC (?=\d)/$ENV{SPECW} /g;
+		s/\bSTYLE (?=\d)/$ENV{STYLEW} /g;
+		s/\bthe SPEC clause\b/the doc\/spec.md section or clause/g;
+	' "$tmp/a" >"$tmp/b"
+	if cmp -s "$f" "$tmp/b"; then
+		continue
+	fi
+	if [ $check -eq 1 ]; then
+		diff -u --label "a/$f" --label "b/$f" "$f" "$tmp/b" || true
+	else
+		# Keep the file's mode and inode: write over it.
+		cat "$tmp/b" >"$f"
+	fi
+done
+
+# What is left (on the rewritten tree, or as it would be with --check).
+left() {
+	git grep -n -I -E "$1" -- . ':!doc' ':!README.md' ':!fuzz/corpus' \
+	    ':!*.dict' || true
+}
+if [ $check -eq 0 ]; then
+	rest=$(left '\bSPEC\b|\bSTYLE\b|[Ii]ssues? [0-9]')
+	if [ -n "$rest" ]; then
+		echo "recite: citations left to point at doc/ by hand:"
+		echo "$rest"
+		status=1
+	fi
+	wide=$(for c in $(git ls-files '*.c' '*.h'); do
+		expand -t 8 "$c" | awk -v f="$c" \
+		    'length($0) > 80 { print f ":" NR ": " length($0) " columns" }'
+	done)
+	if [ -n "$wide" ]; then
+		echo "recite: C lines over 80 columns:"
+		echo "$wide"
+		status=1
+	fi
+fi
+exit $status
