@@ -59,11 +59,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
 
-# C lines over 80 columns (tabs at 8), as FILE<TAB>TEXT, to report only
-# the ones a rewrite makes.
+# C lines over 80 columns (tabs at 8) as "FILE:LINE LENGTH", to report
+# only the ones a rewrite makes longer (rewrites never add lines).
 wide_lines() {
 	for c in $(git ls-files '*.c' '*.h'); do
-		expand -t 8 "$c" | awk -v f="$c" 'length($0) > 80 { print f "\t" $0 }'
+		expand -t 8 "$c" |
+		    awk -v f="$c" 'length($0) > 80 { print f ":" NR, length($0) }'
 	done
 }
 wide_lines >"$tmp/wide-before"
@@ -121,7 +122,9 @@ if [ $check -eq 0 ]; then
 		echo "$rest"
 		status=1
 	fi
-	wide=$(wide_lines | grep -F -x -v -f "$tmp/wide-before" || true)
+	wide=$(wide_lines | awk 'NR == FNR { was[$1] = $2; next }
+	    !($1 in was) || $2 > was[$1] { print $1 ": " $2 " columns" }' \
+	    "$tmp/wide-before" - || true)
 	if [ -n "$wide" ]; then
 		echo "recite: C lines the rewrite made longer than 80 columns:"
 		echo "$wide"
