@@ -9,9 +9,11 @@
 #   1. each entry of doc/tools/issue-citations.txt (FILE<TAB>FROM<TAB>TO:
 #      every literal FROM in FILE becomes TO), before anything else;
 #   2. "SPEC <clause id>" (2.1.1, C0004, ...) -> the clause id alone;
-#   3. "SPEC <n>" -> "spec <n>" (doc/spec.md section n), and
-#      "STYLE <n>" -> "style <n>" (doc/style.md section n); with --long,
-#      "doc/spec.md <n>" and "doc/style.md <n>" instead;
+#   3. "SPEC <n>" and "SPEC section <n>" -> "spec <n>" (doc/spec.md
+#      section n), "STYLE <n>" -> "style <n>" (doc/style.md section n);
+#      with --long, "doc/spec.md <n>" and "doc/style.md <n>" instead;
+#      a path to SPEC.md or STYLE.md (../shared/SPEC.md) -> doc/spec.md,
+#      doc/style.md;
 #   4. "the SPEC clause" (pop3.h) -> "the spec section or clause".
 #
 # "SPEC" and "STYLE" are rewritten only as whole words followed by a
@@ -52,7 +54,7 @@ else
 fi
 
 # The files to look at: tracked text files that mention a citation.
-files=$(git grep -I -l -E '\bSPEC [0-9CVE]|\bSTYLE [0-9]|[Ii]ssues? [0-9]|the SPEC clause' \
+files=$(git grep -I -l -E '\bSPEC\b|\bSTYLE\b|[Ii]ssues? [0-9]' \
     -- . ':!doc' ':!README.md' ':!fuzz/corpus' ':!*.dict' || true)
 
 tmp=$(mktemp -d)
@@ -94,9 +96,11 @@ for f in $files; do
 	' >"$tmp/a"
 	# 2-4. The SPEC and STYLE citations.
 	SPECW=$spec STYLEW=$style perl -pe '
+		s{(?:\.\./)?(?:shared/)?\bSPEC\.md\b}{doc/spec.md}g;
+		s{(?:\.\./)?(?:shared/)?\bSTYLE\.md\b}{doc/style.md}g;
 		s/\bSPEC ((?:\d+\.\d+\.\d+|[CVE]\d{4})\b)/$1/g;
-		s/\bSPEC (?=\d)/$ENV{SPECW} /g;
-		s/\bSTYLE (?=\d)/$ENV{STYLEW} /g;
+		s/\bSPEC (?:sections? )?(?=\d)/$ENV{SPECW} /g;
+		s/\bSTYLE (?:sections? )?(?=\d)/$ENV{STYLEW} /g;
 		s/\bthe SPEC clause\b/the $ENV{SPECW} section or clause/g;
 	' "$tmp/a" >"$tmp/b"
 	if cmp -s "$f" "$tmp/b"; then
