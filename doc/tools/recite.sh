@@ -2,6 +2,7 @@
 # doc/tools/recite.sh: points the citations in code and tests at doc/.
 #
 #   doc/tools/recite.sh [--check] [--long] [TREE]
+#   doc/tools/recite.sh --verify [TREE]
 #
 # Rewrites, in every tracked text file of TREE (default: the repository
 # this script is in) except doc/, README.md and the fuzz corpus:
@@ -21,6 +22,11 @@
 # The short forms keep every line's length; --long does not, so it is
 # followed by a list of C lines over 80 columns.
 #
+# --verify changes nothing either: it checks that every citation of the
+# new forms ("spec N", "style N", "doc/<file>.md N"), in code, tests and
+# doc/ itself, names a section heading that exists, and exits 1 (listing
+# the dangling ones) when one does not.
+#
 # --check changes nothing and prints the diff it would apply.  Without
 # it the files are rewritten in place (use git diff to review).  Either
 # way it ends by listing what is left: SPEC, STYLE and issue citations
@@ -30,12 +36,14 @@ set -eu
 
 check=0
 long=0
+verify=0
 tree=
 for a in "$@"; do
 	case $a in
 	--check) check=1 ;;
 	--long) long=1 ;;
-	-*) echo "usage: $0 [--check] [--long] [TREE]" >&2; exit 2 ;;
+	--verify) verify=1 ;;
+	-*) echo "usage: $0 [--check] [--long] [--verify] [TREE]" >&2; exit 2 ;;
 	*) tree=$a ;;
 	esac
 done
@@ -44,8 +52,47 @@ here=$(cd "$(dirname "$0")" && pwd)
 list=$here/issue-citations.txt
 [ -f "$list" ] || { echo "$0: missing $list" >&2; exit 2; }
 cd "$tree"
+status=0
 git rev-parse --git-dir >/dev/null 2>&1 ||
     { echo "$0: $tree is not a git work tree" >&2; exit 2; }
+
+# --verify: every "spec N", "style N" and "doc/<file>.md N" must name a
+# heading "## N." / "### N." (or "## N " for style.md) of that file.
+if [ $verify -eq 1 ]; then
+	git grep -n -I -E '\b(spec|style) [0-9]|doc/[a-z]+\.md [0-9]' -- . \
+	    ':!doc/tools' ':!fuzz/corpus' ':!*.dict' | perl -e '
+		my %h;
+		for my $f (qw(spec style design formats deploy)) {
+			open(my $d, "<", "doc/$f.md") or next;
+			while (<$d>) {
+				$h{$f}{$1} = 1 if /^#{2,3} (\d+(?:\.\d+)*)[. ]/;
+			}
+		}
+		my $bad = 0;
+		my $num = qr/\d+(?:\.\d+)?/;
+		while (my $l = <STDIN>) {
+			my ($where, $text) = $l =~ /^([^:]+:\d+):(.*)$/ or next;
+			my @refs;
+			# "spec 1, 4.2, 9": every number of the list; a clause id
+			# (2.1.1) or a word ends it.
+			while ($text =~ /\b(spec|style) ($num(?:, $num)*)(?![.\d])/g) {
+				my $f = $1;
+				push @refs, [$f, $_] for split /, /, $2;
+			}
+			while ($text =~ m{\bdoc/([a-z]+)\.md ($num)(?![.\d])}g) {
+				push @refs, [$1, $2];
+			}
+			for my $r (@refs) {
+				my ($f, $n) = @$r;
+				next if $h{$f}{$n};
+				print "$where: $f $n: no such section in doc/$f.md\n";
+				$bad = 1;
+			}
+		}
+		exit $bad;
+	' || status=1
+	exit $status
+fi
 
 if [ $long -eq 1 ]; then
 	spec='doc/spec.md' style='doc/style.md'
