@@ -5,7 +5,8 @@
 #   doc/tools/recite.sh --verify [TREE]
 #
 # Rewrites, in every tracked text file of TREE (default: the repository
-# this script is in) except doc/, README.md and the fuzz corpus:
+# this script is in) except doc/, README.md, the fuzz corpus and
+# tests/doc.bats (whose fixtures hold old forms on purpose):
 #
 #   1. each entry of doc/tools/issue-citations.txt (FILE<TAB>FROM<TAB>TO:
 #      every literal FROM in FILE becomes TO), before anything else;
@@ -60,7 +61,7 @@ git rev-parse --git-dir >/dev/null 2>&1 ||
 # heading "## N." / "### N." (or "## N " for style.md) of that file.
 if [ $verify -eq 1 ]; then
 	git grep -n -I -E '\b(spec|style) [0-9]|doc/[a-z]+\.md [0-9]' -- . \
-	    ':!doc/tools' ':!fuzz/corpus' ':!*.dict' | perl -e '
+	    ':!doc/tools' ':!fuzz/corpus' ':!*.dict' ':!tests/doc.bats' | perl -e '
 		my %h;
 		for my $f (qw(spec style design formats deploy)) {
 			open(my $d, "<", "doc/$f.md") or next;
@@ -102,7 +103,7 @@ fi
 
 # The files to look at: tracked text files that mention a citation.
 files=$(git grep -I -l -E '\bSPEC\b|\bSTYLE\b|[Ii]ssues? [0-9]' \
-    -- . ':!doc' ':!README.md' ':!fuzz/corpus' ':!*.dict' || true)
+    -- . ':!doc' ':!README.md' ':!fuzz/corpus' ':!*.dict' ':!tests/doc.bats' || true)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
