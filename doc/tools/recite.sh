@@ -143,12 +143,17 @@ for f in $files; do
 		print $s;
 	' >"$tmp/a"
 	# 2-4. The SPEC and STYLE citations.
-	SPECW=$spec STYLEW=$style perl -pe '
+	# The blanks after SPEC may hold a line break and a comment leader
+	# ("SPEC\n * 4.1"); a clause id keeps the line break, drops the word.
+	SPECW=$spec STYLEW=$style perl -0777 -pe '
+		my $gap = qr/(?:[ \t]+|[ \t]*\n[ \t]*(?:[*#][ \t]+)?)/;
 		s{(?:\.\./)?(?:shared/)?\bSPEC\.md\b}{doc/spec.md}g;
 		s{(?:\.\./)?(?:shared/)?\bSTYLE\.md\b}{doc/style.md}g;
-		s/\bSPEC ((?:\d+\.\d+\.\d+|[CVE]\d{4})\b)/$1/g;
-		s/\bSPEC (?:sections? )?(?=\d)/$ENV{SPECW} /g;
-		s/\bSTYLE (?:sections? )?(?=\d)/$ENV{STYLEW} /g;
+		s/([ \t]*)\bSPEC($gap)((?:\d+\.\d+\.\d+|[CVE]\d{4})\b)/
+		    my ($b, $g, $c) = ($1, $2, $3);
+		    $g =~ m{\n} ? "\n" . ($g =~ s{^[ \t]*\n}{}r) . $c : $b . $c/ge;
+		s/\bSPEC($gap)(?:sections?($gap))?(?=\d)/$ENV{SPECW}$1/g;
+		s/\bSTYLE($gap)(?:sections?($gap))?(?=\d)/$ENV{STYLEW}$1/g;
 		s/\bthe SPEC clause\b/the $ENV{SPECW} section or clause/g;
 	' "$tmp/a" >"$tmp/b"
 	if cmp -s "$f" "$tmp/b"; then
