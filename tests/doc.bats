@@ -6,6 +6,11 @@
 
 ROOT=$BATS_TEST_DIRNAME/..
 
+setup() {
+	# recite.sh works on git's list of files.
+	command -v git >/dev/null || skip "git is not installed"
+}
+
 # A scratch git tree with doc/ and one file f.c holding $1.
 scratch() {
 	S=$BATS_TEST_TMPDIR/tree
@@ -19,6 +24,8 @@ scratch() {
 }
 
 @test "every spec, style and doc/ citation in the tree names an existing section (style 3.7)" {
+	git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1 ||
+	    skip "not a git checkout"
 	run "$ROOT/doc/tools/recite.sh" --verify "$ROOT"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
