@@ -28,6 +28,10 @@
 # doc/ itself, names a section heading that exists, and exits 1 (listing
 # the dangling ones) when one does not.
 #
+# --verbose lists the entries of issue-citations.txt whose text is not in
+# the tree (citations of other branches, or already gone); otherwise only
+# their number is printed.
+#
 # --check changes nothing and prints the diff it would apply.  Without
 # it the files are rewritten in place (use git diff to review).  Either
 # way it ends by listing what is left: SPEC, STYLE and issue citations
@@ -38,13 +42,16 @@ set -eu
 check=0
 long=0
 verify=0
+verbose=0
 tree=
 for a in "$@"; do
 	case $a in
 	--check) check=1 ;;
 	--long) long=1 ;;
 	--verify) verify=1 ;;
-	-*) echo "usage: $0 [--check] [--long] [--verify] [TREE]" >&2; exit 2 ;;
+	--verbose) verbose=1 ;;
+	-*) echo "usage: $0 [--check] [--long] [--verify] [--verbose] [TREE]" >&2
+	    exit 2 ;;
 	*) tree=$a ;;
 	esac
 done
@@ -122,7 +129,7 @@ wide_lines >"$tmp/wide-before"
 for f in $files; do
 	[ -f "$f" ] || continue
 	# 1. The issue entries of this file, in the order listed.
-	LIST=$list FILE=$f perl -e '
+	if ! LIST=$list FILE=$f perl -e '
 		open(my $l, "<", $ENV{LIST}) or die "$ENV{LIST}: $!\n";
 		my @e;
 		while (<$l>) {
@@ -138,10 +145,13 @@ for f in $files; do
 		for my $e (@e) {
 			my ($from, $to) = @$e;
 			$s =~ s/\Q$from\E/$to/g or
-			    warn "recite: $ENV{FILE}: not found: $from\n";
+			    warn "$ENV{FILE}: not found: $from\n";
 		}
 		print $s;
-	' >"$tmp/a"
+	' >"$tmp/a" 2>>"$tmp/notfound"; then
+		cat "$tmp/notfound" >&2
+		exit 2
+	fi
 	# 2-4. The SPEC and STYLE citations.
 	# The blanks after SPEC may hold a line break and a comment leader
 	# ("SPEC\n * 4.1"); a clause id keeps the line break, drops the word.
@@ -166,6 +176,16 @@ for f in $files; do
 		cat "$tmp/b" >"$f"
 	fi
 done
+
+# Entries for text no longer (or not yet) in the tree: other branches'.
+if [ -s "$tmp/notfound" ]; then
+	if [ $verbose -eq 1 ]; then
+		sed 's/^/recite: /' "$tmp/notfound" >&2
+	else
+		echo "recite: $(wc -l <"$tmp/notfound") entries of" \
+		    "issue-citations.txt not in this tree (--verbose lists them)" >&2
+	fi
+fi
 
 # What is left (on the rewritten tree, or as it would be with --check).
 left() {
