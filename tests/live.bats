@@ -230,7 +230,7 @@ journal() {
 	! inside journalctl --no-pager -o verbose | grep -q "$PW" || false
 }
 
-@test "live: a running session holds its sandbox: no privilege, seccomp, read-only system, hidden /home and /tmp, no network (pop3@.service)" {
+@test "live: a running session holds its sandbox: no privilege, seccomp, read-only system but the mail root and state directory, hidden /home and /tmp, no network (pop3@.service)" {
 	inside bash -c 'echo marker >/tmp/live-marker; mkdir -p /home/someone'
 	# A session held open after login while its process is inspected.
 	inside bash -euc '
@@ -245,6 +245,8 @@ journal() {
 	nsenter -t $h -m sh -c "touch /etc/x" 2>&1 || echo "etc: refused"
 	nsenter -t $h -m sh -c "touch /usr/x" 2>&1 || echo "usr: refused"
 	nsenter -t $h -m sh -c "touch /srv/mail/x && rm /srv/mail/x && echo mail: writable"
+	nsenter -t $h -m sh -c "touch /var/lib/pop3-handler/x && rm /var/lib/pop3-handler/x && echo state: writable"
+	stat -c "state: %U %a" /var/lib/pop3-handler
 	nsenter -t $h -m sh -c "ls -A /home | wc -l | sed s/^/home:\ /"
 	nsenter -t $h -m sh -c "test -e /tmp/live-marker && echo tmp: shared || echo tmp: private"
 	nsenter -t $h -n ip -o link | cut -d" " -f2 | sed "s/^/link: /"
@@ -262,6 +264,9 @@ journal() {
 	grep -qx 'etc: refused' "$T/sandbox"
 	grep -qx 'usr: refused' "$T/sandbox"
 	grep -qx 'mail: writable' "$T/sandbox"
+	# StateDirectory= (the penalty file, later a replay cache).
+	grep -qx 'state: writable' "$T/sandbox"
+	grep -qx 'state: pop3 700' "$T/sandbox"
 	grep -qx 'home: 0' "$T/sandbox"
 	grep -qx 'tmp: private' "$T/sandbox"
 	[ "$(grep -c '^link:' "$T/sandbox")" -eq 1 ]
