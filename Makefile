@@ -52,9 +52,26 @@ build-fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 deps:
 	@./tests/helpers/install-deps
 
+# The suite runs in two passes per build: the files in CHECK_SERIAL
+# (wall-clock limits on the handler's timers, 300 concurrent sessions,
+# the systemd container) one at a time, every other file CHECK_JOBS at a
+# time (bats --jobs needs GNU parallel; without it, one at a time).  The
+# tests of one file always run in order.  Time limits in the tests
+# stretch by TEST_SLOW (default: from the load average, tests/helpers/load.bash).
+CHECK_JOBS  ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
+CHECK_SERIAL = auth-limits bounds implicit-tls live penalty proxy stls \
+	       statefile-safety timeouts
+CHECK_SERIAL_FILES = $(wildcard $(CHECK_SERIAL:%=tests/%.bats))
+CHECK_PARALLEL_FILES = $(filter-out $(CHECK_SERIAL_FILES),$(wildcard tests/*.bats))
+CHECK_BATS = bats --tap $(if $(shell command -v parallel),--jobs $(CHECK_JOBS) \
+	--no-parallelize-within-files)
+
 check: deps lint all build-san/pop3-handler build-fault/pop3-handler
-	bats --tap tests | tee tests.tap
-	HANDLER=build-san/pop3-handler bats --tap tests | tee tests-san.tap
+	{ $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
+	  bats --tap $(CHECK_SERIAL_FILES); } | tee tests.tap
+	{ HANDLER=build-san/pop3-handler $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
+	  HANDLER=build-san/pop3-handler bats --tap $(CHECK_SERIAL_FILES); } | \
+	    tee tests-san.tap
 	@cat tests.tap tests-san.tap | ./tests/helpers/tap-count
 
 demo: deps all
