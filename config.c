@@ -188,6 +188,18 @@ config_set(struct config *c, const char *name, const char *v,
 		}
 		return set_str(c, &c->penalty_file, v, errstr);
 	}
+	if (!strcmp(name, "tls-ticket-key-file")) {
+		/* Issue 15: an absolute path, or "none" (the default). */
+		if (!strcmp(v, "none")) {
+			c->tls_ticket_key_file = NULL;
+			return 0;
+		}
+		if (v[0] != '/') {
+			*errstr = "expected an absolute path or none";
+			return -1;
+		}
+		return set_str(c, &c->tls_ticket_key_file, v, errstr);
+	}
 	*errstr = "unknown setting";
 	return -1;
 }

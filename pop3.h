@@ -62,6 +62,7 @@ struct config {
 	bool			 proxy_protocol;
 	enum log_backend	 log;
 	const char		*penalty_file;	/* NULL: off (issue 5) */
+	const char		*tls_ticket_key_file;	/* NULL: no tickets */
 	char			*owned[32];	/* strdup()ed values */
 	unsigned int		 nowned;
 };
