@@ -157,7 +157,7 @@ clean:
 # bench-smoke is a one-second run against the handler that check may use.
 BENCH_BIN = bench/popbench bench/mkmaildir
 bench/popbench: bench/popbench.c
-	$(CC) $(WARN) $(CFLAGS) -o $@ bench/popbench.c
+	$(CC) $(WARN) $(CFLAGS) -o $@ bench/popbench.c -lssl -lcrypto
 bench/mkmaildir: bench/mkmaildir.c
 	$(CC) $(WARN) $(CFLAGS) -o $@ bench/mkmaildir.c -lm
 bench: all $(BENCH_BIN)
