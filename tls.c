@@ -164,6 +164,7 @@ pem_peek(const char *setting, const char *path, const char **errstr)
 	char buf[65536 + 1];
 	ssize_t n;
 	size_t len = 0;
+	bool pem;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
@@ -188,8 +189,10 @@ pem_peek(const char *setting, const char *path, const char **errstr)
 	}
 	(void)close(fd);
 	buf[len] = '\0';
-	if (memchr(buf, '\0', len) != NULL ||
-	    strstr(buf, "-----BEGIN ") == NULL) {
+	pem = memchr(buf, '\0', len) == NULL &&
+	    strstr(buf, "-----BEGIN ") != NULL;
+	explicit_bzero(buf, len);	/* the key file: nothing stays */
+	if (!pem) {
 		(void)snprintf(msg, sizeof(msg), "cannot load %s %s: no PEM "
 		    "data", setting, path);
 		*errstr = msg;
@@ -687,6 +690,12 @@ tls_accept(struct tls *t, int in_fd, int out_fd, unsigned int timeout,
 			return -1;
 		}
 	}
+	/*
+	 * The tickets went out with the handshake (TLS 1.3 sends them right
+	 * after it): the keys are not needed again in this process.
+	 */
+	explicit_bzero(t->keys, sizeof(t->keys));
+	t->nkeys = 0;
 	(void)snprintf(t->desc, sizeof(t->desc), "%s/%s",
 	    t->o.SSL_get_version(t->ssl),
 	    t->o.SSL_CIPHER_get_name(t->o.SSL_get_current_cipher(t->ssl)));
