@@ -338,8 +338,10 @@ ticket_keys_load(struct tls *t, bool create)
 			(void)close(fd);
 			return -1;
 		}
+		/* --check-config as root may look at the service's file. */
 		if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-		    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		    (st.st_uid != geteuid() && (create || geteuid() != 0)) ||
+		    (st.st_mode & 077) != 0) {
 			ticket_reason(t, "must be a regular file of this user "
 			    "with one link and no group or other access", 0);
 			(void)close(fd);

@@ -273,3 +273,20 @@ refused() {
 	crlf QUIT | chat --tls-ticket-key-file=none
 	[ "$status" -eq 0 ]
 }
+
+@test "a key file of another user is refused by a session, while --check-config as root accepts it (issue 15)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give the file away"
+	head -c 80 /dev/urandom >"$KF"
+	chmod 600 "$KF"
+	chown 65534 "$KF"
+	status=0
+	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
+	    --tls-cert="$CERT" --tls-key="$KEY" --tls-ticket-key-file="$KF" \
+	    >"$out" 2>"$T/check.log" || status=$?
+	[ "$status" -eq 0 ]
+	implicit --tls-ticket-key-file="$KF"
+	resume "$PORT" tls new
+	[ "$(results)" = 'reused=False ticket=False' ]
+	wait_exits 1
+	grep -q "tls-ticket-key-file $KF: must be a regular file of this user" "$log"
+}
