@@ -172,9 +172,11 @@ clean:
 
 # Benchmark (issue 6, bench/README.md): never part of `make check`;
 # bench-smoke is a one-second run against the handler that check may use.
-BENCH_BIN = bench/popbench bench/mkmaildir
+BENCH_BIN = bench/popbench bench/mkmaildir bench/tlscost
+bench/tlscost: bench/tlscost.c
+	$(CC) $(WARN) $(CFLAGS) -o $@ bench/tlscost.c -ldl
 bench/popbench: bench/popbench.c
-	$(CC) $(WARN) $(CFLAGS) -o $@ bench/popbench.c
+	$(CC) $(WARN) $(CFLAGS) -o $@ bench/popbench.c -lssl -lcrypto
 bench/mkmaildir: bench/mkmaildir.c
 	$(CC) $(WARN) $(CFLAGS) -o $@ bench/mkmaildir.c -lm
 bench: all $(BENCH_BIN)

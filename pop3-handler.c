@@ -215,8 +215,12 @@ check_config(const struct config *c)
 	int bad;
 
 	if (c->tls_cert != NULL) {
-		if ((t = tls_new(c->tls_cert, c->tls_key, &errstr)) == NULL) {
+		/* Everything a session loads only when TLS is used. */
+		if ((t = tls_new(c->tls_cert, c->tls_key,
+		    c->tls_ticket_key_file, &errstr)) == NULL ||
+		    tls_check(t, &errstr) == -1) {
 			fprintf(stderr, "pop3-handler: %s\n", errstr);
+			tls_free(t);
 			return EXIT_CONFIG;
 		}
 		tls_free(t);
@@ -326,6 +330,8 @@ serve(const struct config *cfg, struct tls *tls)
 {
 	struct io_transport tr;
 	struct proxy_result pr;
+	struct config proxied;
+	char ptls[sizeof(pr.ssl_version) + sizeof(pr.ssl_cipher) + 8];
 	struct session s;
 	const char *errstr;
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -346,6 +352,21 @@ serve(const struct config *cfg, struct tls *tls)
 			log_set_peer(pr.addr);
 			peer_addr = pr.addr;
 		}
+		if (!pr.local && pr.ssl && !cfg->implicit_tls) {
+			/*
+			 * Issue 15: the proxy ended TLS (send-proxy-v2-ssl).
+			 * The transport is protected as with "secured": no
+			 * STLS inside it, plaintext auth as under TLS.
+			 */
+			proxied = *cfg;
+			proxied.secured = true;
+			cfg = &proxied;
+			tls = NULL;
+			(void)snprintf(ptls, sizeof(ptls), "proxy:%s/%s",
+			    pr.ssl_version[0] ? pr.ssl_version : "TLS",
+			    pr.ssl_cipher[0] ? pr.ssl_cipher : "unknown");
+			log_set_tls(ptls);
+		}
 	}
 	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
 	    cfg->max_command_length)) == NULL) {
@@ -362,6 +383,8 @@ serve(const struct config *cfg, struct tls *tls)
 		}
 		io_set_transport(io, &tr);
 		log_set_tls(tls_describe(tls));
+		log_debug("implicit TLS: %s, %s", tls_describe(tls),
+		    tls_resumed(tls) ? "resumed" : "full handshake");
 	}
 	session_init(&s, cfg, io, loopback, tls, cfg->implicit_tls);
 	s.peer = peer_addr;
@@ -412,8 +435,9 @@ main(int argc, char **argv)
 		return st;
 	}
 
-	if (cfg.tls_cert != NULL &&
-	    (tls = tls_new(cfg.tls_cert, cfg.tls_key, &errstr)) == NULL)
+	/* Issue 15: no OpenSSL yet; STLS or implicit TLS loads it. */
+	if (cfg.tls_cert != NULL && (tls = tls_new(cfg.tls_cert, cfg.tls_key,
+	    cfg.tls_ticket_key_file, &errstr)) == NULL)
 		config_error("%s", errstr);
 	log_init(cfg.log);
 	log_set_debug(debug);

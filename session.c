@@ -639,6 +639,11 @@ cmd_stls(struct session *s, char *args)
 		return bad(s, "-ERR TLS is not configured");
 	if (s->tls_active)
 		return bad(s, "-ERR TLS is already active");
+	if (tls_load(s->tls, &errstr) == -1) {	/* OpenSSL, loaded now */
+		log_warnx("STLS: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] TLS is not available");
+		return CMD_DONE;
+	}
 	reply(s, "+OK Begin TLS negotiation");
 	if (s->closing || io_flush(s->io) == -1)
 		return session_close(s, EXIT_ERROR);
@@ -653,7 +658,8 @@ cmd_stls(struct session *s, char *args)
 	s->have_user = false;
 	s->auth_pending = NULL;
 	log_set_tls(tls_describe(s->tls));
-	log_debug("STLS: %s", tls_describe(s->tls));
+	log_debug("STLS: %s, %s", tls_describe(s->tls),
+	    tls_resumed(s->tls) ? "resumed" : "full handshake");
 	return CMD_DONE;
 }
 
