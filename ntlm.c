@@ -11,16 +11,21 @@
  * work as a wrong password, and the caller answers it the same way.
  *
  * Not done, on purpose: no signing or sealing (POP3 has no security
- * layer after AUTH, so no session key is derived or exchanged); the MIC
- * and the client's timestamp are not checked (the server challenge is
- * fresh for every exchange, so a replayed AUTHENTICATE cannot verify,
+ * layer after AUTH, so no key exchange is offered and no sealing key is
+ * derived); the client's timestamp is not checked (the server challenge
+ * is fresh for every exchange, so a replayed AUTHENTICATE cannot verify,
  * and a client with a wrong clock still logs in); the domain the client
- * names is used in NTOWFv2 as sent and not compared with ours.
+ * names is used in NTOWFv2 as sent and not compared with ours.  A MIC,
+ * when the client sends one, is checked (MS-NLMP 3.2.5.1.2).
  *
  * libcrypto is loaded with dlopen() when an exchange starts, like tls.c
  * does for TLS, so sessions without NTLM do not map it.
  */
+#include <sys/random.h>
+#include <sys/types.h>
+
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -48,7 +53,9 @@
 #define AV_NB_COMPUTER		1
 #define AV_NB_DOMAIN		2
 #define AV_DNS_COMPUTER		3
+#define AV_FLAGS		6
 #define AV_TIMESTAMP		7
+#define AV_FLAG_MIC		0x00000002u	/* MsvAvFlags: a MIC is sent */
 
 /*
  * NTLMv2 response: NTProofStr (16), then the blob's fixed part (28:
@@ -158,28 +165,73 @@ ntlm_parse_negotiate(const uint8_t *msg, size_t len, uint32_t *flags_out,
 	return 0;
 }
 
+/* The six security buffers of an AUTHENTICATE, after hdr octets. */
+static int
+auth_fields(const uint8_t *msg, size_t len, size_t hdr,
+    struct ntlm_authenticate *a)
+{
+	const uint8_t *key;
+	size_t key_len;
+
+	return get_field(msg, len, 12, hdr, &a->lm, &a->lm_len) ||
+	    get_field(msg, len, 20, hdr, &a->nt, &a->nt_len) ||
+	    get_field(msg, len, 28, hdr, &a->domain, &a->domain_len) ||
+	    get_field(msg, len, 36, hdr, &a->user, &a->user_len) ||
+	    get_field(msg, len, 44, hdr, &a->workstation,
+	    &a->workstation_len) ||
+	    get_field(msg, len, 52, hdr, &key, &key_len) ? -1 : 0;
+}
+
+/*
+ * Whether an NTLMv2 response's AV pairs carry MsvAvFlags with the MIC
+ * bit.  The walk stops at MsvAvEOL or at the first pair that does not
+ * fit; the NTProofStr covers these octets, so they cannot be altered.
+ */
+static bool
+blob_has_mic(const uint8_t *nt, size_t nt_len)
+{
+	size_t at = NTLMV2_MIN, n;
+	unsigned int id;
+
+	if (nt_len < NTLMV2_MIN)
+		return false;
+	while (nt_len - at >= 4) {
+		id = le16(nt + at);
+		n = le16(nt + at + 2);
+		if (id == AV_EOL || nt_len - at - 4 < n)
+			return false;
+		if (id == AV_FLAGS && n == 4)
+			return (le32(nt + at + 4) & AV_FLAG_MIC) != 0;
+		at += 4 + n;
+	}
+	return false;
+}
+
 int
 ntlm_parse_authenticate(const uint8_t *msg, size_t len,
     struct ntlm_authenticate *out, const char **errstr_out)
 {
 	struct ntlm_authenticate a;
-	const uint8_t *key;
-	size_t key_len;
 
 	if (check_header(msg, len, AUTHENTICATE_HDR, MSG_AUTHENTICATE,
 	    errstr_out) == -1)
 		return -1;
 	a.flags = le32(msg + 60);
-	if (get_field(msg, len, 12, AUTHENTICATE_HDR, &a.lm, &a.lm_len) ||
-	    get_field(msg, len, 20, AUTHENTICATE_HDR, &a.nt, &a.nt_len) ||
-	    get_field(msg, len, 28, AUTHENTICATE_HDR, &a.domain,
-	    &a.domain_len) ||
-	    get_field(msg, len, 36, AUTHENTICATE_HDR, &a.user, &a.user_len) ||
-	    get_field(msg, len, 44, AUTHENTICATE_HDR, &a.workstation,
-	    &a.workstation_len) ||
-	    get_field(msg, len, 52, AUTHENTICATE_HDR, &key, &key_len)) {
+	a.msg = msg;
+	a.msg_len = len;
+	a.mic = NULL;
+	if (auth_fields(msg, len, AUTHENTICATE_HDR, &a) == -1) {
 		*errstr_out = "AUTHENTICATE field outside the message";
 		return -1;
+	}
+	if (blob_has_mic(a.nt, a.nt_len)) {
+		/* Version and MIC come before every field. */
+		if (auth_fields(msg, len, NTLM_MIC_OFFSET + NTLM_HASH_LEN,
+		    &a) == -1 || len < NTLM_MIC_OFFSET + NTLM_HASH_LEN) {
+			*errstr_out = "AUTHENTICATE field overlaps its MIC";
+			return -1;
+		}
+		a.mic = msg + NTLM_MIC_OFFSET;
 	}
 	/* Our CHALLENGE offers Unicode only; the strings are UTF-16LE. */
 	if (!(a.flags & NTLM_NEGOTIATE_UNICODE)) {
@@ -506,13 +558,45 @@ ct_equal16(const uint8_t *a, const uint8_t *b)
 	return d == 0;
 }
 
+/*
+ * MS-NLMP 3.2.5.1.2: HMAC-MD5(SessionBaseKey, NEGOTIATE + CHALLENGE +
+ * AUTHENTICATE with its MIC zeroed) must equal the MIC.  buf has room
+ * for all three.
+ */
+static bool
+mic_ok(const struct ntlm_crypto *c, const uint8_t owf[NTLM_HASH_LEN],
+    const uint8_t proof[NTLM_HASH_LEN], const struct ntlm_authenticate *a,
+    const struct ntlm_transcript *t, uint8_t *buf)
+{
+	uint8_t key[NTLM_HASH_LEN], mic[NTLM_HASH_LEN];
+	size_t n;
+	bool ok;
+
+	if (t == NULL || t->negotiate_len > sizeof(t->negotiate) ||
+	    t->challenge_len > sizeof(t->challenge) ||
+	    a->msg_len > NTLM_MAX_MESSAGE)
+		return false;
+	memcpy(buf, t->negotiate, t->negotiate_len);
+	n = t->negotiate_len;
+	memcpy(buf + n, t->challenge, t->challenge_len);
+	n += t->challenge_len;
+	memcpy(buf + n, a->msg, a->msg_len);
+	memset(buf + n + NTLM_MIC_OFFSET, 0, NTLM_HASH_LEN);
+	n += a->msg_len;
+	ok = hmac_md5(c, owf, proof, NTLM_HASH_LEN, key) &&
+	    hmac_md5(c, key, buf, n, mic) && ct_equal16(mic, a->mic);
+	explicit_bzero(key, sizeof(key));
+	return ok;
+}
+
 bool
 ntlm_verify(const struct ntlm_crypto *c,
     const uint8_t nt_hash[NTLM_HASH_LEN], const struct ntlm_authenticate *a,
-    const uint8_t challenge[NTLM_CHALLENGE_LEN])
+    const uint8_t challenge[NTLM_CHALLENGE_LEN],
+    const struct ntlm_transcript *t)
 {
 	static const uint8_t dummy[NTLM_HASH_LEN] = { 0x6e, 0x74, 0x6c, 0x6d };
-	uint8_t buf[NTLM_CHALLENGE_LEN + NTLM_MAX_MESSAGE];
+	uint8_t buf[NTLM_MAX_NEGOTIATE + NTLM_MAX_CHALLENGE + NTLM_MAX_MESSAGE];
 	uint8_t owf[NTLM_HASH_LEN], proof[NTLM_HASH_LEN];
 	bool v2 = a->nt_len >= NTLMV2_MIN, ok;
 	size_t i, n, blob_len;
@@ -540,10 +624,68 @@ ntlm_verify(const struct ntlm_crypto *c,
 	ok = hmac_md5(c, owf, buf, NTLM_CHALLENGE_LEN + blob_len, proof) && ok;
 	ok = ct_equal16(proof, v2 ? a->nt : dummy) && ok && v2 &&
 	    nt_hash != NULL;
+	if (ok && a->mic != NULL)
+		ok = mic_ok(c, owf, proof, a, t, buf);
 	explicit_bzero(owf, sizeof(owf));
 	explicit_bzero(proof, sizeof(proof));
 	explicit_bzero(buf, sizeof(buf));
 	return ok;
+}
+
+struct ntlm_exchange *
+ntlm_exchange_new(const char **errstr_out)
+{
+	struct ntlm_exchange *x;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		*errstr_out = "out of memory";
+		return NULL;
+	}
+	if (getrandom(x->challenge, sizeof(x->challenge), 0) !=
+	    (ssize_t)sizeof(x->challenge)) {
+		*errstr_out = "getrandom failed";
+		free(x);
+		return NULL;
+	}
+	if ((x->crypto = ntlm_crypto_load(errstr_out)) == NULL) {
+		free(x);
+		return NULL;
+	}
+	return x;
+}
+
+void
+ntlm_exchange_free(struct ntlm_exchange *x)
+{
+	if (x == NULL)
+		return;
+	ntlm_crypto_free(x->crypto);
+	explicit_bzero(x, sizeof(*x));
+	free(x);
+}
+
+int
+ntlm_exchange_negotiate(struct ntlm_exchange *x, const uint8_t *msg,
+    size_t len, const char *hostname, time_t now, const char **errstr_out)
+{
+	uint32_t flags;
+
+	if (ntlm_parse_negotiate(msg, len, &flags, errstr_out) == -1)
+		return -1;
+	if (len > sizeof(x->t.negotiate)) {
+		*errstr_out = "NEGOTIATE longer than 1024 octets";
+		return -1;
+	}
+	memcpy(x->t.negotiate, msg, len);
+	x->t.negotiate_len = len;
+	x->t.challenge_len = ntlm_build_challenge(x->t.challenge,
+	    sizeof(x->t.challenge), flags, x->challenge, hostname,
+	    ntlm_filetime(now));
+	if (x->t.challenge_len == 0) {
+		*errstr_out = "cannot build the CHALLENGE";
+		return -1;
+	}
+	return 0;
 }
 
 int

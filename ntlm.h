@@ -21,6 +21,9 @@
 #define NTLM_MAX_MESSAGE	(MAX_COMMAND_LENGTH / 4 * 3)
 /* C0001: "+ " base64 CRLF fits 512 octets: 508 base64 = 381 octets. */
 #define NTLM_MAX_CHALLENGE	((MAX_REPLY - 4) / 4 * 3)
+/* A NEGOTIATE is kept for the MIC; real ones have 32..100 octets. */
+#define NTLM_MAX_NEGOTIATE	1024
+#define NTLM_MIC_OFFSET		72	/* after the header and Version */
 
 /* NegotiateFlags bits this file reads or sets (MS-NLMP 2.2.2.5). */
 #define NTLM_NEGOTIATE_UNICODE		0x00000001u
@@ -32,6 +35,7 @@
 #define NTLM_NEGOTIATE_ESS		0x00080000u
 #define NTLM_NEGOTIATE_TARGET_INFO	0x00800000u
 #define NTLM_NEGOTIATE_VERSION		0x02000000u
+#define NTLM_NEGOTIATE_KEY_EXCH		0x40000000u
 
 /*
  * An AUTHENTICATE message (MS-NLMP 2.2.1.3) as parsed: every pointer
@@ -50,6 +54,9 @@ struct ntlm_authenticate {
 	size_t		 user_len;
 	const uint8_t	*workstation;
 	size_t		 workstation_len;
+	const uint8_t	*msg;		/* the whole message */
+	size_t		 msg_len;
+	const uint8_t	*mic;		/* NULL: the client sent no MIC */
 };
 
 /*
@@ -62,7 +69,9 @@ int	ntlm_parse_negotiate(const uint8_t *msg, size_t len,
 
 /*
  * Parses an AUTHENTICATE message of len octets into *out (pointers into
- * msg, valid as long as msg).  Returns 0, or -1 with a reason in
+ * msg, valid as long as msg).  A MIC is present when the NTLMv2 blob's
+ * MsvAvFlags say so (MS-NLMP 2.2.2.1); it then sits at NTLM_MIC_OFFSET
+ * and no field may overlap it.  Returns 0, or -1 with a reason in
  * *errstr_out for a message that is not well formed.  A well-formed
  * message may still carry an NTLMv1 or LM response: ntlm_verify() refuses
  * those like a wrong password.
@@ -106,6 +115,14 @@ size_t	ntlm_base64(const uint8_t *in, size_t len, char *out, size_t outsize);
 /* libcrypto, loaded on demand; NULL until ntlm_crypto_load(). */
 struct ntlm_crypto;
 
+/* The two messages before the AUTHENTICATE, for the MIC. */
+struct ntlm_transcript {
+	uint8_t		 negotiate[NTLM_MAX_NEGOTIATE];
+	size_t		 negotiate_len;
+	uint8_t		 challenge[NTLM_MAX_CHALLENGE];
+	size_t		 challenge_len;
+};
+
 /*
  * Loads libcrypto and the functions this file needs.  Returns a handle,
  * or NULL with a reason in *errstr_out.  ntlm_crypto_free() unloads.
@@ -123,11 +140,44 @@ void	ntlm_crypto_free(struct ntlm_crypto *);
  * same work against a dummy key and returns false.  An NT response that
  * is not NTLMv2 (24 octets: NTLMv1 or NTLM2 session response; empty: LM
  * only; shorter than an NTLMv2 blob) is refused after the same work.
+ * When a->mic is set, the MIC must equal HMAC-MD5(SessionBaseKey,
+ * NEGOTIATE + CHALLENGE + AUTHENTICATE with the MIC zeroed) from t
+ * (MS-NLMP 3.2.5.1.2; no key exchange is offered, so the exported key is
+ * the SessionBaseKey); with t NULL a MIC never verifies.
  */
 bool	ntlm_verify(const struct ntlm_crypto *,
 	    const uint8_t nt_hash[NTLM_HASH_LEN],
 	    const struct ntlm_authenticate *a,
-	    const uint8_t challenge[NTLM_CHALLENGE_LEN]);
+	    const uint8_t challenge[NTLM_CHALLENGE_LEN],
+	    const struct ntlm_transcript *t);
+
+/*
+ * One AUTH NTLM exchange: libcrypto, the server challenge and the
+ * messages so far.  The session keeps it from AUTH NTLM to the end of
+ * the exchange.
+ */
+struct ntlm_exchange {
+	struct ntlm_crypto	*crypto;
+	uint8_t			 challenge[NTLM_CHALLENGE_LEN];
+	struct ntlm_transcript	 t;	/* t.challenge: the CHALLENGE sent */
+};
+
+/*
+ * Starts an exchange: loads libcrypto and draws the server challenge
+ * from getrandom().  Returns NULL with a reason in *errstr_out (a
+ * server-side fault).  ntlm_exchange_free() ends it; NULL is a no-op.
+ */
+struct ntlm_exchange *ntlm_exchange_new(const char **errstr_out);
+void	ntlm_exchange_free(struct ntlm_exchange *);
+
+/*
+ * Takes the client's NEGOTIATE (kept for the MIC) and builds the
+ * CHALLENGE into x->t.challenge for hostname at time now.  Returns 0, or
+ * -1 with a reason in *errstr_out when the NEGOTIATE is malformed.
+ */
+int	ntlm_exchange_negotiate(struct ntlm_exchange *x, const uint8_t *msg,
+	    size_t len, const char *hostname, time_t now,
+	    const char **errstr_out);
 
 /*
  * The NT hash of a password for --hash-password --scheme=ntlm: MD4 of

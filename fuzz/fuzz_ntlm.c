@@ -7,10 +7,12 @@
  *   'H'  a hostname for ntlm_build_challenge(), the same checks;
  *   else an AUTHENTICATE message (any other first byte, e.g. 'A').
  * An accepted AUTHENTICATE must point inside the message with even
- * UTF-16 lengths; its user name converts to UTF-8 within the buffer or is
- * refused; ntlm_verify() against the key of corpus/ntlm/v2-ok (the NT
- * hash of "Password") and its server challenge accepts only NTLMv2
- * responses.  Once per process, the NTLMv2 example of MS-NLMP 4.2.4 must
+ * UTF-16 lengths, a MIC (if any) at its place before every field; its
+ * user name converts to UTF-8 within the buffer or is refused;
+ * ntlm_verify() against the key of corpus/ntlm/v2-ok (the NT hash of
+ * "Password"), its server challenge and the transcript of transcript()
+ * (corpus/ntlm/v2-mic-ok carries a valid MIC over it) accepts only
+ * NTLMv2 responses.  Once per process, the NTLMv2 example of MS-NLMP 4.2.4 must
  * verify and must fail with one bit of the proof changed.
  */
 #include <string.h>
@@ -41,6 +43,27 @@ static const uint8_t kat_temp[] = {
 	'r', 0,
 	0, 0, 0, 0, 0, 0, 0, 0
 };
+
+/* What corpus MICs cover: curl's NEGOTIATE, our CHALLENGE to it. */
+static const struct ntlm_transcript *
+transcript(const uint8_t challenge[8])
+{
+	static const uint8_t neg[32] = {
+		'N', 'T', 'L', 'M', 'S', 'S', 'P', 0, 1, 0, 0, 0,
+		0x06, 0x82, 0x08, 0xa0
+	};
+	static struct ntlm_transcript t;
+
+	if (t.negotiate_len == 0) {
+		memcpy(t.negotiate, neg, sizeof(neg));
+		t.negotiate_len = sizeof(neg);
+		t.challenge_len = ntlm_build_challenge(t.challenge,
+		    sizeof(t.challenge), 0xa0088206u, challenge,
+		    "mail.example.org", ntlm_filetime(1700000000));
+		fuzz_check(t.challenge_len > 0);
+	}
+	return &t;
+}
 
 static const struct ntlm_crypto *
 crypto(void)
@@ -78,10 +101,10 @@ known_answer(void)
 	a.domain_len = sizeof(dom);
 	a.nt = nt;
 	a.nt_len = sizeof(nt);
-	fuzz_check(ntlm_verify(crypto(), kat_hash, &a, kat_challenge));
-	fuzz_check(!ntlm_verify(crypto(), NULL, &a, kat_challenge));
+	fuzz_check(ntlm_verify(crypto(), kat_hash, &a, kat_challenge, NULL));
+	fuzz_check(!ntlm_verify(crypto(), NULL, &a, kat_challenge, NULL));
 	nt[3] ^= 1;
-	fuzz_check(!ntlm_verify(crypto(), kat_hash, &a, kat_challenge));
+	fuzz_check(!ntlm_verify(crypto(), kat_hash, &a, kat_challenge, NULL));
 }
 
 /* A built CHALLENGE fits one reply line and is well formed. */
@@ -144,6 +167,12 @@ check_authenticate(const uint8_t *data, size_t size)
 	INSIDE(a.workstation, a.workstation_len);
 #undef INSIDE
 	fuzz_check(a.user_len % 2 == 0 && a.domain_len % 2 == 0);
+	fuzz_check(a.msg == data && a.msg_len == size);
+	if (a.mic != NULL) {
+		fuzz_check(a.mic == data + NTLM_MIC_OFFSET && size >= 88);
+		fuzz_check(a.nt_len == 0 || a.nt >= data + 88);
+		fuzz_check(a.user_len == 0 || a.user >= data + 88);
+	}
 	memset(name, 0x5a, sizeof(name));
 	if (ntlm_utf16_to_utf8(a.user, a.user_len, name, sizeof(name),
 	    &nlen) == 0) {
@@ -152,10 +181,15 @@ check_authenticate(const uint8_t *data, size_t size)
 		fuzz_check(nlen * 2 >= a.user_len / 2 &&
 		    nlen <= a.user_len / 2 * 3);
 	}
-	ok = ntlm_verify(crypto(), kat_hash, &a, ok_challenge);
+	ok = ntlm_verify(crypto(), kat_hash, &a, ok_challenge,
+	    transcript(ok_challenge));
 	if (ok)
 		fuzz_check(a.nt_len >= 16 + 28);
-	fuzz_check(!ntlm_verify(crypto(), NULL, &a, ok_challenge));
+	if (a.mic != NULL)
+		fuzz_check(!ntlm_verify(crypto(), kat_hash, &a, ok_challenge,
+		    NULL));
+	fuzz_check(!ntlm_verify(crypto(), NULL, &a, ok_challenge,
+	    transcript(ok_challenge)));
 }
 
 int
