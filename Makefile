@@ -17,7 +17,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # only when an NTLM exchange starts: headers only.
 PKG_LIBS   = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 
-SRCS	 = util.c log.c io.c tls.c proxy.c config.c auth.c uidparse.c uidmap.c \
+SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
 	   checkuser.c penalty.c sandbox.c ntlm.c
 OBJS	 = $(SRCS:.c=.o)
@@ -98,7 +98,7 @@ uninstall:
 # The objects go into an archive so each harness pulls only what it
 # needs, and fuzz_command can bring its own sandbox_maildir(): Landlock
 # would lock the fuzzer out of its passwd file and its corpus.
-FUZZ_TARGETS = command proxy passwd saslplain config mdname uidmap \
+FUZZ_TARGETS = command proxy passwd extra saslplain config mdname uidmap \
 	       uidimport crlf ntlm
 FUZZ_SECONDS ?= 60
 FUZZ_CC	 ?= clang

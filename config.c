@@ -25,6 +25,59 @@ config_defaults(struct config *c)
 	c->max_auth_failures = 3;
 	c->log = LOGTO_AUTO;
 	c->penalty_file = "/var/lib/pop3-handler/penalty";
+	c->state_dir = "/var/lib/pop3-handler";
+	c->auth_mechs = MECH_BIT(MECH_PLAIN) | MECH_BIT(MECH_LOGIN) |
+	    MECH_BIT(MECH_SCRAM_SHA_256) | MECH_BIT(MECH_SCRAM_SHA_256_PLUS) |
+	    MECH_BIT(MECH_GSSAPI);
+	c->login_delay = 0;
+	c->expire_days = EXPIRE_NEVER;
+}
+
+/* SPEC 4.1: the names of enum auth_mech, lower case, in its order. */
+static const char *const mech_names[MECH_COUNT] = {
+	"plain", "login", "scram-sha-1", "scram-sha-1-plus", "scram-sha-256",
+	"scram-sha-256-plus", "gssapi", "ntlm"
+};
+
+const char *
+config_mech_name(enum auth_mech m)
+{
+	return (unsigned int)m < MECH_COUNT ? mech_names[m] : "?";
+}
+
+int
+config_parse_mechs(const char *v, unsigned int *out, const char **errstr)
+{
+	char name[32];
+	size_t n;
+	unsigned int set = 0, m;
+
+	for (;;) {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		n = strcspn(v, " \t,");
+		if (n >= sizeof(name)) {
+			*errstr = "unknown mechanism";
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			name[i] = (v[i] >= 'A' && v[i] <= 'Z') ?
+			    (char)(v[i] - 'A' + 'a') : v[i];
+		name[n] = '\0';
+		for (m = 0; m < MECH_COUNT; m++)
+			if (!strcmp(name, mech_names[m]))
+				break;
+		if (m == MECH_COUNT) {
+			*errstr = "unknown mechanism";
+			return -1;
+		}
+		set |= MECH_BIT(m);
+		v += n;
+	}
+	*out = set;
+	return 0;
 }
 
 static int
@@ -79,6 +132,29 @@ set_str(struct config *c, const char **s, const char *v, const char **errstr)
 	}
 	c->owned[c->nowned++] = copy;
 	*s = copy;
+	return 0;
+}
+
+static int
+set_abs_path(struct config *c, const char **s, const char *v,
+    const char **errstr)
+{
+	if (v[0] != '/') {
+		*errstr = "expected an absolute path";
+		return -1;
+	}
+	return set_str(c, s, v, errstr);
+}
+
+static int
+set_u32(uint32_t *u, const char *v, uint32_t lo, uint32_t hi,
+    const char **errstr)
+{
+	unsigned int n;
+
+	if (set_uint(&n, v, lo, hi, errstr) == -1)
+		return -1;
+	*u = n;
 	return 0;
 }
 
@@ -188,6 +264,27 @@ config_set(struct config *c, const char *name, const char *v,
 		}
 		return set_str(c, &c->penalty_file, v, errstr);
 	}
+	if (!strcmp(name, "auth-mechanisms"))
+		return config_parse_mechs(v, &c->auth_mechs, errstr);
+	if (!strcmp(name, "gssapi-keytab"))
+		return set_abs_path(c, &c->gssapi_keytab, v, errstr);
+	if (!strcmp(name, "gssapi-realms"))
+		return set_str(c, &c->gssapi_realms, v, errstr);
+	if (!strcmp(name, "gssapi-rcache-dir"))
+		return set_abs_path(c, &c->gssapi_rcache_dir, v, errstr);
+	if (!strcmp(name, "state-dir"))
+		return set_abs_path(c, &c->state_dir, v, errstr);
+	if (!strcmp(name, "login-delay"))
+		return set_u32(&c->login_delay, v, 0, MAX_LOGIN_DELAY, errstr);
+	if (!strcmp(name, "expire")) {
+		if (!strcmp(v, "never")) {
+			c->expire_days = EXPIRE_NEVER;
+			return 0;
+		}
+		return set_u32(&c->expire_days, v, 0, MAX_EXPIRE_DAYS, errstr);
+	}
+	if (!strcmp(name, "log-retrievals"))
+		return set_bool(&c->log_retrievals, v, errstr);
 	*errstr = "unknown setting";
 	return -1;
 }

@@ -10,6 +10,7 @@
 #include "io.h"
 #include "pop3.h"
 
+struct mech;
 struct snapshot;
 struct tls;
 
@@ -37,7 +38,8 @@ struct session {
 	size_t			 user_len;
 	bool			 have_user;	/* USER given, PASS may follow */
 	bool			 user_valid;	/* SPEC 4 name checks passed */
-	bool			 auth_continue;	/* AUTH PLAIN awaits "+ " data */
+	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
+	unsigned int		 auth_step;	/* lines taken by this AUTH */
 	bool			 loopback;	/* peer is local (SPEC 1) */
 	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;

@@ -6,7 +6,7 @@
 
 load helpers/load
 
-TARGETS='command proxy passwd saslplain config mdname uidmap uidimport crlf ntlm'
+TARGETS='command proxy passwd extra saslplain config mdname uidmap uidimport crlf ntlm'
 
 setup_file() {
 	local t bins=
@@ -44,6 +44,10 @@ replay() {
 
 @test "fuzz corpus: passwd-file lines (SPEC 4)" {
 	replay passwd
+}
+
+@test "fuzz corpus: passwd extra fields and allow_nets matching (SPEC 4.2)" {
+	replay extra
 }
 
 @test "fuzz corpus: SASL PLAIN base64 messages (SPEC 4)" {
