@@ -62,7 +62,7 @@
  * RespType, HiRespType, reserved, TimeStamp, ChallengeFromClient,
  * reserved).  An NTLMv1 or NTLM2 session response has 24 octets.
  */
-#define NTLMV2_MIN		(NTLM_HASH_LEN + 28)
+#define NTLMV2_MIN		NTLM_V2_MIN
 
 static const uint8_t signature[8] = { 'N', 'T', 'L', 'M', 'S', 'S', 'P', 0 };
 
@@ -462,32 +462,6 @@ ntlm_filetime(time_t t)
 	if (t < 0)
 		t = 0;
 	return ((uint64_t)t + 11644473600ull) * 10000000ull;
-}
-
-size_t
-ntlm_base64(const uint8_t *in, size_t len, char *out, size_t outsize)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, o = 0;
-	uint32_t v;
-
-	if (len == 0 || len > (SIZE_MAX - 3) / 4 * 3 ||
-	    (len + 2) / 3 * 4 >= outsize)
-		return 0;
-	for (i = 0; i < len; i += 3) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[v >> 12 & 0x3f];
-		out[o++] = i + 1 < len ? tab[v >> 6 & 0x3f] : '=';
-		out[o++] = i + 2 < len ? tab[v & 0x3f] : '=';
-	}
-	out[o] = '\0';
-	return o;
 }
 
 /* Every libcrypto function this file calls. */

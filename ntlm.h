@@ -24,6 +24,8 @@
 /* A NEGOTIATE is kept for the MIC; real ones have 32..100 octets. */
 #define NTLM_MAX_NEGOTIATE	1024
 #define NTLM_MIC_OFFSET		72	/* after the header and Version */
+/* NTProofStr, then the blob's 28 fixed octets; NTLMv1 has 24 in all. */
+#define NTLM_V2_MIN		(NTLM_HASH_LEN + 28)
 
 /* NegotiateFlags bits this file reads or sets (MS-NLMP 2.2.2.5). */
 #define NTLM_NEGOTIATE_UNICODE		0x00000001u
@@ -105,12 +107,6 @@ size_t	ntlm_build_challenge(uint8_t *out, size_t outsize,
 
 /* A Windows FILETIME: 100 ns ticks since 1601-01-01 UTC. */
 uint64_t ntlm_filetime(time_t t);
-
-/*
- * RFC 4648 base64 of in[0..len) into out (size outsize), NUL-terminated.
- * Returns the text length, or 0 when it does not fit (or len is 0).
- */
-size_t	ntlm_base64(const uint8_t *in, size_t len, char *out, size_t outsize);
 
 /* libcrypto, loaded on demand; NULL until ntlm_crypto_load(). */
 struct ntlm_crypto;

@@ -11,6 +11,7 @@
 #include "pop3.h"
 
 struct mech;
+struct ntlm_exchange;
 struct snapshot;
 struct tls;
 
@@ -40,6 +41,7 @@ struct session {
 	bool			 user_valid;	/* SPEC 4 name checks passed */
 	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
 	unsigned int		 auth_step;	/* lines taken by this AUTH */
+	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
 	bool			 loopback;	/* peer is local (SPEC 1) */
 	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;
