@@ -25,8 +25,10 @@
 #include <sys/types.h>
 
 #include <dlfcn.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -471,7 +473,8 @@ ntlm_filetime(time_t t)
 
 #define CRYPTO_PTR(f)	__typeof__(&f) f;
 struct ntlm_crypto {
-	void	*lib;
+	void		*lib;
+	locale_t	 upper;		/* C.UTF-8 case map; 0: ASCII only */
 	CRYPTO_FUNCS(CRYPTO_PTR)
 };
 
@@ -499,6 +502,8 @@ ntlm_crypto_load(const char **errstr_out)
 	}
 	CRYPTO_FUNCS(CRYPTO_SYM)
 #undef CRYPTO_SYM
+	/* NTOWFv2 upper-cases the name as Windows does, letter by letter. */
+	c->upper = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	return c;
 }
 
@@ -507,6 +512,8 @@ ntlm_crypto_free(struct ntlm_crypto *c)
 {
 	if (c == NULL)
 		return;
+	if (c->upper != (locale_t)0)
+		freelocale(c->upper);
 	(void)dlclose(c->lib);
 	free(c);
 }
@@ -519,6 +526,24 @@ hmac_md5(const struct ntlm_crypto *c, const uint8_t key[NTLM_HASH_LEN],
 
 	return c->HMAC(c->EVP_md5(), key, NTLM_HASH_LEN, data, len, out,
 	    &n) != NULL && n == NTLM_HASH_LEN;
+}
+
+/*
+ * The upper case of one UTF-16 unit, as Windows' RtlUpcaseUnicodeString
+ * maps it: the simple Unicode mapping within the BMP (C.UTF-8's towupper);
+ * surrogates stay.  Without the C.UTF-8 locale, ASCII letters only.
+ */
+static unsigned int
+upper16(const struct ntlm_crypto *c, unsigned int u)
+{
+	wint_t w;
+
+	if (u >= 'a' && u <= 'z')
+		return u - 'a' + 'A';
+	if (u < 0x80 || (u >= 0xd800 && u <= 0xdfff) || c->upper == (locale_t)0)
+		return u;
+	w = towupper_l((wint_t)u, c->upper);
+	return w <= 0xffff && (w < 0xd800 || w > 0xdfff) ? (unsigned int)w : u;
 }
 
 static bool
@@ -579,13 +604,10 @@ ntlm_verify(const struct ntlm_crypto *c,
 	if (a->user_len + a->domain_len > NTLM_MAX_MESSAGE ||
 	    a->nt_len > NTLM_MAX_MESSAGE)
 		return false;
-	/* NTOWFv2: UPPER(user) (ASCII letters) then the domain as sent. */
-	for (i = 0; i + 1 < a->user_len; i += 2) {
-		buf[i] = a->user[i];
-		buf[i + 1] = a->user[i + 1];
-		if (buf[i + 1] == 0 && buf[i] >= 'a' && buf[i] <= 'z')
-			buf[i] = (uint8_t)(buf[i] - 'a' + 'A');
-	}
+	/* NTOWFv2: UPPER(user), one UTF-16 unit at a time, then the
+	 * domain as sent. */
+	for (i = 0; i + 1 < a->user_len; i += 2)
+		put16(buf + i, upper16(c, le16(a->user + i)));
 	memcpy(buf + a->user_len, a->domain, a->domain_len);
 	n = a->user_len + a->domain_len;
 	ok = hmac_md5(c, nt_hash != NULL ? nt_hash : dummy, buf, n, owf);

@@ -108,7 +108,7 @@ size_t	ntlm_build_challenge(uint8_t *out, size_t outsize,
 /* A Windows FILETIME: 100 ns ticks since 1601-01-01 UTC. */
 uint64_t ntlm_filetime(time_t t);
 
-/* libcrypto, loaded on demand; NULL until ntlm_crypto_load(). */
+/* libcrypto and the C.UTF-8 case map, loaded on demand. */
 struct ntlm_crypto;
 
 /* The two messages before the AUTHENTICATE, for the MIC. */
@@ -130,9 +130,10 @@ void	ntlm_crypto_free(struct ntlm_crypto *);
  * NTLMv2 verification (MS-NLMP 3.3.2): NTOWFv2 = HMAC-MD5(nt_hash,
  * UTF-16LE(UPPER(user)) + domain), NTProofStr = HMAC-MD5(NTOWFv2,
  * challenge + blob), compared in constant time with the first 16 octets
- * of the NT response.  UPPER maps the ASCII letters only (what curl and
- * Samba's clients agree on for ASCII names); the domain is taken as the
- * client sent it.  nt_hash NULL (no such user, or no ntlm= item) does the
+ * of the NT response.  UPPER maps each UTF-16 unit of the BMP by the
+ * simple Unicode mapping (C.UTF-8's towupper(), as Windows does; ASCII
+ * only if that locale is missing); the domain is taken as the client
+ * sent it.  nt_hash NULL (no such user, or no ntlm= item) does the
  * same work against a dummy key and returns false.  An NT response that
  * is not NTLMv2 (24 octets: NTLMv1 or NTLM2 session response; empty: LM
  * only; shorter than an NTLMv2 blob) is refused after the same work.

@@ -603,7 +603,7 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 	valid = ntlm_utf16_to_utf8(a.user, a.user_len, name, sizeof(name),
 	    &name_len) == 0 && auth_valid_username(name, name_len);
 	if (!valid)
-		(void)strlcpy_(name, "(invalid name)", sizeof(name));
+		(void)strlcpy_(name, "(invalid)", sizeof(name));
 	login_begin(s, name, valid, &l);
 	key = l.found && l.e.has_ntlm &&
 	    !(auth_hash_locked(l.e.hash) && l.e.pw_scram < 0);

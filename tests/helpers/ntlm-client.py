@@ -13,6 +13,8 @@
 #                   LM response only
 #   --ir            the NEGOTIATE as the initial response on the AUTH line
 #   --user-hex HEX  the UserName field as raw octets (UTF-16LE or not)
+#   --mic, --bad-mic  MsvAvFlags with the MIC bit, Version and a MIC over
+#                   the three messages (MS-NLMP 3.1.5.1.2), or a wrong one
 #   --then LINE     a line sent after the exchange (repeatable)
 import argparse, base64, hmac, os, struct, subprocess, sys, time
 
@@ -24,6 +26,8 @@ ap.add_argument('--domain', default='')
 ap.add_argument('--mode', default='v2')
 ap.add_argument('--ir', action='store_true')
 ap.add_argument('--user-hex')
+ap.add_argument('--mic', action='store_true')
+ap.add_argument('--bad-mic', action='store_true')
 ap.add_argument('--then', action='append', default=[])
 ap.add_argument('args', nargs='*')
 o = ap.parse_args()
@@ -109,9 +113,13 @@ user16 = (bytes.fromhex(o.user_hex) if o.user_hex is not None
 dom16 = o.domain.encode('utf-16le')
 owf = hm(key, o.user.upper().encode('utf-16le') + dom16)
 cch = os.urandom(8)
+mic = o.mic or o.bad_mic
+avs = ti
+if mic:         # MsvAvFlags (6) = 2 before the EOL
+    avs = ti[:-4] + struct.pack('<HHI', 6, 4, 2) + ti[-4:]
 if o.mode == 'v2':
     blob = (b'\x01\x01' + bytes(6) + struct.pack('<Q', int(time.time() +
-            11644473600) * 10000000) + cch + bytes(4) + ti + bytes(4))
+            11644473600) * 10000000) + cch + bytes(4) + avs + bytes(4))
     nt = hm(owf, chal + blob) + blob
     lm = hm(owf, chal + cch) + cch
 elif o.mode == 'v1':
@@ -123,12 +131,21 @@ else:
     nt = b''
     lm = hm(key, chal) + bytes(8)
 fields = [lm, nt, dom16, user16, 'WS'.encode('utf-16le'), b'']
-off, hdr, payload = 64, b'', b''
+off, hdr, payload = 88 if mic else 64, b'', b''
 for fld in fields:
     hdr += struct.pack('<HHI', len(fld), len(fld), off)
     payload += fld
     off += len(fld)
-t3 = SIG + struct.pack('<I', 3) + hdr + struct.pack('<I', flags2) + payload
+t3 = SIG + struct.pack('<I', 3) + hdr + struct.pack('<I', flags2)
+if mic:
+    t3 += bytes(24) + payload   # Version, then the MIC zeroed
+    sbk = hm(owf, nt[:16])     # SessionBaseKey = ExportedSessionKey
+    m = hm(sbk, neg + t2 + t3)
+    if o.bad_mic:
+        m = bytes([m[0] ^ 1]) + m[1:]
+    t3 = t3[:72] + m + t3[88:]
+else:
+    t3 += payload
 send(base64.b64encode(t3).decode())
 readline()
 finish()
