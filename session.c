@@ -629,35 +629,24 @@ ntlm_end(struct session *s)
 }
 
 /*
- * MS-OXPOP3 framing: AUTH NTLM, "+ ", the NEGOTIATE (or it as the
- * initial response); "+ " and the CHALLENGE; the AUTHENTICATE.  libcrypto
- * is loaded here, when an exchange starts, and never for other sessions.
+ * The NEGOTIATE: starts the exchange and answers "+ " and the CHALLENGE.
+ * libcrypto is loaded here, when an exchange starts, and never for other
+ * sessions.
  */
 static enum cmd_result
-ntlm_step(struct session *s, char *data)
+ntlm_negotiate(struct session *s, const uint8_t *msg, size_t n)
 {
-	char msg[NTLM_MAX_MESSAGE], b64[MAX_REPLY];
+	char b64[MAX_REPLY];
 	const char *errstr;
-	enum cmd_result r;
-	ssize_t n;
 
-	if ((n = b64_decode(data, msg, sizeof(msg))) <= 0) {
-		ntlm_end(s);
-		return bad(s, "-ERR Malformed authentication data");
-	}
-	if (s->auth_step++ > 0) {
-		r = ntlm_authenticate(s, (const uint8_t *)msg, (size_t)n);
-		ntlm_end(s);
-		return r;
-	}
 	ntlm_end(s);
 	if ((s->ntlm = ntlm_exchange_new(&errstr)) == NULL) {
 		log_warnx("NTLM: %s", errstr);
 		reply(s, "-ERR [SYS/TEMP] NTLM is not available now");
 		return CMD_DONE;
 	}
-	if (ntlm_exchange_negotiate(s->ntlm, (const uint8_t *)msg, (size_t)n,
-	    s->cfg->hostname, time(NULL), &errstr) == -1) {
+	if (ntlm_exchange_negotiate(s->ntlm, msg, n, s->cfg->hostname,
+	    time(NULL), &errstr) == -1) {
 		log_debug("NTLM: %s", errstr);
 		ntlm_end(s);
 		return bad(s, "-ERR Malformed authentication data");
@@ -672,6 +661,31 @@ ntlm_step(struct session *s, char *data)
 	s->auth_pending = &mechs[MECH_NTLM];
 	reply(s, "+ %s", b64);
 	return CMD_DONE;
+}
+
+/*
+ * MS-OXPOP3 framing: AUTH NTLM, "+ ", the NEGOTIATE (or it as the
+ * initial response); "+ " and the CHALLENGE; the AUTHENTICATE.  The
+ * decoded messages are cleared after use.
+ */
+static enum cmd_result
+ntlm_step(struct session *s, char *data)
+{
+	char msg[NTLM_MAX_MESSAGE];
+	enum cmd_result r;
+	ssize_t n;
+
+	if ((n = b64_decode(data, msg, sizeof(msg))) <= 0) {
+		ntlm_end(s);
+		r = bad(s, "-ERR Malformed authentication data");
+	} else if (s->auth_step++ == 0)
+		r = ntlm_negotiate(s, (const uint8_t *)msg, (size_t)n);
+	else {
+		r = ntlm_authenticate(s, (const uint8_t *)msg, (size_t)n);
+		ntlm_end(s);
+	}
+	explicit_bzero(msg, sizeof(msg));
+	return r;
 }
 
 /*
