@@ -417,85 +417,71 @@ auth_failed(struct session *s, const char *why)
 	return CMD_DONE;
 }
 
-/* What login_begin() found, for the mechanism's check and login_end(). */
-struct login {
-	struct passwd_entry	 e;
-	bool			 found;
-	bool			 pen;		/* penalty file usable */
-	bool			 warn;
-};
-
 /*
- * The first half of every login: issue 5's penalty wait (the peer's
- * recent failures in the penalty file), then the lookup of a valid name.
- * An invalid or unknown name leaves l->found false; the mechanism then
- * checks against a dummy of the same cost (SPEC 4).
+ * Issue 5: the peer's recent failures in the penalty file delay a
+ * credential check; penalty_done() writes the outcome back.  A penalty
+ * file that cannot be used is reported once per connection.
  */
 static void
-login_begin(struct session *s, const char *name, bool valid,
-    struct login *l)
+penalty_wait(struct session *s)
 {
 	unsigned int wait;
 
-	l->found = false;
-	l->warn = s->auth_failures == 0;
-	log_set_user(name);
-	l->pen = penalty_check(s->cfg->penalty_file, s->peer,
-	    s->cfg->auth_fail_delay, l->warn, &wait) == 0;
+	s->auth_warn = s->auth_failures == 0;
+	s->auth_pen = penalty_check(s->cfg->penalty_file, s->peer,
+	    s->cfg->auth_fail_delay, s->auth_warn, &wait) == 0;
 	if (wait > 0) {
 		log_debug("penalty: waiting %u s before the check", wait);
 		(void)io_flush(s->io);
 		sleep(wait);
 	}
-	if (valid) {
-		if (auth_lookup(s->cfg->passwd_file, name, &l->e) == 0)
-			l->found = true;
-		else if (errno != ENOENT)
-			log_warn("cannot read %s", s->cfg->passwd_file);
-	}
+}
+
+/* Before session_login(): the file is out of reach after it. */
+static void
+penalty_done(struct session *s, bool failed)
+{
+	if (s->auth_pen)
+		(void)penalty_note(s->cfg->penalty_file, s->peer, failed,
+		    s->auth_warn);
+	s->auth_pen = false;
 }
 
 /*
- * The second half: the outcome goes to the penalty file (a file that
- * cannot be used is reported once per connection), then the failure path
- * (why for the log) or the login; cred names an application password.
+ * Checks credentials; an invalid or unknown name costs the same crypt
+ * time as a known one (SPEC 4), with the penalty of issue 5 around it.
  */
 static enum cmd_result
-login_end(struct session *s, struct login *l, bool ok, const char *why,
-    const char *cred)
+try_login(struct session *s, const char *name, size_t name_len, bool valid,
+    const char *pw, size_t pw_len)
 {
+	struct passwd_entry e;
+	const char *cred;
+	bool found = false, ok;
 	enum cmd_result r;
 
-	/* Before session_login(): the file is out of reach after it. */
-	if (l->pen)
-		(void)penalty_note(s->cfg->penalty_file, s->peer, !ok, l->warn);
+	log_set_user(name);
+	penalty_wait(s);
+	if (valid) {
+		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
+			found = true;
+		else if (errno != ENOENT)
+			log_warn("cannot read %s", s->cfg->passwd_file);
+	}
+	(void)name_len;
+	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
+	penalty_done(s, !ok);
 	if (!ok) {
-		r = auth_failed(s, why);
+		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
 	} else {
 		/* SPEC 4.2: which application password, never the secret. */
 		if (cred != NULL)
 			log_info("credential: cred=%s", cred);
-		r = session_login(s, &l->e);
+		r = session_login(s, &e);
 	}
-	explicit_bzero(&l->e, sizeof(l->e));
+	explicit_bzero(&e, sizeof(e));
 	return r;
-}
-
-/* Checks a password for USER/PASS, PLAIN and LOGIN (SPEC 4). */
-static enum cmd_result
-try_login(struct session *s, const char *name, size_t name_len, bool valid,
-    const char *pw, size_t pw_len)
-{
-	struct login l;
-	const char *cred;
-	bool ok;
-
-	(void)name_len;
-	login_begin(s, name, valid, &l);
-	ok = auth_verify(l.found ? &l.e : NULL, pw, pw_len, &cred);
-	return login_end(s, &l, ok, l.found ? "bad password" : "unknown user",
-	    cred);
 }
 
 static enum cmd_result
@@ -590,11 +576,12 @@ static enum cmd_result
 ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 {
 	struct ntlm_authenticate a;
-	struct login l;
+	struct passwd_entry e;
 	char name[MAX_USERNAME + 1];
 	const char *errstr, *why;
 	size_t name_len = 0;
-	bool valid, key, ok;
+	bool valid, found = false, key, ok;
+	enum cmd_result r;
 
 	if (ntlm_parse_authenticate(msg, len, &a, &errstr) == -1) {
 		log_debug("NTLM: %s", errstr);
@@ -604,20 +591,35 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 	    &name_len) == 0 && auth_valid_username(name, name_len);
 	if (!valid)
 		(void)strlcpy_(name, "(invalid)", sizeof(name));
-	login_begin(s, name, valid, &l);
-	key = l.found && l.e.has_ntlm &&
-	    !(auth_hash_locked(l.e.hash) && l.e.pw_scram < 0);
-	ok = ntlm_verify(s->ntlm->crypto, key ? l.e.ntlm : NULL, &a,
+	/* As try_login(): penalty, lookup, check, penalty, outcome. */
+	log_set_user(name);
+	penalty_wait(s);
+	if (valid) {
+		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
+			found = true;
+		else if (errno != ENOENT)
+			log_warn("cannot read %s", s->cfg->passwd_file);
+	}
+	key = found && e.has_ntlm && !(auth_hash_locked(e.hash) &&
+	    e.pw_scram < 0);
+	ok = ntlm_verify(s->ntlm->crypto, key ? e.ntlm : NULL, &a,
 	    s->ntlm->challenge, &s->ntlm->t);
-	if (!l.found)
-		why = "unknown user";
-	else if (!key)
-		why = l.e.has_ntlm ? "account locked" : "no ntlm= key";
-	else if (a.nt_len < NTLM_V2_MIN)
-		why = "not an NTLMv2 response";
-	else
-		why = "bad password";
-	return login_end(s, &l, ok, why, NULL);
+	penalty_done(s, !ok);
+	if (!ok) {
+		if (!found)
+			why = "unknown user";
+		else if (!key)
+			why = e.has_ntlm ? "account locked" : "no ntlm= key";
+		else if (a.nt_len < NTLM_V2_MIN)
+			why = "not an NTLMv2 response";
+		else
+			why = "bad password";
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+	} else
+		r = session_login(s, &e);
+	explicit_bzero(&e, sizeof(e));
+	return r;
 }
 
 /* Ends the session's NTLM exchange, if any. */
