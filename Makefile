@@ -13,12 +13,13 @@ WARN	 = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2
 HARDEN	 = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# OpenSSL is dlopen()ed by tls.c only when TLS is configured: headers only.
+# OpenSSL is dlopen()ed by tls.c only when TLS is configured, and by ntlm.c
+# only when an NTLM exchange starts: headers only.
 PKG_LIBS   = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c
+	   checkuser.c penalty.c sandbox.c ntlm.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 
@@ -115,7 +116,7 @@ uninstall:
 # needs, and fuzz_command can bring its own sandbox_maildir(): Landlock
 # would lock the fuzzer out of its passwd file and its corpus.
 FUZZ_TARGETS = command proxy passwd extra saslplain config mdname uidmap \
-	       uidimport crlf
+	       uidimport crlf ntlm
 FUZZ_SECONDS ?= 60
 FUZZ_CC	 ?= clang
 FUZZ_CFLAGS = $(WARN) -Wno-format-nonliteral -Wno-unknown-warning-option \
