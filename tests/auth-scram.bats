@@ -415,3 +415,25 @@ decoy_salt() {
 	    '*' QUIT | chat --state-dir="$STATE"
 	line 2 | grep -q '^+ cj1ub25jZ'
 }
+
+@test "--check-user names the mechanisms the user's credentials allow (SPEC 1, 4.1)" {
+	local k crypt
+	k=$(gsasl_key SCRAM-SHA-1 pw)
+	crypt=$(printf 'pw' | openssl passwd -6 -salt saltsalt -stdin)
+	scram_user alice "$(gsasl_key SCRAM-SHA-256 pw)"
+	scram_user bob "$crypt" "scram-sha-1=${k#\{SCRAM-SHA-1\}}"
+	scram_user carol "!$crypt" "scram-sha-1=${k#\{SCRAM-SHA-1\}}"
+	run "$HANDLER" --passwd-file="$PASSWD" --check-user=alice \
+	    --maildir="$MAILROOT/%u/Maildir"
+	[ "$status" -eq 0 ]
+	grep -qx 'account: enabled ({SCRAM-SHA-256} hash field)' <<<"$output"
+	grep -qx 'mechanisms: USER PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS' \
+	    <<<"$output"
+	run "$HANDLER" --passwd-file="$PASSWD" --check-user=bob \
+	    --maildir="$MAILROOT/%u/Maildir" \
+	    --auth-mechanisms='plain scram-sha-1 scram-sha-256'
+	grep -qx 'mechanisms: USER PLAIN SCRAM-SHA-1' <<<"$output"
+	run "$HANDLER" --passwd-file="$PASSWD" --check-user=carol \
+	    --maildir="$MAILROOT/%u/Maildir"
+	grep -qx 'mechanisms: none (locked account)' <<<"$output"
+}
