@@ -255,7 +255,7 @@ print(p.quit().decode())
 	run timeout 20 python3 -c "$POPLIB" "$PORT" alice pw "$T/got"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = 'before AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES STLS TOP UIDL' ]
+	[ "${lines[0]}" = 'before AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL STLS TOP UIDL' ]
 	[ "${lines[1]}" = 'after AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL USER' ]
 	[[ "${lines[2]}" =~ ^tls\ TLSv1\.[23]$ ]]
 	same_file "$T/msg1.crlf" "$T/got"
