@@ -12,6 +12,7 @@
 
 struct mech;
 struct ntlm_exchange;
+struct sasl;
 struct snapshot;
 struct tls;
 
@@ -41,6 +42,9 @@ struct session {
 	bool			 user_valid;	/* SPEC 4 name checks passed */
 	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
 	unsigned int		 auth_step;	/* lines taken by this AUTH */
+	const struct mech	*auth_mech;	/* the AUTH under way */
+	struct sasl		*sasl;		/* its GNU SASL exchange */
+	bool			 sasl_final;	/* final data sent, "" due */
 	bool			 auth_pen;	/* penalty file usable */
 	bool			 auth_warn;	/* report a penalty fault */
 	bool			 loopback;	/* peer is local (SPEC 1) */
