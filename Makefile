@@ -18,7 +18,7 @@ PKG_LIBS   = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c
+	   checkuser.c penalty.c sandbox.c policy.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 

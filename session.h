@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "policy.h"
 #include "pop3.h"
 
 struct mech;
@@ -51,6 +52,7 @@ struct session {
 	struct readahead	*ra;		/* NULL until a RETR in order */
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
+	struct policy		 pol;		/* SPEC 4.3, set at login */
 };
 
 /*
