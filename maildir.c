@@ -627,10 +627,30 @@ from_state(struct scan *sc, const struct uidmap *m)
 	return 0;
 }
 
+/*
+ * SPEC 4.3: true when the state file keeps a time the user's policy does
+ * not use (maildir.h): the login rewrites it without.
+ */
+static bool
+stale_times(const struct uidmap *m, const struct maildir_login *ml)
+{
+	size_t	 i;
+
+	if (ml == NULL || m->status != UIDMAP_OK)
+		return false;
+	if (ml->delay == 0 && m->last_login != 0)
+		return true;
+	for (i = 0; i < m->count && !ml->expire; i++)
+		if (m->ents[i].retr != 0)
+			return true;
+	return false;
+}
+
 /* Writes the state file when needed; a failure never fails the login. */
 static void
 update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
-    bool need_uid, enum uidl_mode mode, uint64_t login)
+    bool need_uid, enum uidl_mode mode, const struct maildir_login *ml,
+    uint64_t login)
 {
 	struct uidmap_update	 u;
 	const char		*err = "unknown";
@@ -643,6 +663,8 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 	u.fresh = m1->status == UIDMAP_MISSING && !sc->had_cur;
 	u.need_uid = need_uid;
 	u.login = login;
+	u.drop_login = ml != NULL && ml->delay == 0;
+	u.drop_retr = ml != NULL && !ml->expire;
 	if (uidmap_update(sp->pub.dirfd, &u, &err) == 0)
 		return;
 	if (mode == UIDL_COUNTER && need_uid)
@@ -740,7 +762,7 @@ maildir_open(const char *path, enum uidl_mode mode,
 	if (m1.status == UIDMAP_MISSING)
 		sc.had_cur = dir_has_msgs(sp->curfd);
 	move_new(sp);
-	if (cur_unchanged(sp->curfd, &m1)) {
+	if (cur_unchanged(sp->curfd, &m1) && !stale_times(&m1, login)) {
 		/* uidmap.h cur=: the records are the listing. */
 		err = "out of memory";
 		if (from_state(&sc, &m1) == -1)
@@ -756,8 +778,10 @@ maildir_open(const char *path, enum uidl_mode mode,
 		if (sc.exact && !dirty && sc.cur_mtime != 0 &&
 		    sc.cur_mtime != m1.cur_mtime)
 			need_write = true;
-		if (need_write || dirty || need_uid || login_now != 0)
-			update_state(sp, &sc, &m1, need_uid, mode, login_now);
+		if (need_write || dirty || need_uid || login_now != 0 ||
+		    stale_times(&m1, login))
+			update_state(sp, &sc, &m1, need_uid, mode, login,
+			    login_now);
 	}
 	if (build(&sp->pub, &sc, mode) == -1)
 		goto fail;

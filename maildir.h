@@ -38,6 +38,7 @@ struct snapshot {
  */
 struct maildir_login {
 	uint32_t	 delay;		/* seconds; 0: not enforced */
+	bool		 expire;	/* EXPIRE on: keep "@retr" times */
 	uint64_t	 now;		/* Unix seconds */
 	bool		 too_soon;	/* refused: nothing was changed */
 	uint64_t	 last;
@@ -53,7 +54,10 @@ struct maildir_login {
  * [SYS/TEMP]).  With login (may be NULL) and a delay, the LOGIN-DELAY
  * gate (policy.h) runs first, before any of that: a login too soon
  * returns -1 with login->too_soon set, having changed nothing in the
- * Maildir but the directories it created.
+ * Maildir but the directories it created.  With login, a state file
+ * that keeps times the user's policy no longer uses (no delay: "@login";
+ * EXPIRE off: "@retr") is rewritten without them, so turning both off
+ * gives back a version 1 or 2 file (uidmap.h).
  */
 int	maildir_open(const char *path, enum uidl_mode mode,
 	    struct maildir_login *login, struct snapshot **out,

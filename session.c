@@ -442,6 +442,7 @@ session_login(struct session *s, const struct passwd_entry *e)
 	policy_init(&s->pol, s->cfg, e);
 	memset(&ml, 0, sizeof(ml));
 	ml.delay = s->pol.login_delay;
+	ml.expire = s->pol.expire_days != EXPIRE_NEVER;
 	ml.now = (uint64_t)time(NULL);
 	if (auth_become_user(e, &errstr) == -1) {
 		log_event(EVENT_ERROR, "privilege drop failed: %s", errstr);

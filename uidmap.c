@@ -691,7 +691,10 @@ records(const struct uidmap_update *u, const struct uidmap *m2,
 		if (e->skip || e->uid == 0 || !e->sized)
 			*exact_out = false;
 		if (e->skip && e->old != NULL) {
-			recs[nr++] = *e->old;
+			recs[nr] = *e->old;
+			if (u->drop_retr)
+				recs[nr].retr = 0;
+			nr++;
 			continue;
 		}
 		if (e->skip && (fn == NULL || e->uid == 0))
@@ -706,14 +709,18 @@ records(const struct uidmap_update *u, const struct uidmap *m2,
 		recs[nr].size = e->sized ? e->size : 0;
 		recs[nr].rawsize = e->statted && e->sized ? e->rawsize : 0;
 		recs[nr].mtime = e->statted && e->sized ? e->mtime : 0;
-		recs[nr].retr = e->old != NULL ? e->old->retr : 0;
+		recs[nr].retr = e->old != NULL && !u->drop_retr ?
+		    e->old->retr : 0;
 		nr++;
 	}
 	for (i = 0; i < m2->count; i++)
 		if (m2->ents[i].uid != 0 && !hit[i] &&
 		    !(u->stable && uidmap_find(u->before,
 		    m2->ents[i].name) != NULL)) {
-			recs[nr++] = m2->ents[i];
+			recs[nr] = m2->ents[i];
+			if (u->drop_retr)
+				recs[nr].retr = 0;
+			nr++;
 			*exact_out = false;
 		}
 	qsort(recs, nr, sizeof(*recs), uidmap_cmp_uid);
@@ -851,7 +858,8 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 	}
 	nr = records(u, &m2, fn, recs, hit, &exact);
 	rv = uidmap_save(dirfd, recs, nr, next, exact ? u->cur_mtime : 0,
-	    u->login != 0 ? u->login : m2.last_login, errstr_out);
+	    u->login != 0 ? u->login : u->drop_login ? 0 : m2.last_login,
+	    errstr_out);
  done:
 	if (rv == -1) {
 		for (i = 0; i < nf; i++)

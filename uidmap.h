@@ -293,6 +293,8 @@ struct uidmap_update {
 	bool			 need_uid;	/* a message has no UID yet */
 	uint64_t		 login;		/* not 0: the "@login" to save
 						   (else the file's is kept) */
+	bool			 drop_login;	/* LOGIN-DELAY off: no "@login" */
+	bool			 drop_retr;	/* EXPIRE off: no "@retr" */
 };
 
 /*
@@ -304,8 +306,9 @@ struct uidmap_update {
  * A missing file with pending imports (uidmap_load), or with the import
  * setting FILENAME, is an import: the imported UIDLs are numbered first
  * in their source's order, kept in the records, and logged ("uidlist
- * imported ...").  The records keep their "@retr" times, and the file
- * its "@login" unless u->login replaces it.  Afterwards old points into *before (or is NULL), never
+ * imported ...").  The records keep their "@retr" times unless
+ * drop_retr, and the file its "@login" unless u->login replaces it or
+ * drop_login.  Afterwards old points into *before (or is NULL), never
  * into the re-read file, so it stays valid as long as *before.
  * A record whose file is not listed is dropped only when it was in
  * *before and the listing was stable: readdir() may miss a file being

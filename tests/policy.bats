@@ -390,6 +390,26 @@ cur_is() {
 	! grep -q rebuilt "$log"
 }
 
+@test "with LOGIN-DELAY and EXPIRE off, the next login writes the file back without its times: version 1 again (uidmap.h)" {
+	alice_extra ''
+	three
+	{ login alice pw; crlf 'RETR 1' QUIT; } | chat --expire=30 --login-delay=60
+	head -1 "$MD/$STATE" | grep -q '^pop3-handler-uidlist 3 '
+	grep -q '^@login ' "$MD/$STATE"
+	# Delay off, expire still on: only the @login goes.
+	{ login alice pw; crlf QUIT; } | chat --expire=30
+	head -1 "$MD/$STATE" | grep -q '^pop3-handler-uidlist 3 '
+	! grep -q '^@login ' "$MD/$STATE"
+	grep -q '^@retr 1 ' "$MD/$STATE"
+	{ login alice pw; crlf UIDL QUIT; } | chat
+	[ "$status" -eq 0 ]
+	expect_after 4 '+OK Unique-ID listing follows' '1 1' '2 2' '3 3' '.' \
+	    '+OK Bye'
+	head -1 "$MD/$STATE" | grep -q '^pop3-handler-uidlist 1 next=4'
+	! grep -q '^@' "$MD/$STATE"
+	grep -q "^2 21 [0-9]* [0-9]* $M2:2,\$" "$MD/$STATE"
+}
+
 @test "forward tolerance: a later version's header items and unknown or bad '@' lines are ignored, not a rebuild (uidmap.h)" {
 	alice_extra ''
 	three
