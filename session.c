@@ -378,10 +378,6 @@ cmd_user(struct session *s, char *args)
 }
 
 /*
- * Enters TRANSACTION for a verified user: privilege drop, then the
- * Maildir snapshot (SPEC 4).  The only AUTHORIZATION -> TRANSACTION path.
- */
-/*
  * SPEC 4.2: nologin and allow_nets, checked once the credentials are
  * verified, whatever the mechanism: every one reaches session_login().
  * From a network not allowed the login fails exactly like a wrong
@@ -428,6 +424,12 @@ login_too_soon(struct session *s, const struct maildir_login *ml)
 	return session_close(s, EXIT_ERROR);
 }
 
+/*
+ * Enters TRANSACTION for a verified user: privilege drop, then the
+ * Maildir snapshot (SPEC 4), after the policy of SPEC 4.2 (policy_check())
+ * and with the LOGIN-DELAY gate of 4.3 (maildir_open()).  The only
+ * AUTHORIZATION -> TRANSACTION path: every mechanism's success ends here.
+ */
 static enum cmd_result
 session_login(struct session *s, const struct passwd_entry *e)
 {

@@ -137,7 +137,7 @@ struct uidmap {
 	const char		*source;	/* their file, static text */
 	char			*extra;		/* UIDLs made by the import */
 	uint64_t		 cur_mtime;	/* header cur=, 0 when absent */
-	uint64_t		 last_login;	/* v3 "@login" (Unix s), 0: none */
+	uint64_t		 last_login;	/* v3 "@login" (Unix s), or 0 */
 	struct uidmap_slot	*slots;		/* uidmap_find()'s hash index */
 	size_t			 mask;		/* slots - 1, a power of 2 */
 	uint64_t		 seed;		/* its random hash key */
@@ -293,7 +293,7 @@ struct uidmap_update {
 	bool			 need_uid;	/* a message has no UID yet */
 	uint64_t		 login;		/* not 0: the "@login" to save
 						   (else the file's is kept) */
-	bool			 drop_login;	/* LOGIN-DELAY off: no "@login" */
+	bool			 drop_login;	/* no delay: drop "@login" */
 	bool			 drop_retr;	/* EXPIRE off: no "@retr" */
 };
 
