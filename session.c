@@ -24,6 +24,7 @@
 #include "maildir.h"
 #include "ntlm.h"
 #include "penalty.h"
+#include "policy.h"
 #include "sandbox.h"
 #include "sasl.h"
 #include "session.h"
@@ -85,6 +86,9 @@ static enum cmd_result	 sasl_mech_step(struct session *, char *);
 static bool			 own_tls(const struct session *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
+static enum cmd_result	 auth_failed(struct session *, const char *);
+static enum cmd_result	 auth_failed_text(struct session *, const char *,
+				    const char *);
 
 /*
  * SPEC 4.1: the SASL mechanisms, indexed by enum auth_mech.  A row with no
@@ -306,6 +310,28 @@ stls_offered(const struct session *s)
 }
 
 /*
+ * SPEC 4.3: the settings before login; after it the user's values, with
+ * RFC 2449's USER tag where they differ from the settings (NEVER takes
+ * no tag; LOGIN-DELAY 0 is not announced).
+ */
+static void
+capa_policy(struct session *s)
+{
+	bool		 after = s->state == STATE_TRANSACTION;
+	uint32_t	 exp = after ? s->pol.expire_days : s->cfg->expire_days;
+	uint32_t	 del = after ? s->pol.login_delay : s->cfg->login_delay;
+
+	if (exp == EXPIRE_NEVER)
+		reply(s, "EXPIRE NEVER");
+	else
+		reply(s, "EXPIRE %u%s", (unsigned int)exp,
+		    after && s->pol.user_expire ? " USER" : "");
+	if (del > 0)
+		reply(s, "LOGIN-DELAY %u%s", (unsigned int)del,
+		    after && s->pol.user_delay ? " USER" : "");
+}
+
+/*
  * SPEC 3, RFC 2449 section 5: the same list in both states, so what
  * AUTHORIZATION announces is still announced after login.
  */
@@ -323,12 +349,7 @@ cmd_capa(struct session *s, char *args)
 	reply(s, "RESP-CODES");
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
-	if (s->cfg->expire_days == EXPIRE_NEVER)
-		reply(s, "EXPIRE NEVER");
-	else
-		reply(s, "EXPIRE %u", (unsigned int)s->cfg->expire_days);
-	if (s->cfg->login_delay > 0)
-		reply(s, "LOGIN-DELAY %u", (unsigned int)s->cfg->login_delay);
+	capa_policy(s);
 	if (plaintext_allowed(s))
 		reply(s, "USER");
 	n = (size_t)snprintf(line, sizeof(line), "SASL");
@@ -369,16 +390,74 @@ cmd_user(struct session *s, char *args)
 }
 
 /*
+ * SPEC 4.2: nologin and allow_nets, checked once the credentials are
+ * verified, whatever the mechanism: every one reaches session_login().
+ * From a network not allowed the login fails exactly like a wrong
+ * password (the nologin reason is not shown there); nologin answers
+ * with its reason.  Both take the failure path (delay, count, close).
+ * Returns true when the login may go on; else *res is the result.
+ */
+static bool
+policy_check(struct session *s, const struct passwd_entry *e,
+    enum cmd_result *res)
+{
+	char	 text[AUTH_MAX_REASON];
+	size_t	 i;
+
+	if (!auth_net_allowed(e, s->peer))
+		*res = auth_failed(s, "not allowed");
+	else if (e->nologin) {
+		(void)strlcpy_(text, e->reason[0] != '\0' ? e->reason :
+		    "Account disabled", sizeof(text));
+		for (i = 0; text[i] != '\0'; i++)
+			if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+				text[i] = '?';	/* never a line break */
+		*res = auth_failed_text(s, "nologin", text);
+	} else
+		return true;
+	log_set_user(NULL);
+	return false;
+}
+
+/* SPEC 4.3: a login too soon after the previous one: answer and close. */
+static enum cmd_result
+login_too_soon(struct session *s, const struct maildir_login *ml)
+{
+	uint64_t	 wait = ml->last + s->pol.login_delay > ml->now ?
+	    ml->last + s->pol.login_delay - ml->now : 1;
+
+	log_event(EVENT_LOGIN_FAILED, "login delay: previous login %llu s "
+	    "ago, LOGIN-DELAY %u from %s", (unsigned long long)(ml->now >
+	    ml->last ? ml->now - ml->last : 0),
+	    (unsigned int)s->pol.login_delay,
+	    s->peer != NULL ? s->peer : "unknown");
+	reply(s, "-ERR [LOGIN-DELAY] Too soon after the last login; wait "
+	    "%llu seconds", (unsigned long long)wait);
+	return session_close(s, EXIT_ERROR);
+}
+
+/*
  * Enters TRANSACTION for a verified user: privilege drop, then the
- * Maildir snapshot (SPEC 4).  The only AUTHORIZATION -> TRANSACTION path.
+ * Maildir snapshot (SPEC 4), after the policy of SPEC 4.2 (policy_check())
+ * and with the LOGIN-DELAY gate of 4.3 (maildir_open()).  The only
+ * AUTHORIZATION -> TRANSACTION path: every mechanism's success ends here.
  */
 static enum cmd_result
 session_login(struct session *s, const struct passwd_entry *e)
 {
 	char path[AUTH_MAX_HOME + 512];
 	const char *errstr;
+	struct maildir_login ml;
+	enum cmd_result res;
 
+	if (!policy_check(s, e, &res))
+		return res;
 	log_set_user(e->name);
+	policy_init(&s->pol, s->cfg, e);
+	memset(&ml, 0, sizeof(ml));
+	ml.delay = s->pol.login_delay;
+	ml.expire = s->pol.expire_days != EXPIRE_NEVER;
+	ml.now = (uint64_t)time(NULL);
 	if (auth_become_user(e, &errstr) == -1) {
 		log_event(EVENT_ERROR, "privilege drop failed: %s", errstr);
 		reply(s, "-ERR [SYS/PERM] Unable to switch to the user");
@@ -390,7 +469,9 @@ session_login(struct session *s, const struct passwd_entry *e)
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
 		return session_close(s, EXIT_ERROR);
 	}
-	if (maildir_open(path, s->cfg->uidl, &s->snap, &errstr) == -1) {
+	if (maildir_open(path, s->cfg->uidl, &ml, &s->snap, &errstr) == -1) {
+		if (ml.too_soon)
+			return login_too_soon(s, &ml);
 		log_event(EVENT_ERROR, "cannot open maildrop %s: %s", path,
 		    errstr);
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
@@ -413,7 +494,7 @@ session_login(struct session *s, const struct passwd_entry *e)
  * chose, so a fail2ban pattern anchored at the end cannot be fooled.
  */
 static enum cmd_result
-auth_failed(struct session *s, const char *why)
+auth_failed_text(struct session *s, const char *why, const char *text)
 {
 	log_event(EVENT_LOGIN_FAILED, "authentication failed: %s from %s",
 	    why, s->peer != NULL ? s->peer : "unknown");
@@ -421,10 +502,16 @@ auth_failed(struct session *s, const char *why)
 		(void)io_flush(s->io);
 		sleep(s->cfg->auth_fail_delay);
 	}
-	reply(s, "-ERR [AUTH] Authentication failed");
+	reply(s, "-ERR [AUTH] %s", text);
 	if (++s->auth_failures >= s->cfg->max_auth_failures)
 		return session_close(s, EXIT_ERROR);
 	return CMD_DONE;
+}
+
+static enum cmd_result
+auth_failed(struct session *s, const char *why)
+{
+	return auth_failed_text(s, why, "Authentication failed");
 }
 
 /*
@@ -480,7 +567,8 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	}
 	(void)name_len;
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
-	penalty_done(s, !ok);
+	/* SPEC 4.2: a refused network counts as a failure here too. */
+	penalty_done(s, !ok || !auth_net_allowed(&e, s->peer));
 	if (!ok) {
 		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
@@ -999,13 +1087,18 @@ schedule_readahead(struct session *s, size_t i)
 	}
 }
 
-/* RETR and TOP: open first so a removed message gets a clean -ERR. */
+/*
+ * RETR and TOP: open first so a removed message gets a clean -ERR.
+ * *whole_out: the whole message went out (RETR, or TOP of all of it).
+ */
 static enum cmd_result
-send_message(struct session *s, size_t i, int64_t top_lines)
+send_message(struct session *s, size_t i, int64_t top_lines,
+    bool *whole_out)
 {
 	struct stat sb;
 	int fd;
 
+	*whole_out = top_lines < 0;
 	if ((fd = maildir_msg_open(s->snap, i, &sb)) == -1) {
 		if (errno == ENOENT)
 			return bad(s, "-ERR Message %zu was removed from the "
@@ -1024,7 +1117,7 @@ send_message(struct session *s, size_t i, int64_t top_lines)
 		return CMD_CLOSE;
 	}
 	if ((top_lines < 0 ? readahead_stream(s->ra, i, fd, &sb, s->io) :
-	    crlf_stream(fd, top_lines, s->io)) == -1) {
+	    crlf_stream_top(fd, top_lines, s->io, whole_out)) == -1) {
 		if (io_timed_out(s->io))
 			return session_close(s, EXIT_AUTOLOGOUT);
 		log_event(EVENT_ERROR, "streaming message %zu failed", i + 1);
@@ -1039,11 +1132,14 @@ cmd_retr(struct session *s, char *args)
 {
 	enum cmd_result res;
 	size_t i;
+	bool whole;
 
 	if (!one_msg_arg(s, args, &i, &res))
 		return res;
-	res = send_message(s, i, -1);
+	res = send_message(s, i, -1, &whole);
 	if (res == CMD_DONE) {
+		policy_note_retr(&s->pol, s->snap->count, i,
+		    (uint64_t)time(NULL));
 		s->stats.retr++;
 		s->stats.retr_octets += s->snap->msgs[i].size;
 		/* The first RETR, or one after the previous: read ahead. */
@@ -1065,6 +1161,7 @@ cmd_top(struct session *s, char *args)
 	uint32_t lines;
 	size_t i;
 	int argc;
+	bool whole;
 
 	argc = split_args(args, argv, 2);
 	if (argc == 0)
@@ -1077,9 +1174,13 @@ cmd_top(struct session *s, char *args)
 		return res;
 	if ((r = parse_u32(argv[1], &lines)) != NUM_OK)
 		return bad(s, "-ERR Invalid line count: %s", parse_num_str(r));
-	res = send_message(s, i, lines);
+	res = send_message(s, i, lines, &whole);
 	if (res == CMD_DONE)
 		s->stats.top++;
+	/* SPEC 4.3: TOP of the whole body is a retrieval. */
+	if (res == CMD_DONE && whole)
+		policy_note_retr(&s->pol, s->snap->count, i,
+		    (uint64_t)time(NULL));
 	return res;
 }
 
@@ -1148,9 +1249,14 @@ cmd_uidl(struct session *s, char *args)
 static enum cmd_result
 cmd_quit_trans(struct session *s, char *args)
 {
-	unsigned int marked, failed;
+	unsigned int marked, failed, expired;
 
 	(void)args;
+	/* SPEC 4.3: expired messages join the marked ones in one UPDATE. */
+	policy_expire(&s->pol, s->snap, (uint64_t)time(NULL), &expired);
+	if (expired > 0)
+		log_info("EXPIRE %u: %u retrieved messages expired",
+		    (unsigned int)s->pol.expire_days, expired);
 	if (update_apply(s->snap, &marked, &failed) == -1) {
 		log_event(EVENT_ERROR, "%u of %u messages could not be removed",
 		    failed, marked);
@@ -1292,6 +1398,7 @@ session_run(struct session *s)
 	io_finish(s->io);
 	ntlm_end(s);
 	readahead_free(s->ra);
+	policy_free(&s->pol);
 	if (s->snap != NULL)
 		maildir_close(s->snap);
 	return s->exit;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "policy.h"
 #include "pop3.h"
 
 struct mech;
@@ -59,6 +60,7 @@ struct session {
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
 	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
+	struct policy		 pol;		/* SPEC 4.3, set at login */
 };
 
 /*
