@@ -81,9 +81,9 @@ static bool			 plaintext_allowed(const struct session *);
 static enum cmd_result	 plain_step(struct session *, char *);
 static enum cmd_result	 login_start(struct session *);
 static enum cmd_result	 login_step(struct session *, char *);
-static enum cmd_result	 ntlm_step(struct session *, char *);
 static enum cmd_result	 sasl_mech_step(struct session *, char *);
 static bool			 own_tls(const struct session *);
+static enum cmd_result	 ntlm_step(struct session *, char *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
 static enum cmd_result	 auth_failed(struct session *, const char *);
