@@ -23,6 +23,7 @@
 #include "maildir.h"
 #include "penalty.h"
 #include "sandbox.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 #include "update.h"
@@ -77,6 +78,8 @@ static bool			 plaintext_allowed(const struct session *);
 static enum cmd_result	 plain_step(struct session *, char *);
 static enum cmd_result	 login_start(struct session *);
 static enum cmd_result	 login_step(struct session *, char *);
+static enum cmd_result	 sasl_mech_step(struct session *, char *);
+static bool			 own_tls(const struct session *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
 
@@ -103,13 +106,13 @@ static const struct mech mechs[MECH_COUNT] = {
 	[MECH_LOGIN] = { MECH_LOGIN, "LOGIN", true, plaintext_allowed,
 	    login_start, login_step },
 	[MECH_SCRAM_SHA_1] = { MECH_SCRAM_SHA_1, "SCRAM-SHA-1", false, NULL,
-	    NULL, NULL },
+	    NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_1_PLUS] = { MECH_SCRAM_SHA_1_PLUS, "SCRAM-SHA-1-PLUS",
-	    false, NULL, NULL, NULL },
+	    false, own_tls, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256] = { MECH_SCRAM_SHA_256, "SCRAM-SHA-256", false,
-	    NULL, NULL, NULL },
+	    NULL, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256_PLUS] = { MECH_SCRAM_SHA_256_PLUS,
-	    "SCRAM-SHA-256-PLUS", false, NULL, NULL, NULL },
+	    "SCRAM-SHA-256-PLUS", false, own_tls, NULL, sasl_mech_step },
 	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, NULL, NULL, NULL },
 	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, NULL },
 };
@@ -277,6 +280,13 @@ tls_configured(const struct session *s)
 	return s->tls != NULL;
 }
 
+/* SPEC 4.1: -PLUS binds to the handler's own TLS, not to `secured`. */
+static bool
+own_tls(const struct session *s)
+{
+	return s->tls_active && s->tls != NULL;
+}
+
 static enum cmd_result
 refuse_plaintext(struct session *s)
 {
@@ -415,10 +425,38 @@ auth_failed(struct session *s, const char *why)
 }
 
 /*
+ * Issue 5: the peer's recent failures in the penalty file delay a
+ * credential check; penalty_done() writes the outcome back.  A penalty
+ * file that cannot be used is reported once per connection.
+ */
+static void
+penalty_wait(struct session *s)
+{
+	unsigned int wait;
+
+	s->auth_warn = s->auth_failures == 0;
+	s->auth_pen = penalty_check(s->cfg->penalty_file, s->peer,
+	    s->cfg->auth_fail_delay, s->auth_warn, &wait) == 0;
+	if (wait > 0) {
+		log_debug("penalty: waiting %u s before the check", wait);
+		(void)io_flush(s->io);
+		sleep(wait);
+	}
+}
+
+/* Before session_login(): the file is out of reach after it. */
+static void
+penalty_done(struct session *s, bool failed)
+{
+	if (s->auth_pen)
+		(void)penalty_note(s->cfg->penalty_file, s->peer, failed,
+		    s->auth_warn);
+	s->auth_pen = false;
+}
+
+/*
  * Checks credentials; an invalid or unknown name costs the same crypt
- * time as a known one (SPEC 4).  Issue 5: the peer's recent failures in
- * the penalty file delay the check; the outcome is written back.  A
- * penalty file that cannot be used is reported once per connection.
+ * time as a known one (SPEC 4), with the penalty of issue 5 around it.
  */
 static enum cmd_result
 try_login(struct session *s, const char *name, size_t name_len, bool valid,
@@ -426,18 +464,11 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 {
 	struct passwd_entry e;
 	const char *cred;
-	bool found = false, ok, pen, warn = s->auth_failures == 0;
-	unsigned int wait;
+	bool found = false, ok;
 	enum cmd_result r;
 
 	log_set_user(name);
-	pen = penalty_check(s->cfg->penalty_file, s->peer,
-	    s->cfg->auth_fail_delay, warn, &wait) == 0;
-	if (wait > 0) {
-		log_debug("penalty: waiting %u s before the check", wait);
-		(void)io_flush(s->io);
-		sleep(wait);
-	}
+	penalty_wait(s);
 	if (valid) {
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
@@ -446,9 +477,7 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	}
 	(void)name_len;
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
-	/* Before session_login(): the file is out of reach after it. */
-	if (pen)
-		(void)penalty_note(s->cfg->penalty_file, s->peer, !ok, warn);
+	penalty_done(s, !ok);
 	if (!ok) {
 		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
@@ -543,6 +572,99 @@ login_start(struct session *s)
 	return CMD_DONE;
 }
 
+/* Ends the GNU SASL exchange of the AUTH under way, if any. */
+static void
+sasl_reset(struct session *s)
+{
+	sasl_end(s->sasl);
+	s->sasl = NULL;
+	s->sasl_final = false;
+}
+
+/* SPEC 4.1: RFC 5034's empty answer to the final data, then the login. */
+static enum cmd_result
+sasl_finish(struct session *s, const char *data)
+{
+	enum cmd_result r;
+
+	if (*data != '\0') {
+		sasl_reset(s);
+		log_set_user(NULL);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	r = session_login(s, sasl_entry(s->sasl));
+	sasl_reset(s);
+	return r;
+}
+
+/*
+ * SCRAM (and what else sasl.c runs): one base64 line a step.  The
+ * penalty wait comes before the first step, the outcome goes through
+ * auth_failed() or session_login() like PASS.  -PLUS is offered only
+ * under the handler's own TLS, and then a plain SCRAM exchange gets the
+ * binding too, to refuse a client told -PLUS was not offered.
+ */
+static enum cmd_result
+sasl_mech_step(struct session *s, char *data)
+{
+	struct sasl_params p;
+	char out[MAX_REPLY - 4];
+	const char *why;
+	enum sasl_result res;
+	enum cmd_result r;
+
+	if (s->sasl_final)
+		return sasl_finish(s, data);
+	if (s->sasl == NULL) {
+		memset(&p, 0, sizeof(p));
+		p.cfg = s->cfg;
+		p.mech = s->auth_mech->id;
+		p.lookup = auth_lookup;
+		if (own_tls(s) && (mech_usable(s, MECH_SCRAM_SHA_256_PLUS) ||
+		    mech_usable(s, MECH_SCRAM_SHA_1_PLUS)))
+			p.cb_tls = s->tls;
+		if ((s->sasl = sasl_start(&p, &why)) == NULL) {
+			log_event(EVENT_ERROR, "cannot start %s: %s",
+			    s->auth_mech->name, why);
+			reply(s, "-ERR [SYS/TEMP] Authentication is unavailable");
+			return CMD_DONE;
+		}
+		penalty_wait(s);
+	}
+	res = sasl_step(s->sasl, data, out, sizeof(out), &why);
+	switch (res) {
+	case SASL_CONTINUE:
+		s->auth_pending = s->auth_mech;
+		reply(s, "+ %s", out);
+		return CMD_DONE;
+	case SASL_OK:
+		penalty_done(s, false);
+		if (out[0] == '\0')
+			return sasl_finish(s, "");
+		s->sasl_final = true;
+		s->auth_pending = s->auth_mech;
+		reply(s, "+ %s", out);
+		return CMD_DONE;
+	case SASL_FAIL:
+		penalty_done(s, true);
+		sasl_reset(s);
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+		return r;
+	case SASL_MALFORMED:
+		sasl_reset(s);
+		log_set_user(NULL);
+		return bad(s, "-ERR Malformed authentication data");
+	case SASL_TEMPFAIL:
+	default:
+		sasl_reset(s);
+		log_event(EVENT_ERROR, "%s: %s", s->auth_mech->name, why);
+		log_set_user(NULL);
+		reply(s, "-ERR [SYS/TEMP] Authentication is unavailable");
+		return CMD_DONE;
+	}
+}
+
 /*
  * SPEC 4.1: a mechanism is usable on this connection right now when it is
  * listed in auth-mechanisms, built, and its own rule allows it here.
@@ -596,6 +718,8 @@ cmd_auth(struct session *s, char *args)
 		return bad(s, "-ERR Unsupported authentication mechanism");
 	s->auth_step = 0;
 	s->auth_pending = NULL;
+	s->auth_mech = mech;
+	sasl_reset(s);
 	log_set_mech(config_mech_name(mech->id));
 	if (argc == 2) {
 		if (!strcmp(argv[1], "*"))
@@ -619,8 +743,10 @@ auth_continue(struct session *s, char *line)
 	const struct mech *mech = s->auth_pending;
 
 	s->auth_pending = NULL;
-	if (!strcmp(line, "*"))
+	if (!strcmp(line, "*")) {
+		sasl_reset(s);
 		return bad(s, "-ERR Authentication cancelled");
+	}
 	return mech->step(s, line);
 }
 
@@ -1028,6 +1154,7 @@ session_run(struct session *s)
 		log_event(EVENT_LOGOUT, "session ended without QUIT: "
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
+	sasl_reset(s);
 	io_finish(s->io);
 	readahead_free(s->ra);
 	if (s->snap != NULL)

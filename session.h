@@ -11,6 +11,7 @@
 #include "pop3.h"
 
 struct mech;
+struct sasl;
 struct snapshot;
 struct tls;
 
@@ -40,6 +41,11 @@ struct session {
 	bool			 user_valid;	/* SPEC 4 name checks passed */
 	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
 	unsigned int		 auth_step;	/* lines taken by this AUTH */
+	const struct mech	*auth_mech;	/* the AUTH under way */
+	struct sasl		*sasl;		/* its GNU SASL exchange */
+	bool			 sasl_final;	/* final data sent, "" due */
+	bool			 auth_pen;	/* penalty file usable */
+	bool			 auth_warn;	/* report a penalty fault */
 	bool			 loopback;	/* peer is local (SPEC 1) */
 	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;
