@@ -2,7 +2,8 @@
 # file: call krb5_start from setup_file and krb5_stop from teardown_file.
 #
 #   krb5_start        creates realm $KRB5_REALM under $KRB5_DIR (a fresh
-#                     temporary directory), principals alice, bob, carol
+#                     temporary directory), principals alice, bob,
+#                     carol, dave
 #                     and pop/localhost (keytab $KRB5_KEYTAB), starts
 #                     krb5kdc on a free loopback port ($KRB5_KDC_PORT,
 #                     PID in $KRB5_KDC_PID) and exports KRB5_CONFIG,
@@ -100,6 +101,7 @@ krb5_start() {
 	addprinc -pw $KRB5_PASSWORD alice
 	addprinc -pw $KRB5_PASSWORD bob
 	addprinc -pw $KRB5_PASSWORD carol
+	addprinc -pw $KRB5_PASSWORD dave
 	addprinc -randkey pop/localhost
 	ktadd -k $KRB5_KEYTAB pop/localhost
 	EOF
