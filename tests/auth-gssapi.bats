@@ -193,6 +193,32 @@ gss_server() {
 	grep -q 'cannot create the replay cache directory' "$log"
 }
 
+@test "as root: a GSSAPI login becomes the line's uid; the keytab and rcache stay root's (SPEC 4, 4.1)" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	# bats' temporary directories are 0700: the mail where uid 4242
+	# can reach it.
+	PRIVROOT=$(mktemp -d /tmp/pop3-gss.XXXXXX)
+	chmod 755 "$PRIVROOT"
+	MAILROOT=$PRIVROOT
+	: >"$PASSWD"
+	setup_alice 4242 4242
+	putf new 1700000001.M1P1.host \
+	    'From: a@example.org\nSubject: one\n\nHello\n.dotline\nbye\n'
+	chown -R 4242:4242 "$MAILROOT/alice"
+	chmod -R go-rwx "$MAILROOT/alice"
+	install -m 600 "$KRB5_KEYTAB" "$T/root.keytab"
+	gss --then STAT --then QUIT -- --gssapi-keytab="$T/root.keytab"
+	local st=$status owner
+	owner=$(stat -c %u "$MD/pop3-handler-uidlist")
+	rm -rf "$PRIVROOT"
+	[ "$st" -eq 0 ]
+	[ "$owner" = 4242 ]
+	exchange_ok
+	line_is 5 "+OK Logged in, 1 messages (59 octets)"
+	line_is 6 "+OK 1 59"
+	[ "$(stat -c %u "$STATE/rcache/krb5_0.rcache2")" = 0 ]
+}
+
 @test "Kerberos is mapped only once a GSSAPI exchange starts (issue 11)" {
 	local pid
 	sess_start s "${GSS[@]}" --hostname=localhost
