@@ -372,7 +372,10 @@ report_entry(const struct passwd_entry *e)
 {
 	bool	ok = true;
 
-	if (hash_locked(e->hash)) {
+	if (e->pw_scram >= 0)
+		printf("account: enabled ({SCRAM-SHA-%s} hash field)\n",
+		    e->pw_scram == SCRAM_SHA_1 ? "1" : "256");
+	else if (hash_locked(e->hash)) {
 		printf("account: locked (the hash field is empty or starts "
 		    "with ! or *)\n");
 		printf("problem: a locked account never authenticates\n");
@@ -394,6 +397,52 @@ report_entry(const struct passwd_entry *e)
 	}
 	print_safe("home", e->home);
 	return ok;
+}
+
+/*
+ * SPEC 4.1: which of the configured mechanisms this user's credentials
+ * allow (USER/PASS, PLAIN, LOGIN: a usable hash field or app passwords;
+ * SCRAM: keys for the hash; NTLM: ntlm=; GSSAPI: a keytab).  Where each
+ * is offered still depends on the connection (plaintext-auth, TLS).
+ */
+static void
+report_mechs(const struct config *cfg, const struct passwd_entry *e)
+{
+	bool	 pw = !hash_locked(e->hash) || e->pw_scram >= 0, can;
+	const char *n;
+	int	 m;
+
+	printf("mechanisms:");
+	if (pw)
+		printf(" USER");
+	for (m = 0; pw && m < MECH_COUNT; m++) {
+		if ((cfg->auth_mechs & MECH_BIT(m)) == 0)
+			continue;
+		switch (m) {
+		case MECH_SCRAM_SHA_1:
+		case MECH_SCRAM_SHA_1_PLUS:
+			can = e->scram[SCRAM_SHA_1].set;
+			break;
+		case MECH_SCRAM_SHA_256:
+		case MECH_SCRAM_SHA_256_PLUS:
+			can = e->scram[SCRAM_SHA_256].set;
+			break;
+		case MECH_GSSAPI:
+			can = cfg->gssapi_keytab != NULL;
+			break;
+		case MECH_NTLM:
+			can = e->has_ntlm;
+			break;
+		default:
+			can = true;
+		}
+		if (!can)
+			continue;
+		putchar(' ');
+		for (n = config_mech_name((enum auth_mech)m); *n != '\0'; n++)
+			putchar(*n >= 'a' && *n <= 'z' ? *n - 'a' + 'A' : *n);
+	}
+	printf("%s\n", pw ? "" : " none (locked account)");
 }
 
 int
@@ -421,6 +470,7 @@ checkuser_run(const struct config *cfg, const char *name)
 		return CHECK_FAIL;
 	}
 	ok = report_entry(&e);
+	report_mechs(cfg, &e);
 	if (config_expand_maildir(cfg->maildir, name, e.home, path,
 	    sizeof(path)) == -1) {
 		printf("maildir: cannot expand \"%s\" (empty home field?)\n",

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,6 +26,7 @@
 #include "io.h"
 #include "log.h"
 #include "proxy.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 #include "uidmap.h"
@@ -40,6 +42,8 @@ enum mode {
 static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
 "       pop3-handler --check-config | --check-user=NAME | --hash-password\n"
+"       pop3-handler --hash-password --scheme=scram-sha-256|scram-sha-1\n"
+"                    [--iterations=N]   (default 10000, at least 4096)\n"
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
@@ -149,9 +153,15 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 		*value = NULL;
 }
 
+/* --hash-password's --scheme and --iterations (SPEC 4.1). */
+struct hash_opts {
+	const char	*scheme;	/* NULL: yescrypt */
+	const char	*iterations;	/* NULL: SASL_SCRAM_ITER */
+};
+
 static enum mode
 parse_args(struct config *c, int argc, char **argv, bool *debug,
-    const char **check_user)
+    const char **check_user, struct hash_opts *ho)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -170,6 +180,14 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 		if (!strcmp(name, "check-user") && value != NULL) {
 			mode = MODE_CHECK_USER;
 			*check_user = argv[i] + sizeof("--check-user=") - 1;
+			continue;
+		}
+		if (!strcmp(name, "scheme") && value != NULL) {
+			ho->scheme = argv[i] + sizeof("--scheme=") - 1;
+			continue;
+		}
+		if (!strcmp(name, "iterations") && value != NULL) {
+			ho->iterations = argv[i] + sizeof("--iterations=") - 1;
 			continue;
 		}
 		if (value == NULL) {
@@ -202,11 +220,45 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 	return mode;
 }
 
+/* --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field. */
 static int
-hash_password(void)
+hash_scram(const struct hash_opts *ho, const char *pw, char *hash,
+    size_t size)
+{
+	enum scram_hash h = SCRAM_SHA_256;
+	const char *errstr;
+	uint32_t iter = SASL_SCRAM_ITER;
+
+	if (!strcasecmp(ho->scheme, "scram-sha-1"))
+		h = SCRAM_SHA_1;
+	if (ho->iterations != NULL && parse_u32(ho->iterations, &iter) !=
+	    NUM_OK)
+		config_error("--iterations=%s: not a number", ho->iterations);
+	if (iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER)
+		config_error("--iterations=%s: not in %u..%u", ho->iterations,
+		    AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
+	if (sasl_hash_password(h, iter, pw, hash, size, &errstr) == -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+hash_password(const struct hash_opts *ho)
 {
 	char pw[MAX_PASSWORD + 2], hash[AUTH_MAX_HASH];
 	size_t len;
+	bool scram = false;
+
+	if (ho->scheme != NULL && (!strcasecmp(ho->scheme, "scram-sha-256") ||
+	    !strcasecmp(ho->scheme, "scram-sha-1")))
+		scram = true;
+	else if (ho->scheme != NULL && strcasecmp(ho->scheme, "yescrypt"))
+		config_error("--scheme=%s: unknown scheme (yescrypt, "
+		    "scram-sha-256, scram-sha-1)", ho->scheme);
+	else if (ho->iterations != NULL)
+		config_error("--iterations is for the SCRAM schemes");
 
 	if (fgets(pw, sizeof(pw), stdin) == NULL) {
 		fprintf(stderr, "pop3-handler: no password on stdin\n");
@@ -217,7 +269,11 @@ hash_password(void)
 		pw[--len] = '\0';
 	if (len > 0 && pw[len - 1] == '\r')
 		pw[--len] = '\0';
-	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
+	if (scram && hash_scram(ho, pw, hash, sizeof(hash)) == -1) {
+		explicit_bzero(pw, sizeof(pw));
+		return EXIT_CONFIG;
+	}
+	if (!scram && auth_hash_password(pw, hash, sizeof(hash)) == -1) {
 		explicit_bzero(pw, sizeof(pw));
 		fprintf(stderr, "pop3-handler: cannot hash the password\n");
 		return EXIT_CONFIG;
@@ -397,16 +453,17 @@ main(int argc, char **argv)
 	struct config cfg;
 	struct tls *tls = NULL;
 	const char *errstr, *check_user = NULL;
+	struct hash_opts ho = { NULL, NULL };
 	bool debug = false;
 	enum mode mode;
 	int st;
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug, &check_user);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &ho);
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
-		return hash_password();
+		return hash_password(&ho);
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))

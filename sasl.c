@@ -163,21 +163,24 @@ secret_read(int dfd, unsigned char *out, const char **why)
 
 /*
  * Creates the secret once per installation: a 0600 temporary file, then
- * a rename that never replaces, so two first sessions agree on one.
+ * a rename that never replaces (a hard link where the file system lacks
+ * RENAME_NOREPLACE), so two first sessions agree on one.
  */
 static int
 secret_create(int dfd, const char **why)
 {
 	unsigned char buf[SECRET_LEN];
+	uint32_t tag;
 	char tmp[64];
-	int fd, rv = -1;
+	int fd, r, rv = -1;
 
-	if (getrandom(buf, sizeof(buf), 0) != (ssize_t)sizeof(buf)) {
+	if (getrandom(buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    getrandom(&tag, sizeof(tag), 0) != (ssize_t)sizeof(tag)) {
 		*why = "getrandom failed";
 		return -1;
 	}
-	(void)snprintf(tmp, sizeof(tmp), SECRET_FILE ".%ld",
-	    (long)getpid());
+	(void)snprintf(tmp, sizeof(tmp), SECRET_FILE ".%ld.%08x",
+	    (long)getpid(), (unsigned int)tag);
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
 		*why = "cannot create the decoy secret";
@@ -190,8 +193,10 @@ secret_create(int dfd, const char **why)
 		goto unlink;
 	}
 	(void)close(fd);
-	if (renameat2(dfd, tmp, dfd, SECRET_FILE, RENAME_NOREPLACE) == -1 &&
-	    errno != EEXIST) {
+	r = renameat2(dfd, tmp, dfd, SECRET_FILE, RENAME_NOREPLACE);
+	if (r == -1 && (errno == EINVAL || errno == ENOSYS))
+		r = linkat(dfd, tmp, dfd, SECRET_FILE, 0);
+	if (r == -1 && errno != EEXIST) {
 		*why = "cannot rename the decoy secret into place";
 		goto unlink;
 	}

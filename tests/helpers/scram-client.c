@@ -137,6 +137,16 @@ set_cb(Gsasl_session *s, Gsasl_property prop)
 	return GSASL_OK;
 }
 
+/* -c, else RFC 9266 on TLS 1.3 and RFC 5929 on TLS 1.2. */
+static const char *
+cb_name(void)
+{
+	if (cbname != NULL)
+		return cbname;
+	return SSL_version(cb_ssl) == TLS1_3_VERSION ? "tls-exporter" :
+	    "tls-unique";
+}
+
 static int
 callback(Gsasl *ctx, Gsasl_session *s, Gsasl_property prop)
 {
@@ -150,11 +160,9 @@ callback(Gsasl *ctx, Gsasl_session *s, Gsasl_property prop)
 		return authzid != NULL ? gsasl_property_set(s, prop, authzid) :
 		    GSASL_NO_CALLBACK;
 	case GSASL_CB_TLS_EXPORTER:
-		if (cbname != NULL && strcmp(cbname, "tls-exporter") != 0)
-			return GSASL_NO_CALLBACK;
-		return set_cb(s, prop);
 	case GSASL_CB_TLS_UNIQUE:
-		if (cbname != NULL && strcmp(cbname, "tls-unique") != 0)
+		if (cb_ssl == NULL || strcmp(cb_name(), prop ==
+		    GSASL_CB_TLS_EXPORTER ? "tls-exporter" : "tls-unique"))
 			return GSASL_NO_CALLBACK;
 		return set_cb(s, prop);
 	default:
