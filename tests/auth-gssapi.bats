@@ -28,11 +28,11 @@ setup() {
 	ticket alice
 }
 
-# ticket NAME: uses NAME's ticket cache ($KRB5_DIR/cc.NAME), made by
-# kinit once per file.
+# ticket NAME: uses NAME's ticket cache ($KRB5_DIR/cc.NAME, "/" as "_"),
+# made by kinit once per file.
 ticket() {
-	export KRB5CCNAME=FILE:$KRB5_DIR/cc.$1
-	[ -s "$KRB5_DIR/cc.$1" ] || krb5_kinit "$1"
+	export KRB5CCNAME=FILE:$KRB5_DIR/cc.${1//\//_}
+	[ -s "${KRB5CCNAME#FILE:}" ] || krb5_kinit "$1"
 }
 
 # gss ARGS...: tests/helpers/gss-client.py (its options, then -- and the
@@ -129,6 +129,15 @@ gss_server() {
 	line_is 6 "+OK Bye"
 	grep -q 'GSSAPI principal bob@TEST.EXAMPLE' "$log"
 	grep -q 'authentication failed: unknown user' "$log"
+}
+
+@test "GSSAPI: a principal with an instance (alice/admin) never maps (SPEC 4.1)" {
+	ticket alice/admin
+	gss --then QUIT
+	exchange_ok
+	line_is 5 "-ERR [AUTH] Authentication failed"
+	grep -q 'GSSAPI principal alice/admin@TEST.EXAMPLE' "$log"
+	grep -q 'authentication failed: principal has more than one component' "$log"
 }
 
 @test "GSSAPI: a locked passwd line fails; a {SCRAM-SHA-256} hash field is not locked (SPEC 4.1)" {
@@ -230,6 +239,17 @@ gss_server() {
 	sess_send s QUIT
 	sess_end s
 	[ "$status" -eq 0 ]
+	# SCRAM loads GNU SASL, still not Kerberos.
+	sess_start c "${GSS[@]}"
+	sess_send c "AUTH SCRAM-SHA-256"
+	sess_wait c 2
+	sess_send c "$(printf 'n,,n=alice,r=abcdefghijklmnop' | base64 -w0)"
+	sess_wait c 3
+	pid=$(sess_handler_pid c)
+	grep -q libgsasl "/proc/$pid/maps"
+	nogrep -E 'libkrb5|libgssapi_krb5' "/proc/$pid/maps"
+	sess_send c '*' QUIT
+	sess_end c
 	# The control: a GSSAPI token, even a bad one, loads Kerberos.
 	sess_start g "${GSS[@]}" --hostname=localhost
 	sess_send g "AUTH GSSAPI"

@@ -3,7 +3,7 @@
 #
 #   krb5_start        creates realm $KRB5_REALM under $KRB5_DIR (a fresh
 #                     temporary directory), principals alice, bob,
-#                     carol, dave
+#                     carol, dave, alice/admin
 #                     and pop/localhost (keytab $KRB5_KEYTAB), starts
 #                     krb5kdc on a free loopback port ($KRB5_KDC_PORT,
 #                     PID in $KRB5_KDC_PID) and exports KRB5_CONFIG,
@@ -102,6 +102,7 @@ krb5_start() {
 	addprinc -pw $KRB5_PASSWORD bob
 	addprinc -pw $KRB5_PASSWORD carol
 	addprinc -pw $KRB5_PASSWORD dave
+	addprinc -pw $KRB5_PASSWORD alice/admin
 	addprinc -randkey pop/localhost
 	ktadd -k $KRB5_KEYTAB pop/localhost
 	EOF
