@@ -610,11 +610,16 @@ sasl_step(struct sasl *x, const char *b64, char *out, size_t outsize,
 			*why_out = "challenge too long for a reply line";
 		} else {
 			(void)strlcpy_(out, o != NULL ? o : "", outsize);
-			r = rc != GSASL_OK ? SASL_CONTINUE :
-			    x->p.mech != MECH_GSSAPI ? scram_verdict(x, why_out) :
-			    x->verified ? SASL_OK : SASL_FAIL;
-			if (r == SASL_FAIL && x->p.mech == MECH_GSSAPI)
+			if (rc != GSASL_OK)
+				r = SASL_CONTINUE;
+			else if (x->p.mech != MECH_GSSAPI)
+				r = scram_verdict(x, why_out);
+			else if (x->verified)	/* gssapi_validate() */
+				r = SASL_OK;
+			else {
+				r = SASL_FAIL;
 				*why_out = "not validated";
+			}
 		}
 	} else
 		r = fail_reason(x, rc, why_out);
