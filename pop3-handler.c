@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,6 +24,7 @@
 #include "config.h"
 #include "io.h"
 #include "log.h"
+#include "ntlm.h"
 #include "proxy.h"
 #include "sasl.h"
 #include "session.h"
@@ -41,34 +41,14 @@ enum mode {
 
 static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
-"       pop3-handler --check-config | --check-user=NAME | --hash-password\n"
-"       pop3-handler --hash-password --scheme=scram-sha-256|scram-sha-1\n"
-"                    [--iterations=N]   (default 10000, at least 4096)\n"
+"       pop3-handler --check-config | --check-user=NAME\n"
+"       pop3-handler --hash-password [--scheme=yescrypt|ntlm|scram-sha-256|\n"
+"                    scram-sha-1] [--iterations=N]   (SCRAM: default 10000,\n"
+"                    at least 4096)\n"
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
-"\"name = value\" line in the --config file (the command line wins):\n"
-"  passwd-file=FILE          user:hash:uid:gid:gecos:home:extra (required)\n"
-"  maildir=TEMPLATE          %h/Maildir (%u user, %h home, %% percent)\n"
-"  timeout-unauth=SECONDS    60     idle limit before login\n"
-"  timeout-auth=SECONDS      1800   idle limit after login\n"
-"  max-command-length=N      512    octets incl. CRLF, 255..8192\n"
-"  plaintext-auth=tls|never|always  tls\n"
-"  tls-cert=FILE, tls-key=FILE      PEM; both set offers STLS\n"
-"  implicit-tls=yes|no       no     TLS before the greeting (995)\n"
-"  secured=yes|no            no     transport already protected\n"
-"  uidl=counter|filename     counter\n"
-"  uidl-import=auto|dovecot|courier|filename|none   auto\n"
-"                            first login without a state file: keep the\n"
-"                            old server's UIDLs (dovecot-uidlist,\n"
-"                            courierpop3dsizelist, or base names)\n"
-"  hostname=NAME             gethostname()\n"
-"  auth-fail-delay=SECONDS   2\n"
-"  max-auth-failures=N       3\n"
-"  proxy-protocol=yes|no     no\n"
-"  log=auto|journal|syslog|stderr   auto\n"
-"  penalty-file=FILE|none    /var/lib/pop3-handler/penalty\n"
-"                            failures per peer, shared by all sessions\n";
+"\"name = value\" line in the --config file (the command line wins):\n";
 
 static bool
 fd_is_socket(int fd)
@@ -153,15 +133,9 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 		*value = NULL;
 }
 
-/* --hash-password's --scheme and --iterations (SPEC 4.1). */
-struct hash_opts {
-	const char	*scheme;	/* NULL: yescrypt */
-	const char	*iterations;	/* NULL: SASL_SCRAM_ITER */
-};
-
 static enum mode
 parse_args(struct config *c, int argc, char **argv, bool *debug,
-    const char **check_user, struct hash_opts *ho)
+    const char **check_user, const char **scheme, const char **iterations)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -183,16 +157,17 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 			continue;
 		}
 		if (!strcmp(name, "scheme") && value != NULL) {
-			ho->scheme = argv[i] + sizeof("--scheme=") - 1;
+			*scheme = argv[i] + sizeof("--scheme=") - 1;
 			continue;
 		}
 		if (!strcmp(name, "iterations") && value != NULL) {
-			ho->iterations = argv[i] + sizeof("--iterations=") - 1;
+			*iterations = argv[i] + sizeof("--iterations=") - 1;
 			continue;
 		}
 		if (value == NULL) {
 			if (!strcmp(name, "help")) {
 				fputs(usage, stdout);
+				config_usage(stdout);
 				exit(0);
 			}
 			if (!strcmp(name, "version")) {
@@ -220,46 +195,113 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 	return mode;
 }
 
-/* --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field. */
+/* --hash-password --scheme=yescrypt: a $y$ hash field. */
 static int
-hash_scram(const struct hash_opts *ho, const char *pw, char *hash,
-    size_t size)
+hash_yescrypt(const char *pw, size_t len, uint32_t iter)
 {
-	enum scram_hash h = SCRAM_SHA_256;
-	const char *errstr;
-	uint32_t iter = SASL_SCRAM_ITER;
+	char hash[AUTH_MAX_HASH];
 
-	if (!strcasecmp(ho->scheme, "scram-sha-1"))
-		h = SCRAM_SHA_1;
-	if (ho->iterations != NULL && parse_u32(ho->iterations, &iter) !=
-	    NUM_OK)
-		config_error("--iterations=%s: not a number", ho->iterations);
-	if (iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER)
-		config_error("--iterations=%s: not in %u..%u", ho->iterations,
-		    AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
-	if (sasl_hash_password(h, iter, pw, hash, size, &errstr) == -1) {
-		fprintf(stderr, "pop3-handler: %s\n", errstr);
-		return -1;
+	(void)len;
+	(void)iter;
+	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
+		fprintf(stderr, "pop3-handler: cannot hash the password\n");
+		return EXIT_CONFIG;
 	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+/* --hash-password --scheme=ntlm: the ntlm= extra field (SPEC 4.2). */
+static int
+hash_ntlm(const char *pw, size_t len, uint32_t iter)
+{
+	uint8_t h[NTLM_HASH_LEN];
+	const char *errstr;
+	int i;
+
+	(void)iter;
+	if (ntlm_nt_hash(pw, len, h, &errstr) == -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return EXIT_CONFIG;
+	}
+	printf("ntlm=");
+	for (i = 0; i < NTLM_HASH_LEN; i++)
+		printf("%02x", h[i]);
+	printf("\n");
+	explicit_bzero(h, sizeof(h));
+	return 0;
+}
+
+/*
+ * --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field
+ * (SPEC 4.1), iter PBKDF2 rounds.
+ */
+static int
+hash_scram(const char *pw, enum scram_hash h, uint32_t iter)
+{
+	char hash[AUTH_MAX_HASH];
+	const char *errstr;
+
+	if (sasl_hash_password(h, iter, pw, hash, sizeof(hash), &errstr) ==
+	    -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return EXIT_CONFIG;
+	}
+	printf("%s\n", hash);
+	explicit_bzero(hash, sizeof(hash));
 	return 0;
 }
 
 static int
-hash_password(const struct hash_opts *ho)
+hash_scram256(const char *pw, size_t len, uint32_t iter)
 {
-	char pw[MAX_PASSWORD + 2], hash[AUTH_MAX_HASH];
+	(void)len;
+	return hash_scram(pw, SCRAM_SHA_256, iter);
+}
+
+static int
+hash_scram1(const char *pw, size_t len, uint32_t iter)
+{
+	(void)len;
+	return hash_scram(pw, SCRAM_SHA_1, iter);
+}
+
+/*
+ * SPEC 4.1: --scheme=NAME picks a row; the first is the default.  iter
+ * says whether --iterations applies.
+ */
+static const struct hash_scheme {
+	const char	*name;
+	int		(*run)(const char *pw, size_t len, uint32_t iter);
+	bool		 iter;
+} hash_schemes[] = {
+	{ "yescrypt", hash_yescrypt, false },
+	{ "ntlm", hash_ntlm, false },
+	{ "scram-sha-256", hash_scram256, true },
+	{ "scram-sha-1", hash_scram1, true },
+	{ NULL, NULL, false }
+};
+
+static int
+hash_password(const char *scheme, const char *iterations)
+{
+	const struct hash_scheme *hs = hash_schemes;
+	char pw[MAX_PASSWORD + 2];
+	uint32_t iter = SASL_SCRAM_ITER;
 	size_t len;
-	bool scram = false;
+	int st;
 
-	if (ho->scheme != NULL && (!strcasecmp(ho->scheme, "scram-sha-256") ||
-	    !strcasecmp(ho->scheme, "scram-sha-1")))
-		scram = true;
-	else if (ho->scheme != NULL && strcasecmp(ho->scheme, "yescrypt"))
-		config_error("--scheme=%s: unknown scheme (yescrypt, "
-		    "scram-sha-256, scram-sha-1)", ho->scheme);
-	else if (ho->iterations != NULL)
+	while (scheme != NULL && hs->name != NULL && strcmp(hs->name, scheme))
+		hs++;
+	if (hs->name == NULL)
+		config_error("--scheme=%s: unknown scheme (yescrypt, ntlm, "
+		    "scram-sha-256, scram-sha-1)", scheme);
+	if (iterations != NULL && !hs->iter)
 		config_error("--iterations is for the SCRAM schemes");
-
+	if (iterations != NULL && (parse_u32(iterations, &iter) != NUM_OK ||
+	    iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER))
+		config_error("--iterations=%s: not a number in %u..%u",
+		    iterations, AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
 	if (fgets(pw, sizeof(pw), stdin) == NULL) {
 		fprintf(stderr, "pop3-handler: no password on stdin\n");
 		return EXIT_CONFIG;
@@ -269,18 +311,9 @@ hash_password(const struct hash_opts *ho)
 		pw[--len] = '\0';
 	if (len > 0 && pw[len - 1] == '\r')
 		pw[--len] = '\0';
-	if (scram && hash_scram(ho, pw, hash, sizeof(hash)) == -1) {
-		explicit_bzero(pw, sizeof(pw));
-		return EXIT_CONFIG;
-	}
-	if (!scram && auth_hash_password(pw, hash, sizeof(hash)) == -1) {
-		explicit_bzero(pw, sizeof(pw));
-		fprintf(stderr, "pop3-handler: cannot hash the password\n");
-		return EXIT_CONFIG;
-	}
+	st = hs->run(pw, len, iter);
 	explicit_bzero(pw, sizeof(pw));
-	printf("%s\n", hash);
-	return 0;
+	return st;
 }
 
 static int
@@ -291,8 +324,12 @@ check_config(const struct config *c)
 	int bad;
 
 	if (c->tls_cert != NULL) {
-		if ((t = tls_new(c->tls_cert, c->tls_key, &errstr)) == NULL) {
+		/* Everything a session loads only when TLS is used. */
+		if ((t = tls_new(c->tls_cert, c->tls_key,
+		    c->tls_ticket_key_file, &errstr)) == NULL ||
+		    tls_check(t, &errstr) == -1) {
 			fprintf(stderr, "pop3-handler: %s\n", errstr);
+			tls_free(t);
 			return EXIT_CONFIG;
 		}
 		tls_free(t);
@@ -402,6 +439,8 @@ serve(const struct config *cfg, struct tls *tls)
 {
 	struct io_transport tr;
 	struct proxy_result pr;
+	struct config proxied;
+	char ptls[sizeof(pr.ssl_version) + sizeof(pr.ssl_cipher) + 8];
 	struct session s;
 	const char *errstr;
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -422,6 +461,21 @@ serve(const struct config *cfg, struct tls *tls)
 			log_set_peer(pr.addr);
 			peer_addr = pr.addr;
 		}
+		if (!pr.local && pr.ssl && !cfg->implicit_tls) {
+			/*
+			 * Issue 15: the proxy ended TLS (send-proxy-v2-ssl).
+			 * The transport is protected as with "secured": no
+			 * STLS inside it, plaintext auth as under TLS.
+			 */
+			proxied = *cfg;
+			proxied.secured = true;
+			cfg = &proxied;
+			tls = NULL;
+			(void)snprintf(ptls, sizeof(ptls), "proxy:%s/%s",
+			    pr.ssl_version[0] ? pr.ssl_version : "TLS",
+			    pr.ssl_cipher[0] ? pr.ssl_cipher : "unknown");
+			log_set_tls(ptls);
+		}
 	}
 	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
 	    cfg->max_command_length)) == NULL) {
@@ -438,6 +492,8 @@ serve(const struct config *cfg, struct tls *tls)
 		}
 		io_set_transport(io, &tr);
 		log_set_tls(tls_describe(tls));
+		log_debug("implicit TLS: %s, %s", tls_describe(tls),
+		    tls_resumed(tls) ? "resumed" : "full handshake");
 	}
 	session_init(&s, cfg, io, loopback, tls, cfg->implicit_tls);
 	s.peer = peer_addr;
@@ -452,18 +508,22 @@ main(int argc, char **argv)
 	static char hostname[256];
 	struct config cfg;
 	struct tls *tls = NULL;
-	const char *errstr, *check_user = NULL;
-	struct hash_opts ho = { NULL, NULL };
+	const char *errstr, *check_user = NULL, *scheme = NULL;
+	const char *iterations = NULL;
 	bool debug = false;
 	enum mode mode;
 	int st;
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &ho);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &scheme,
+	    &iterations);
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
-		return hash_password(&ho);
+		return hash_password(scheme, iterations);
+	if (scheme != NULL || iterations != NULL)
+		config_error("--scheme and --iterations are for --hash-password "
+		    "only");
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
@@ -489,8 +549,9 @@ main(int argc, char **argv)
 		return st;
 	}
 
-	if (cfg.tls_cert != NULL &&
-	    (tls = tls_new(cfg.tls_cert, cfg.tls_key, &errstr)) == NULL)
+	/* Issue 15: no OpenSSL yet; STLS or implicit TLS loads it. */
+	if (cfg.tls_cert != NULL && (tls = tls_new(cfg.tls_cert, cfg.tls_key,
+	    cfg.tls_ticket_key_file, &errstr)) == NULL)
 		config_error("%s", errstr);
 	log_init(cfg.log);
 	log_set_debug(debug);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -21,6 +22,7 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
+#include "ntlm.h"
 #include "penalty.h"
 #include "sandbox.h"
 #include "sasl.h"
@@ -81,6 +83,7 @@ static enum cmd_result	 login_step(struct session *, char *);
 static enum cmd_result	 sasl_mech_step(struct session *, char *);
 static bool			 gssapi_keytab_set(const struct session *);
 static bool			 own_tls(const struct session *);
+static enum cmd_result	 ntlm_step(struct session *, char *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
 
@@ -116,7 +119,7 @@ static const struct mech mechs[MECH_COUNT] = {
 	    "SCRAM-SHA-256-PLUS", false, own_tls, NULL, sasl_mech_step },
 	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, gssapi_keytab_set,
 	    NULL, sasl_mech_step },
-	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, NULL },
+	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, ntlm_step },
 };
 
 /* Ends the session with status st; the loop exits after this command. */
@@ -682,6 +685,131 @@ sasl_mech_step(struct session *s, char *data)
 }
 
 /*
+ * SPEC 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
+ * ntlm= NT hash; a name that is not valid UTF-16 or fails the SPEC 4
+ * checks, an unknown user, a locked account, a user without ntlm= and an
+ * NTLMv1 or LM response all take the same HMAC work against a dummy and
+ * the same failure as a wrong password.
+ */
+static enum cmd_result
+ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct ntlm_authenticate a;
+	struct passwd_entry e;
+	char name[MAX_USERNAME + 1];
+	const char *errstr, *why;
+	size_t name_len = 0;
+	bool valid, found = false, key, ok;
+	enum cmd_result r;
+
+	if (ntlm_parse_authenticate(msg, len, &a, &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	valid = ntlm_utf16_to_utf8(a.user, a.user_len, name, sizeof(name),
+	    &name_len) == 0 && auth_valid_username(name, name_len);
+	if (!valid)
+		(void)strlcpy_(name, "(invalid)", sizeof(name));
+	/* As try_login(): penalty, lookup, check, penalty, outcome. */
+	log_set_user(name);
+	penalty_wait(s);
+	if (valid) {
+		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
+			found = true;
+		else if (errno != ENOENT)
+			log_warn("cannot read %s", s->cfg->passwd_file);
+	}
+	key = found && e.has_ntlm && !(auth_hash_locked(e.hash) &&
+	    e.pw_scram < 0);
+	ok = ntlm_verify(s->ntlm->crypto, key ? e.ntlm : NULL, &a,
+	    s->ntlm->challenge, &s->ntlm->t);
+	penalty_done(s, !ok);
+	if (!ok) {
+		if (!found)
+			why = "unknown user";
+		else if (!key)
+			why = e.has_ntlm ? "account locked" : "no ntlm= key";
+		else if (a.nt_len < NTLM_V2_MIN)
+			why = "not an NTLMv2 response";
+		else
+			why = "bad password";
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+	} else
+		r = session_login(s, &e);
+	explicit_bzero(&e, sizeof(e));
+	return r;
+}
+
+/* Ends the session's NTLM exchange, if any. */
+static void
+ntlm_end(struct session *s)
+{
+	ntlm_exchange_free(s->ntlm);
+	s->ntlm = NULL;
+}
+
+/*
+ * The NEGOTIATE: starts the exchange and answers "+ " and the CHALLENGE.
+ * libcrypto is loaded here, when an exchange starts, and never for other
+ * sessions.
+ */
+static enum cmd_result
+ntlm_negotiate(struct session *s, const uint8_t *msg, size_t n)
+{
+	char b64[MAX_REPLY];
+	const char *errstr;
+
+	ntlm_end(s);
+	if ((s->ntlm = ntlm_exchange_new(&errstr)) == NULL) {
+		log_warnx("NTLM: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] NTLM is not available now");
+		return CMD_DONE;
+	}
+	if (ntlm_exchange_negotiate(s->ntlm, msg, n, s->cfg->hostname,
+	    time(NULL), &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		ntlm_end(s);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	/* C0001: the builder keeps the CHALLENGE within one reply line. */
+	if (b64_encode(s->ntlm->t.challenge, s->ntlm->t.challenge_len, b64,
+	    sizeof(b64)) == 0) {
+		ntlm_end(s);
+		reply(s, "-ERR [SYS/PERM] Internal error");
+		return CMD_DONE;
+	}
+	s->auth_pending = &mechs[MECH_NTLM];
+	reply(s, "+ %s", b64);
+	return CMD_DONE;
+}
+
+/*
+ * MS-OXPOP3 framing: AUTH NTLM, "+ ", the NEGOTIATE (or it as the
+ * initial response); "+ " and the CHALLENGE; the AUTHENTICATE.  The
+ * decoded messages are cleared after use.
+ */
+static enum cmd_result
+ntlm_step(struct session *s, char *data)
+{
+	char msg[NTLM_MAX_MESSAGE];
+	enum cmd_result r;
+	ssize_t n;
+
+	if ((n = b64_decode(data, msg, sizeof(msg))) <= 0) {
+		ntlm_end(s);
+		r = bad(s, "-ERR Malformed authentication data");
+	} else if (s->auth_step++ == 0)
+		r = ntlm_negotiate(s, (const uint8_t *)msg, (size_t)n);
+	else {
+		r = ntlm_authenticate(s, (const uint8_t *)msg, (size_t)n);
+		ntlm_end(s);
+	}
+	explicit_bzero(msg, sizeof(msg));
+	return r;
+}
+
+/*
  * SPEC 4.1: a mechanism is usable on this connection right now when it is
  * listed in auth-mechanisms, built, and its own rule allows it here.
  */
@@ -781,6 +909,11 @@ cmd_stls(struct session *s, char *args)
 		return bad(s, "-ERR TLS is not configured");
 	if (s->tls_active)
 		return bad(s, "-ERR TLS is already active");
+	if (tls_load(s->tls, &errstr) == -1) {	/* OpenSSL, loaded now */
+		log_warnx("STLS: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] TLS is not available");
+		return CMD_DONE;
+	}
 	reply(s, "+OK Begin TLS negotiation");
 	if (s->closing || io_flush(s->io) == -1)
 		return session_close(s, EXIT_ERROR);
@@ -795,7 +928,8 @@ cmd_stls(struct session *s, char *args)
 	s->have_user = false;
 	s->auth_pending = NULL;
 	log_set_tls(tls_describe(s->tls));
-	log_debug("STLS: %s", tls_describe(s->tls));
+	log_debug("STLS: %s, %s", tls_describe(s->tls),
+	    tls_resumed(s->tls) ? "resumed" : "full handshake");
 	return CMD_DONE;
 }
 
@@ -1175,6 +1309,7 @@ session_run(struct session *s)
 		    s->stats.dele);
 	sasl_reset(s);
 	io_finish(s->io);
+	ntlm_end(s);
 	readahead_free(s->ra);
 	if (s->snap != NULL)
 		maildir_close(s->snap);

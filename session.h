@@ -12,6 +12,7 @@
 
 struct mech;
 struct sasl;
+struct ntlm_exchange;
 struct snapshot;
 struct tls;
 
@@ -57,6 +58,7 @@ struct session {
 	struct readahead	*ra;		/* NULL until a RETR in order */
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
+	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
 };
 
 /*

@@ -437,3 +437,23 @@ decoy_salt() {
 	    --maildir="$MAILROOT/%u/Maildir"
 	grep -qx 'mechanisms: none (locked account)' <<<"$output"
 }
+
+@test "a SCRAM failure counts in the penalty file: the peer's next check waits (SPEC 4, issue 5)" {
+	local pen=$T/penalty
+	{
+		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'
+		crlf 'AUTH SCRAM-SHA-256' \
+		    "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" \
+		    "$(printf 'c=biws,r=wrong,p=AAAA' | base64 -w0)" QUIT
+	} | chat --state-dir="$STATE" --proxy-protocol=yes \
+	    --penalty-file="$pen" --debug
+	line_is 4 '-ERR [AUTH] Authentication failed'
+	! grep -q 'penalty: waiting' "$log"
+	{
+		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'
+		crlf 'AUTH SCRAM-SHA-256' \
+		    "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" '*' QUIT
+	} | chat --state-dir="$STATE" --proxy-protocol=yes \
+	    --penalty-file="$pen" --debug --auth-fail-delay=1
+	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
+}

@@ -97,7 +97,7 @@ print(p.quit().decode())
 	run timeout 20 python3 -c "$POP3SSL" "$SPORT" alice pw
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
-	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES TOP UIDL' ]
+	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL' ]
 	[ "${lines[2]}" = "$REFUSED" ]
 	! grep -q 'event=login ' "$T/stunnel.log"
 }
