@@ -23,7 +23,7 @@ PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c
+	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 

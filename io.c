@@ -104,6 +104,13 @@ event_fd(const struct io *io, short ev)
 	return (ev & POLLOUT) ? io->out_fd : io->in_fd;
 }
 
+void
+io_set_max_line(struct io *io, size_t max_line)
+{
+	io->max_line = max_line > MAX_COMMAND_LENGTH ? MAX_COMMAND_LENGTH :
+	    max_line;
+}
+
 struct io *
 io_new(int in_fd, int out_fd, size_t max_line)
 {

@@ -46,6 +46,14 @@ struct io;
 struct io	*io_new(int in_fd, int out_fd, size_t max_line);
 void		 io_free(struct io *);
 
+/*
+ * Changes the line limit for the lines read from now on (at most
+ * MAX_COMMAND_LENGTH): RFC 5034 lets an AUTH continuation line be longer
+ * than a command (a Kerberos ticket is), so session.c raises it while an
+ * exchange waits for the client and puts it back after.
+ */
+void		 io_set_max_line(struct io *, size_t max_line);
+
 /* Idle limit in seconds for every later wait (V0002). */
 void		 io_set_timeout(struct io *, unsigned int seconds);
 

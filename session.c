@@ -82,6 +82,7 @@ static enum cmd_result	 plain_step(struct session *, char *);
 static enum cmd_result	 login_start(struct session *);
 static enum cmd_result	 login_step(struct session *, char *);
 static enum cmd_result	 sasl_mech_step(struct session *, char *);
+static bool			 gssapi_keytab_set(const struct session *);
 static bool			 own_tls(const struct session *);
 static enum cmd_result	 ntlm_step(struct session *, char *);
 static bool			 mech_usable(const struct session *,
@@ -120,7 +121,8 @@ static const struct mech mechs[MECH_COUNT] = {
 	    NULL, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256_PLUS] = { MECH_SCRAM_SHA_256_PLUS,
 	    "SCRAM-SHA-256-PLUS", false, own_tls, NULL, sasl_mech_step },
-	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, NULL, NULL, NULL },
+	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, gssapi_keytab_set,
+	    NULL, sasl_mech_step },
 	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, ntlm_step },
 };
 
@@ -663,6 +665,13 @@ login_start(struct session *s)
 	return CMD_DONE;
 }
 
+/* SPEC 4.1: GSSAPI only with a keytab to accept tickets with. */
+static bool
+gssapi_keytab_set(const struct session *s)
+{
+	return s->cfg->gssapi_keytab != NULL;
+}
+
 /* Ends the GNU SASL exchange of the AUTH under way, if any. */
 static void
 sasl_reset(struct session *s)
@@ -676,6 +685,7 @@ sasl_reset(struct session *s)
 static enum cmd_result
 sasl_finish(struct session *s, const char *data)
 {
+	struct passwd_entry e;
 	enum cmd_result r;
 
 	if (*data != '\0') {
@@ -683,8 +693,14 @@ sasl_finish(struct session *s, const char *data)
 		log_set_user(NULL);
 		return bad(s, "-ERR Malformed authentication data");
 	}
-	r = session_login(s, sasl_entry(s->sasl));
+	/*
+	 * The exchange ends before the privilege drop and the sandbox: no
+	 * library call (GSS-API's included) runs after them.
+	 */
+	e = *sasl_entry(s->sasl);
 	sasl_reset(s);
+	r = session_login(s, &e);
+	explicit_bzero(&e, sizeof(e));
 	return r;
 }
 
@@ -1362,6 +1378,9 @@ session_run(struct session *s)
 
 	reply(s, "+OK %s POP3 server ready", s->cfg->hostname);
 	while (!s->closing) {
+		/* RFC 5034: a continuation line may be longer (io.h). */
+		io_set_max_line(s->io, s->auth_pending != NULL ?
+		    MAX_COMMAND_LENGTH : s->cfg->max_command_length);
 		st = io_getline(s->io, &line, &len);
 		switch (st) {
 		case IO_OK:
