@@ -38,8 +38,8 @@ struct snapshot {
  * (update.h: removes the listed base names found in cur/ or new/, only
  * those, then the list; logged), moves new/ to cur/, assigns UIDs and
  * sizes, and returns the snapshot ordered by UID.  Returns 0 and *out, or
- * -1 with a reason for the log in *errstr_out (the session then answers
- * [SYS/TEMP]).
+ * -1 with a reason for the log in *errstr_out and errno set (the session
+ * then answers [SYS/TEMP]).
  */
 int	maildir_open(const char *path, enum uidl_mode mode,
 	    struct snapshot **out, const char **errstr_out);

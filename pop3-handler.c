@@ -278,7 +278,7 @@ find_peer(char *buf, size_t size)
 		inet_ntop(AF_INET, &sin->sin_addr, buf, size);
 		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 	case AF_INET6:
-		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, size);
+		proxy_ntop6(&sin6->sin6_addr, buf, size);
 		a = sin6->sin6_addr.s6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
 			return a[12] == 127;
@@ -377,6 +377,9 @@ serve(const struct config *cfg, struct tls *tls)
 		if (tls_accept(tls, STDIN_FILENO, STDOUT_FILENO,
 		    cfg->timeout_unauth, &tr, &errstr) == -1) {
 			log_event(EVENT_ERROR, "implicit TLS: %s", errstr);
+			/* SPEC 9: as session.c writes it. */
+			log_event(EVENT_ABORTED, "aborted login: "
+			    "reason=tls-handshake-failed attempts=0 tls=no");
 			io_free(io);
 			return EXIT_ERROR;
 		}

@@ -51,6 +51,13 @@ struct session {
 	struct readahead	*ra;		/* NULL until a RETR in order */
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
+	/* SPEC 9: the event=aborted line of a session ended before login. */
+	const char		*end_reason;	/* NULL: not decided yet */
+	unsigned int		 auth_attempts;
+	bool			 plaintext_refused;
+	bool			 tried_more;	/* names left out of tried */
+	char			 tried[192];	/* escaped, comma-separated */
+	unsigned char		*retrieved;	/* log-retrievals: per msg */
 };
 
 /*
