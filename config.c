@@ -3,7 +3,6 @@
  * the settings of SPEC 1.  Pure functions apart from strdup() of values:
  * no I/O, no globals.  Reading files and argv is main()'s job.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,16 +106,7 @@ set_uint(unsigned int *u, const char *v, uint32_t lo, uint32_t hi,
 		return -1;
 	}
 	if (n < lo || n > hi) {
-		/*
-		 * Issue 12: the message shows the range.  The one static
-		 * buffer outside log.c: a configuration error is printed
-		 * at once and ends the process (config_error()).
-		 */
-		static char	range[48];
-
-		(void)snprintf(range, sizeof(range), "out of range (%u..%u)",
-		    (unsigned int)lo, (unsigned int)hi);
-		*errstr = range;
+		*errstr = "out of range";
 		return -1;
 	}
 	*u = n;
