@@ -6,6 +6,7 @@
 #define CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "pop3.h"
 
@@ -31,6 +32,9 @@ int	config_parse_mechs(const char *v, unsigned int *out,
 
 /* The lower-case name of a mechanism ("scram-sha-256-plus"). */
 const char *config_mech_name(enum auth_mech);
+
+/* Writes one line or two per setting, from the table, for --help. */
+void	config_usage(FILE *);
 
 /* Frees the values config_set() copied; c is unusable afterwards. */
 void	config_free(struct config *c);

@@ -44,28 +44,7 @@ static const char usage[] =
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
-"\"name = value\" line in the --config file (the command line wins):\n"
-"  passwd-file=FILE          user:hash:uid:gid:gecos:home:extra (required)\n"
-"  maildir=TEMPLATE          %h/Maildir (%u user, %h home, %% percent)\n"
-"  timeout-unauth=SECONDS    60     idle limit before login\n"
-"  timeout-auth=SECONDS      1800   idle limit after login\n"
-"  max-command-length=N      512    octets incl. CRLF, 255..8192\n"
-"  plaintext-auth=tls|never|always  tls\n"
-"  tls-cert=FILE, tls-key=FILE      PEM; both set offers STLS\n"
-"  implicit-tls=yes|no       no     TLS before the greeting (995)\n"
-"  secured=yes|no            no     transport already protected\n"
-"  uidl=counter|filename     counter\n"
-"  uidl-import=auto|dovecot|courier|filename|none   auto\n"
-"                            first login without a state file: keep the\n"
-"                            old server's UIDLs (dovecot-uidlist,\n"
-"                            courierpop3dsizelist, or base names)\n"
-"  hostname=NAME             gethostname()\n"
-"  auth-fail-delay=SECONDS   2\n"
-"  max-auth-failures=N       3\n"
-"  proxy-protocol=yes|no     no\n"
-"  log=auto|journal|syslog|stderr   auto\n"
-"  penalty-file=FILE|none    /var/lib/pop3-handler/penalty\n"
-"                            failures per peer, shared by all sessions\n";
+"\"name = value\" line in the --config file (the command line wins):\n";
 
 static bool
 fd_is_socket(int fd)
@@ -176,6 +155,7 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 		if (value == NULL) {
 			if (!strcmp(name, "help")) {
 				fputs(usage, stdout);
+				config_usage(stdout);
 				exit(0);
 			}
 			if (!strcmp(name, "version")) {
