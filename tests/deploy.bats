@@ -194,9 +194,9 @@ root_variant_tree() {
 @test "units/stunnel-pop3s.conf under the real stunnel4, in connect mode to pop3-proxy@.service's command line, serves POP3S (SPEC 9, 10)" {
 	command -v stunnel4 >/dev/null || skip "stunnel4 is not installed"
 	local s=$UNITS/stunnel-pop3s.conf cmd argv hport
-	grep -qx 'connect = 127.0.0.1:1110' "$s"
+	grep -qx 'connect = 127.0.0.1:10110' "$s"
 	grep -qx 'protocol = proxy' "$s"
-	grep -qx 'ListenStream=127.0.0.1:1110' "$UNITS/pop3-proxy.socket"
+	grep -qx 'ListenStream=127.0.0.1:10110' "$UNITS/pop3-proxy.socket"
 	grep -qx '; exec = /usr/local/sbin/pop3-handler' "$s"
 	one_message
 	mkcert
