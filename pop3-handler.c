@@ -207,7 +207,7 @@ read_pw_line(char *pw, size_t size)
 static int
 read_password(char *pw, size_t size, size_t *len_out)
 {
-	char again[MAX_PASSWORD + 2];
+	char again[MAX_PASSWORD + 2] = "";
 	struct termios old, quiet;
 	bool got, same;
 

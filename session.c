@@ -203,6 +203,10 @@ log_aborted(const struct session *s)
 
 	if (why == NULL)
 		why = s->exit == EXIT_AUTOLOGOUT ? "timeout" : "disconnect";
+	/* A TLS client on the plaintext port: a ClientHello's record type. */
+	if (!s->tls_active && s->auth_attempts == 0 &&
+	    io_first_octet(s->io) == 0x16)
+		why = "tls-on-plaintext-port";
 	/* Dovecot's "tried to use disallowed plaintext auth". */
 	if (s->plaintext_refused && s->auth_attempts == 0 &&
 	    (!strcmp(why, "quit") || !strcmp(why, "disconnect") ||

@@ -127,3 +127,10 @@ aborted_is() {
 	crlf QUIT | chat --secured=yes
 	aborted_is 'remote=local aborted login: reason=quit attempts=0 tls=secured'
 }
+
+@test "a TLS client on the plaintext port: reason=tls-on-plaintext-port (SPEC 9)" {
+	serve --timeout-unauth=2
+	talk "$PORT" '<1' hello:60
+	wait_exits 1
+	aborted_is 'remote=127.0.0.1 aborted login: reason=tls-on-plaintext-port attempts=0 tls=no'
+}
