@@ -443,8 +443,14 @@ checkuser_run(const struct config *cfg, const char *name)
 	}
 	if (auth_lookup(cfg->passwd_file, name, &e) == -1) {
 		if (errno != ENOENT) {
+			struct stat	sb;
+			int		err = errno;
+
+			/* auth_lookup() gives EIO for a missing file. */
+			if (stat(cfg->passwd_file, &sb) == -1)
+				err = errno;
 			printf("problem: cannot read the passwd file: %s\n",
-			    strerror(errno));
+			    strerror(err));
 			return EXIT_CONFIG;
 		}
 		printf("account: no such user\n");

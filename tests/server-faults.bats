@@ -79,6 +79,11 @@ chat_as() {
 	expect_bytes "$GREET" "$PWREQ" "$TEMPAUTH" '+OK Bye'
 	grep -q "event=error .*cannot read the passwd file $PRIVROOT/no-such-passwd: No such file or directory" "$log"
 	! grep -q 'Input/output error' "$log"
+	run timeout 20 "$HANDLER" --passwd-file="$PRIVROOT/no-such-passwd" \
+	    --check-user=alice
+	[ "$status" -eq 2 ]
+	[[ $output == *'problem: cannot read the passwd file: No such file or directory'* ]]
+	[[ $output != *'Input/output error'* ]]
 }
 
 @test "Maildir whose parent the user cannot write: [SYS/TEMP] with the errno in the log (SPEC 9)" {
