@@ -95,6 +95,8 @@ chat_as() {
 	expect_bytes "$GREET" "$PWREQ" "$NOBOX"
 	grep -qx "pop3-handler: event=error user=alice remote=local mech=user cannot open maildrop $MAILROOT/alice/Maildir: cannot create the Maildir: Permission denied" "$log"
 	! grep -q 'login-failed' "$log"
+	# the session ended before login: reason=server-error (SPEC 9)
+	grep -qx 'pop3-handler: event=aborted user=alice remote=local mech=user aborted login: reason=server-error attempts=1 users=alice tls=no' "$log"
 }
 
 @test "--check-user: a Maildir the login cannot create is a problem, not 'a login would work' (SPEC 9)" {
