@@ -118,6 +118,9 @@ static const struct setting settings[] = {
 	    "SECONDS", "least time between two logins of a user; 0: off" },
 	{ "expire", S_U32_NEVER, F(expire_days), 0, MAX_EXPIRE_DAYS, NULL,
 	    "never", "DAYS|never", "remove messages retrieved DAYS ago" },
+	{ "tls-ticket-key-file", S_PATH_NONE, F(tls_ticket_key_file), 0, 0,
+	    NULL, "none", "FILE|none",
+	    "TLS ticket keys shared by all sessions; none: no tickets" },
 	{ NULL, S_STR, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 

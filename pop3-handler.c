@@ -25,7 +25,9 @@
 #include "config.h"
 #include "io.h"
 #include "log.h"
+#include "ntlm.h"
 #include "proxy.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 #include "uidmap.h"
@@ -40,7 +42,9 @@ enum mode {
 
 static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
-"       pop3-handler --check-config | --check-user=NAME | --hash-password\n"
+"       pop3-handler --check-config | --check-user=NAME\n"
+"       pop3-handler --hash-password [--scheme=yescrypt|ntlm|scram-sha-256|\n"
+"                    scram-sha-1] [--iterations=N]  (SCRAM: 10000, >= 4096)\n"
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
@@ -129,9 +133,15 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 		*value = NULL;
 }
 
+/* --hash-password's --scheme and --iterations (SPEC 4.1). */
+struct hash_opts {
+	const char	*scheme;	/* NULL: yescrypt */
+	const char	*iterations;	/* NULL: SASL_SCRAM_ITER */
+};
+
 static enum mode
 parse_args(struct config *c, int argc, char **argv, bool *debug,
-    const char **check_user)
+    const char **check_user, struct hash_opts *ho)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -150,6 +160,14 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 		if (!strcmp(name, "check-user") && value != NULL) {
 			mode = MODE_CHECK_USER;
 			*check_user = argv[i] + sizeof("--check-user=") - 1;
+			continue;
+		}
+		if (!strcmp(name, "scheme") && value != NULL) {
+			ho->scheme = argv[i] + sizeof("--scheme=") - 1;
+			continue;
+		}
+		if (!strcmp(name, "iterations") && value != NULL) {
+			ho->iterations = argv[i] + sizeof("--iterations=") - 1;
 			continue;
 		}
 		if (value == NULL) {
@@ -245,23 +263,106 @@ eof:
 	return -1;
 }
 
+/* --hash-password --scheme=yescrypt: a $y$ hash field. */
 static int
-hash_password(void)
+hash_yescrypt(const struct hash_opts *ho, const char *pw, size_t len)
 {
-	char pw[MAX_PASSWORD + 2], hash[AUTH_MAX_HASH];
-	size_t len;
+	char hash[AUTH_MAX_HASH];
 
-	if (read_password(pw, sizeof(pw), &len) == -1)
-		return EXIT_CONFIG;
+	(void)ho;
 	(void)len;
 	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
-		explicit_bzero(pw, sizeof(pw));
 		fprintf(stderr, "pop3-handler: cannot hash the password\n");
 		return EXIT_CONFIG;
 	}
-	explicit_bzero(pw, sizeof(pw));
 	printf("%s\n", hash);
 	return 0;
+}
+
+/* --hash-password --scheme=ntlm: the ntlm= extra field (SPEC 4.2). */
+static int
+hash_ntlm(const struct hash_opts *ho, const char *pw, size_t len)
+{
+	uint8_t h[NTLM_HASH_LEN];
+	const char *errstr;
+	int i;
+
+	(void)ho;
+	if (ntlm_nt_hash(pw, len, h, &errstr) == -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return EXIT_CONFIG;
+	}
+	printf("ntlm=");
+	for (i = 0; i < NTLM_HASH_LEN; i++)
+		printf("%02x", h[i]);
+	printf("\n");
+	explicit_bzero(h, sizeof(h));
+	return 0;
+}
+
+/* --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field. */
+static int
+hash_scram(const struct hash_opts *ho, const char *pw, size_t len)
+{
+	enum scram_hash h = SCRAM_SHA_256;
+	const char *errstr;
+	char hash[AUTH_MAX_HASH];
+	uint32_t iter = SASL_SCRAM_ITER;
+
+	(void)len;
+	if (!strcmp(ho->scheme, "scram-sha-1"))
+		h = SCRAM_SHA_1;
+	if (ho->iterations != NULL && parse_u32(ho->iterations, &iter) !=
+	    NUM_OK)
+		config_error("--iterations=%s: not a number", ho->iterations);
+	if (iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER)
+		config_error("--iterations=%s: not in %u..%u", ho->iterations,
+		    AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
+	if (sasl_hash_password(h, iter, pw, hash, sizeof(hash), &errstr) ==
+	    -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return EXIT_CONFIG;
+	}
+	printf("%s\n", hash);
+	explicit_bzero(hash, sizeof(hash));
+	return 0;
+}
+
+/* SPEC 4.1: --scheme=NAME picks a row; the first is the default. */
+static const struct hash_scheme {
+	const char	*name;
+	bool		 iterations;	/* takes --iterations */
+	int		(*run)(const struct hash_opts *, const char *pw,
+			    size_t len);
+} hash_schemes[] = {
+	{ "yescrypt", false, hash_yescrypt },
+	{ "ntlm", false, hash_ntlm },
+	{ "scram-sha-256", true, hash_scram },
+	{ "scram-sha-1", true, hash_scram },
+	{ NULL, false, NULL }
+};
+
+static int
+hash_password(const struct hash_opts *ho)
+{
+	const struct hash_scheme *hs = hash_schemes;
+	char pw[MAX_PASSWORD + 2];
+	size_t len;
+	int st;
+
+	while (ho->scheme != NULL && hs->name != NULL &&
+	    strcmp(hs->name, ho->scheme))
+		hs++;
+	if (hs->name == NULL)
+		config_error("--scheme=%s: unknown scheme (yescrypt, ntlm, "
+		    "scram-sha-256, scram-sha-1)", ho->scheme);
+	if (ho->iterations != NULL && !hs->iterations)
+		config_error("--iterations is for the SCRAM schemes");
+	if (read_password(pw, sizeof(pw), &len) == -1)
+		return EXIT_CONFIG;
+	st = hs->run(ho, pw, len);
+	explicit_bzero(pw, sizeof(pw));
+	return st;
 }
 
 /*
@@ -295,8 +396,12 @@ check_config(const struct config *c)
 	int bad;
 
 	if (c->tls_cert != NULL) {
-		if ((t = tls_new(c->tls_cert, c->tls_key, &errstr)) == NULL) {
+		/* Everything a session loads only when TLS is used. */
+		if ((t = tls_new(c->tls_cert, c->tls_key,
+		    c->tls_ticket_key_file, &errstr)) == NULL ||
+		    tls_check(t, &errstr) == -1) {
 			fprintf(stderr, "pop3-handler: %s\n", errstr);
+			tls_free(t);
 			return EXIT_CONFIG;
 		}
 		tls_free(t);
@@ -407,6 +512,8 @@ serve(const struct config *cfg, struct tls *tls)
 {
 	struct io_transport tr;
 	struct proxy_result pr;
+	struct config proxied;
+	char ptls[sizeof(pr.ssl_version) + sizeof(pr.ssl_cipher) + 8];
 	struct session s;
 	const char *errstr;
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -427,6 +534,21 @@ serve(const struct config *cfg, struct tls *tls)
 			log_set_peer(pr.addr);
 			peer_addr = pr.addr;
 		}
+		if (!pr.local && pr.ssl && !cfg->implicit_tls) {
+			/*
+			 * Issue 15: the proxy ended TLS (send-proxy-v2-ssl).
+			 * The transport is protected as with "secured": no
+			 * STLS inside it, plaintext auth as under TLS.
+			 */
+			proxied = *cfg;
+			proxied.secured = true;
+			cfg = &proxied;
+			tls = NULL;
+			(void)snprintf(ptls, sizeof(ptls), "proxy:%s/%s",
+			    pr.ssl_version[0] ? pr.ssl_version : "TLS",
+			    pr.ssl_cipher[0] ? pr.ssl_cipher : "unknown");
+			log_set_tls(ptls);
+		}
 	}
 	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
 	    cfg->max_command_length)) == NULL) {
@@ -446,6 +568,8 @@ serve(const struct config *cfg, struct tls *tls)
 		}
 		io_set_transport(io, &tr);
 		log_set_tls(tls_describe(tls));
+		log_debug("implicit TLS: %s, %s", tls_describe(tls),
+		    tls_resumed(tls) ? "resumed" : "full handshake");
 	}
 	session_init(&s, cfg, io, loopback, tls, cfg->implicit_tls);
 	s.peer = peer_addr;
@@ -461,16 +585,21 @@ main(int argc, char **argv)
 	struct config cfg;
 	struct tls *tls = NULL;
 	const char *errstr, *check_user = NULL;
+	struct hash_opts ho = { NULL, NULL };
 	bool debug = false;
 	enum mode mode;
 	int st;
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug, &check_user);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &ho);
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
-		return hash_password();
+		return hash_password(&ho);
+	if (ho.scheme != NULL)
+		config_error("--scheme is for --hash-password only");
+	if (ho.iterations != NULL)
+		config_error("--iterations is for --hash-password only");
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
@@ -496,8 +625,9 @@ main(int argc, char **argv)
 		return st;
 	}
 
-	if (cfg.tls_cert != NULL &&
-	    (tls = tls_new(cfg.tls_cert, cfg.tls_key, &errstr)) == NULL)
+	/* Issue 15: no OpenSSL yet; STLS or implicit TLS loads it. */
+	if (cfg.tls_cert != NULL && (tls = tls_new(cfg.tls_cert, cfg.tls_key,
+	    cfg.tls_ticket_key_file, &errstr)) == NULL)
 		config_error("%s", errstr);
 	log_init(cfg.log);
 	log_set_debug(debug);

@@ -91,6 +91,7 @@ struct config {
 	uint32_t		 login_delay;	/* seconds; 0: off (SPEC 4.3) */
 	uint32_t		 expire_days;	/* EXPIRE_NEVER: off */
 	bool			 log_retrievals; /* UIDLs in logout (SPEC 9) */
+	const char		*tls_ticket_key_file;	/* NULL: no tickets */
 	char			*owned[48];	/* strdup()ed values */
 	unsigned int		 nowned;
 };

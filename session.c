@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -22,8 +23,11 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
+#include "ntlm.h"
 #include "penalty.h"
+#include "policy.h"
 #include "sandbox.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 #include "update.h"
@@ -78,8 +82,14 @@ static bool			 plaintext_allowed(const struct session *);
 static enum cmd_result	 plain_step(struct session *, char *);
 static enum cmd_result	 login_start(struct session *);
 static enum cmd_result	 login_step(struct session *, char *);
+static enum cmd_result	 ntlm_step(struct session *, char *);
+static enum cmd_result	 sasl_mech_step(struct session *, char *);
+static bool			 own_tls(const struct session *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
+static enum cmd_result	 auth_failed(struct session *, const char *);
+static enum cmd_result	 auth_failed_text(struct session *, const char *,
+				    const char *);
 
 /*
  * SPEC 4.1: the SASL mechanisms, indexed by enum auth_mech.  A row with no
@@ -104,15 +114,15 @@ static const struct mech mechs[MECH_COUNT] = {
 	[MECH_LOGIN] = { MECH_LOGIN, "LOGIN", true, plaintext_allowed,
 	    login_start, login_step },
 	[MECH_SCRAM_SHA_1] = { MECH_SCRAM_SHA_1, "SCRAM-SHA-1", false, NULL,
-	    NULL, NULL },
+	    NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_1_PLUS] = { MECH_SCRAM_SHA_1_PLUS, "SCRAM-SHA-1-PLUS",
-	    false, NULL, NULL, NULL },
+	    false, own_tls, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256] = { MECH_SCRAM_SHA_256, "SCRAM-SHA-256", false,
-	    NULL, NULL, NULL },
+	    NULL, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256_PLUS] = { MECH_SCRAM_SHA_256_PLUS,
-	    "SCRAM-SHA-256-PLUS", false, NULL, NULL, NULL },
+	    "SCRAM-SHA-256-PLUS", false, own_tls, NULL, sasl_mech_step },
 	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, NULL, NULL, NULL },
-	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, NULL },
+	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, ntlm_step },
 };
 
 /* Ends the session with status st; the loop exits after this command. */
@@ -156,10 +166,17 @@ tried_put(char *buf, size_t size, size_t *o, unsigned char c)
 	return true;
 }
 
+/* SPEC 9: one credential check, for the event=aborted line. */
+static void
+count_attempt(struct session *s)
+{
+	if (s->auth_attempts < UINT32_MAX)
+		s->auth_attempts++;
+}
+
 /*
- * SPEC 9: one authentication attempt with the client's name (len octets,
- * hostile): counted, and the name kept, escaped, in s->tried unless it is
- * there already or does not fit (then tried_more).
+ * SPEC 9: the name (len octets, hostile) an attempt gave, kept escaped in
+ * s->tried unless it is there already or does not fit (then tried_more).
  */
 static void
 note_attempt(struct session *s, const char *name, size_t len)
@@ -168,8 +185,6 @@ note_attempt(struct session *s, const char *name, size_t len)
 	const char *p;
 	size_t o = 0, i, n;
 
-	if (s->auth_attempts < UINT32_MAX)
-		s->auth_attempts++;
 	for (i = 0; i < len && i < 64; i++)
 		if (!tried_put(one, sizeof(one), &o, (unsigned char)name[i]))
 			break;
@@ -375,6 +390,13 @@ tls_configured(const struct session *s)
 	return s->tls != NULL;
 }
 
+/* SPEC 4.1: -PLUS binds to the handler's own TLS, not to `secured`. */
+static bool
+own_tls(const struct session *s)
+{
+	return s->tls_active && s->tls != NULL;
+}
+
 static enum cmd_result
 refuse_plaintext(struct session *s)
 {
@@ -389,6 +411,28 @@ static bool
 stls_offered(const struct session *s)
 {
 	return tls_configured(s) && !s->tls_active && !s->cfg->secured;
+}
+
+/*
+ * SPEC 4.3: the settings before login; after it the user's values, with
+ * RFC 2449's USER tag where they differ from the settings (NEVER takes
+ * no tag; LOGIN-DELAY 0 is not announced).
+ */
+static void
+capa_policy(struct session *s)
+{
+	bool		 after = s->state == STATE_TRANSACTION;
+	uint32_t	 exp = after ? s->pol.expire_days : s->cfg->expire_days;
+	uint32_t	 del = after ? s->pol.login_delay : s->cfg->login_delay;
+
+	if (exp == EXPIRE_NEVER)
+		reply(s, "EXPIRE NEVER");
+	else
+		reply(s, "EXPIRE %u%s", (unsigned int)exp,
+		    after && s->pol.user_expire ? " USER" : "");
+	if (del > 0)
+		reply(s, "LOGIN-DELAY %u%s", (unsigned int)del,
+		    after && s->pol.user_delay ? " USER" : "");
 }
 
 /*
@@ -409,12 +453,7 @@ cmd_capa(struct session *s, char *args)
 	reply(s, "RESP-CODES");
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
-	if (s->cfg->expire_days == EXPIRE_NEVER)
-		reply(s, "EXPIRE NEVER");
-	else
-		reply(s, "EXPIRE %u", (unsigned int)s->cfg->expire_days);
-	if (s->cfg->login_delay > 0)
-		reply(s, "LOGIN-DELAY %u", (unsigned int)s->cfg->login_delay);
+	capa_policy(s);
 	if (plaintext_allowed(s))
 		reply(s, "USER");
 	n = (size_t)snprintf(line, sizeof(line), "SASL");
@@ -455,16 +494,74 @@ cmd_user(struct session *s, char *args)
 }
 
 /*
+ * SPEC 4.2: nologin and allow_nets, checked once the credentials are
+ * verified, whatever the mechanism: every one reaches session_login().
+ * From a network not allowed the login fails exactly like a wrong
+ * password (the nologin reason is not shown there); nologin answers
+ * with its reason.  Both take the failure path (delay, count, close).
+ * Returns true when the login may go on; else *res is the result.
+ */
+static bool
+policy_check(struct session *s, const struct passwd_entry *e,
+    enum cmd_result *res)
+{
+	char	 text[AUTH_MAX_REASON];
+	size_t	 i;
+
+	if (!auth_net_allowed(e, s->peer))
+		*res = auth_failed(s, "not allowed");
+	else if (e->nologin) {
+		(void)strlcpy_(text, e->reason[0] != '\0' ? e->reason :
+		    "Account disabled", sizeof(text));
+		for (i = 0; text[i] != '\0'; i++)
+			if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+				text[i] = '?';	/* never a line break */
+		*res = auth_failed_text(s, "nologin", text);
+	} else
+		return true;
+	log_set_user(NULL);
+	return false;
+}
+
+/* SPEC 4.3: a login too soon after the previous one: answer and close. */
+static enum cmd_result
+login_too_soon(struct session *s, const struct maildir_login *ml)
+{
+	uint64_t	 wait = ml->last + s->pol.login_delay > ml->now ?
+	    ml->last + s->pol.login_delay - ml->now : 1;
+
+	log_event(EVENT_LOGIN_FAILED, "login delay: previous login %llu s "
+	    "ago, LOGIN-DELAY %u from %s", (unsigned long long)(ml->now >
+	    ml->last ? ml->now - ml->last : 0),
+	    (unsigned int)s->pol.login_delay,
+	    s->peer != NULL ? s->peer : "unknown");
+	reply(s, "-ERR [LOGIN-DELAY] Too soon after the last login; wait "
+	    "%llu seconds", (unsigned long long)wait);
+	return session_close(s, EXIT_ERROR);
+}
+
+/*
  * Enters TRANSACTION for a verified user: privilege drop, then the
- * Maildir snapshot (SPEC 4).  The only AUTHORIZATION -> TRANSACTION path.
+ * Maildir snapshot (SPEC 4), after the policy of SPEC 4.2 (policy_check())
+ * and with the LOGIN-DELAY gate of 4.3 (maildir_open()).  The only
+ * AUTHORIZATION -> TRANSACTION path: every mechanism's success ends here.
  */
 static enum cmd_result
 session_login(struct session *s, const struct passwd_entry *e)
 {
 	char path[AUTH_MAX_HOME + 512];
 	const char *errstr;
+	struct maildir_login ml;
+	enum cmd_result res;
 
+	if (!policy_check(s, e, &res))
+		return res;
 	log_set_user(e->name);
+	policy_init(&s->pol, s->cfg, e);
+	memset(&ml, 0, sizeof(ml));
+	ml.delay = s->pol.login_delay;
+	ml.expire = s->pol.expire_days != EXPIRE_NEVER;
+	ml.now = (uint64_t)time(NULL);
 	if (auth_become_user(e, &errstr) == -1) {
 		log_event(EVENT_ERROR, "privilege drop failed: %s", errstr);
 		reply(s, "-ERR [SYS/PERM] Unable to switch to the user");
@@ -478,7 +575,9 @@ session_login(struct session *s, const struct passwd_entry *e)
 		set_end(s, "server-error");
 		return session_close(s, EXIT_ERROR);
 	}
-	if (maildir_open(path, s->cfg->uidl, &s->snap, &errstr) == -1) {
+	if (maildir_open(path, s->cfg->uidl, &ml, &s->snap, &errstr) == -1) {
+		if (ml.too_soon)
+			return login_too_soon(s, &ml);
 		/* SPEC 9: the file and the system error. */
 		log_event(EVENT_ERROR, "cannot open maildrop %s: %s: %s", path,
 		    errstr, strerror(errno));
@@ -506,7 +605,7 @@ session_login(struct session *s, const struct passwd_entry *e)
  * chose, so a fail2ban pattern anchored at the end cannot be fooled.
  */
 static enum cmd_result
-auth_failed(struct session *s, const char *why)
+auth_failed_text(struct session *s, const char *why, const char *text)
 {
 	log_event(EVENT_LOGIN_FAILED, "authentication failed: %s from %s",
 	    why, s->peer != NULL ? s->peer : "unknown");
@@ -514,12 +613,50 @@ auth_failed(struct session *s, const char *why)
 		(void)io_flush(s->io);
 		sleep(s->cfg->auth_fail_delay);
 	}
-	reply(s, "-ERR [AUTH] Authentication failed");
+	reply(s, "-ERR [AUTH] %s", text);
 	if (++s->auth_failures >= s->cfg->max_auth_failures) {
 		set_end(s, "too-many-failures");
 		return session_close(s, EXIT_ERROR);
 	}
 	return CMD_DONE;
+}
+
+static enum cmd_result
+auth_failed(struct session *s, const char *why)
+{
+	return auth_failed_text(s, why, "Authentication failed");
+}
+
+/*
+ * Issue 5: the peer's recent failures in the penalty file delay a
+ * credential check; penalty_done() writes the outcome back.  A penalty
+ * file that cannot be used is reported once per connection.
+ */
+static void
+penalty_wait(struct session *s)
+{
+	unsigned int wait;
+
+	count_attempt(s);
+	s->auth_warn = s->auth_failures == 0;
+	s->auth_pen = penalty_check(s->cfg->penalty_file, s->peer,
+	    s->cfg->auth_fail_delay, s->auth_warn, &wait) == 0;
+	if (wait > 0) {
+		/* Issue 12: a user kept waiting needs a reason in the log. */
+		log_info("penalty: waiting %u s before the check", wait);
+		(void)io_flush(s->io);
+		sleep(wait);
+	}
+}
+
+/* Before session_login(): the file is out of reach after it. */
+static void
+penalty_done(struct session *s, bool failed)
+{
+	if (s->auth_pen)
+		(void)penalty_note(s->cfg->penalty_file, s->peer, failed,
+		    s->auth_warn);
+	s->auth_pen = false;
 }
 
 /*
@@ -547,9 +684,7 @@ entry_locked(const struct passwd_entry *e)
 
 /*
  * Checks credentials; an invalid or unknown name costs the same crypt
- * time as a known one (SPEC 4).  Issue 5: the peer's recent failures in
- * the penalty file delay the check; the outcome is written back.  A
- * penalty file that cannot be used is reported once per connection.
+ * time as a known one (SPEC 4), with the penalty of issue 5 around it.
  */
 static enum cmd_result
 try_login(struct session *s, const char *name, size_t name_len, bool valid,
@@ -557,20 +692,12 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 {
 	struct passwd_entry e;
 	const char *cred;
-	bool found = false, ok, pen, warn = s->auth_failures == 0;
-	unsigned int wait;
+	bool found = false, ok;
 	enum cmd_result r;
 
 	log_set_user(name);
 	note_attempt(s, name, name_len);
-	pen = penalty_check(s->cfg->penalty_file, s->peer,
-	    s->cfg->auth_fail_delay, warn, &wait) == 0;
-	if (wait > 0) {
-		/* Issue 12: a user kept waiting needs a reason in the log. */
-		log_info("penalty: waiting %u s before the check", wait);
-		(void)io_flush(s->io);
-		sleep(wait);
-	}
+	penalty_wait(s);
 	if (valid) {
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
@@ -578,9 +705,8 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 			return auth_fault(s);
 	}
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
-	/* Before session_login(): the file is out of reach after it. */
-	if (pen)
-		(void)penalty_note(s->cfg->penalty_file, s->peer, !ok, warn);
+	/* SPEC 4.2: a refused network counts as a failure here too. */
+	penalty_done(s, !ok || !auth_net_allowed(&e, s->peer));
 	if (!ok) {
 		r = auth_failed(s, !found ? "unknown user" : entry_locked(&e) ?
 		    "locked" : "bad password");
@@ -629,6 +755,7 @@ plain_step(struct session *s, char *data)
 	    &pw, &pw_len, &errstr) == -1) {
 		explicit_bzero(buf, sizeof(buf));
 		if (errstr == auth_err_authzid) {
+			count_attempt(s);
 			note_attempt(s, authcid, authcid_len);
 			return auth_failed(s, errstr);
 		}
@@ -676,6 +803,225 @@ login_start(struct session *s)
 	s->auth_pending = &mechs[MECH_LOGIN];
 	reply(s, "+ VXNlcm5hbWU6");			/* "Username:" */
 	return CMD_DONE;
+}
+
+/* Ends the GNU SASL exchange of the AUTH under way, if any. */
+static void
+sasl_reset(struct session *s)
+{
+	sasl_end(s->sasl);
+	s->sasl = NULL;
+	s->sasl_final = false;
+}
+
+/* SPEC 4.1: RFC 5034's empty answer to the final data, then the login. */
+static enum cmd_result
+sasl_finish(struct session *s, const char *data)
+{
+	enum cmd_result r;
+
+	if (*data != '\0') {
+		sasl_reset(s);
+		log_set_user(NULL);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	r = session_login(s, sasl_entry(s->sasl));
+	sasl_reset(s);
+	return r;
+}
+
+/*
+ * SCRAM (and what else sasl.c runs): one base64 line a step.  The
+ * penalty wait comes before the first step, the outcome goes through
+ * auth_failed() or session_login() like PASS.  -PLUS is offered only
+ * under the handler's own TLS, and then a plain SCRAM exchange gets the
+ * binding too, to refuse a client told -PLUS was not offered.
+ */
+static enum cmd_result
+sasl_mech_step(struct session *s, char *data)
+{
+	struct sasl_params p;
+	char out[MAX_REPLY - 4];
+	const char *why;
+	enum sasl_result res;
+	enum cmd_result r;
+
+	if (s->sasl_final)
+		return sasl_finish(s, data);
+	if (s->sasl == NULL) {
+		memset(&p, 0, sizeof(p));
+		p.cfg = s->cfg;
+		p.mech = s->auth_mech->id;
+		p.lookup = auth_lookup;
+		if (own_tls(s) && (mech_usable(s, MECH_SCRAM_SHA_256_PLUS) ||
+		    mech_usable(s, MECH_SCRAM_SHA_1_PLUS)))
+			p.cb_tls = s->tls;
+		if ((s->sasl = sasl_start(&p, &why)) == NULL) {
+			log_event(EVENT_ERROR, "cannot start %s: %s",
+			    s->auth_mech->name, why);
+			reply(s, "-ERR [SYS/TEMP] Authentication is unavailable");
+			return CMD_DONE;
+		}
+		penalty_wait(s);
+	}
+	res = sasl_step(s->sasl, data, out, sizeof(out), &why);
+	switch (res) {
+	case SASL_CONTINUE:
+		s->auth_pending = s->auth_mech;
+		reply(s, "+ %s", out);
+		return CMD_DONE;
+	case SASL_OK:
+		penalty_done(s, false);
+		if (out[0] == '\0')
+			return sasl_finish(s, "");
+		s->sasl_final = true;
+		s->auth_pending = s->auth_mech;
+		reply(s, "+ %s", out);
+		return CMD_DONE;
+	case SASL_FAIL:
+		penalty_done(s, true);
+		sasl_reset(s);
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+		return r;
+	case SASL_MALFORMED:
+		sasl_reset(s);
+		log_set_user(NULL);
+		return bad(s, "-ERR Malformed authentication data");
+	case SASL_TEMPFAIL:
+	default:
+		sasl_reset(s);
+		log_event(EVENT_ERROR, "%s: %s", s->auth_mech->name, why);
+		log_set_user(NULL);
+		reply(s, "-ERR [SYS/TEMP] Authentication is unavailable");
+		return CMD_DONE;
+	}
+}
+
+/*
+ * SPEC 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
+ * ntlm= NT hash; a name that is not valid UTF-16 or fails the SPEC 4
+ * checks, an unknown user, a locked account, a user without ntlm= and an
+ * NTLMv1 or LM response all take the same HMAC work against a dummy and
+ * the same failure as a wrong password.
+ */
+static enum cmd_result
+ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct ntlm_authenticate a;
+	struct passwd_entry e;
+	char name[MAX_USERNAME + 1];
+	const char *errstr, *why;
+	size_t name_len = 0;
+	bool valid, found = false, key, ok;
+	enum cmd_result r;
+
+	if (ntlm_parse_authenticate(msg, len, &a, &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	valid = ntlm_utf16_to_utf8(a.user, a.user_len, name, sizeof(name),
+	    &name_len) == 0 && auth_valid_username(name, name_len);
+	if (!valid)
+		(void)strlcpy_(name, "(invalid)", sizeof(name));
+	/* As try_login(): penalty, lookup, check, penalty, outcome. */
+	log_set_user(name);
+	note_attempt(s, name, strlen(name));
+	penalty_wait(s);
+	if (valid) {
+		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
+			found = true;
+		else if (errno != ENOENT)
+			return auth_fault(s);	/* SPEC 9 */
+	}
+	key = found && e.has_ntlm && !(auth_hash_locked(e.hash) &&
+	    e.pw_scram < 0);
+	ok = ntlm_verify(s->ntlm->crypto, key ? e.ntlm : NULL, &a,
+	    s->ntlm->challenge, &s->ntlm->t);
+	penalty_done(s, !ok);
+	if (!ok) {
+		if (!found)
+			why = "unknown user";
+		else if (!key)
+			why = e.has_ntlm ? "account locked" : "no ntlm= key";
+		else if (a.nt_len < NTLM_V2_MIN)
+			why = "not an NTLMv2 response";
+		else
+			why = "bad password";
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+	} else
+		r = session_login(s, &e);
+	explicit_bzero(&e, sizeof(e));
+	return r;
+}
+
+/* Ends the session's NTLM exchange, if any. */
+static void
+ntlm_end(struct session *s)
+{
+	ntlm_exchange_free(s->ntlm);
+	s->ntlm = NULL;
+}
+
+/*
+ * The NEGOTIATE: starts the exchange and answers "+ " and the CHALLENGE.
+ * libcrypto is loaded here, when an exchange starts, and never for other
+ * sessions.
+ */
+static enum cmd_result
+ntlm_negotiate(struct session *s, const uint8_t *msg, size_t n)
+{
+	char b64[MAX_REPLY];
+	const char *errstr;
+
+	ntlm_end(s);
+	if ((s->ntlm = ntlm_exchange_new(&errstr)) == NULL) {
+		log_warnx("NTLM: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] NTLM is not available now");
+		return CMD_DONE;
+	}
+	if (ntlm_exchange_negotiate(s->ntlm, msg, n, s->cfg->hostname,
+	    time(NULL), &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		ntlm_end(s);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	/* C0001: the builder keeps the CHALLENGE within one reply line. */
+	if (b64_encode(s->ntlm->t.challenge, s->ntlm->t.challenge_len, b64,
+	    sizeof(b64)) == 0) {
+		ntlm_end(s);
+		reply(s, "-ERR [SYS/PERM] Internal error");
+		return CMD_DONE;
+	}
+	s->auth_pending = &mechs[MECH_NTLM];
+	reply(s, "+ %s", b64);
+	return CMD_DONE;
+}
+
+/*
+ * MS-OXPOP3 framing: AUTH NTLM, "+ ", the NEGOTIATE (or it as the
+ * initial response); "+ " and the CHALLENGE; the AUTHENTICATE.  The
+ * decoded messages are cleared after use.
+ */
+static enum cmd_result
+ntlm_step(struct session *s, char *data)
+{
+	char msg[NTLM_MAX_MESSAGE];
+	enum cmd_result r;
+	ssize_t n;
+
+	if ((n = b64_decode(data, msg, sizeof(msg))) <= 0) {
+		ntlm_end(s);
+		r = bad(s, "-ERR Malformed authentication data");
+	} else if (s->auth_step++ == 0)
+		r = ntlm_negotiate(s, (const uint8_t *)msg, (size_t)n);
+	else {
+		r = ntlm_authenticate(s, (const uint8_t *)msg, (size_t)n);
+		ntlm_end(s);
+	}
+	explicit_bzero(msg, sizeof(msg));
+	return r;
 }
 
 /*
@@ -731,6 +1077,8 @@ cmd_auth(struct session *s, char *args)
 		return bad(s, "-ERR Unsupported authentication mechanism");
 	s->auth_step = 0;
 	s->auth_pending = NULL;
+	s->auth_mech = mech;
+	sasl_reset(s);
 	log_set_mech(config_mech_name(mech->id));
 	if (argc == 2) {
 		if (!strcmp(argv[1], "*"))
@@ -754,8 +1102,10 @@ auth_continue(struct session *s, char *line)
 	const struct mech *mech = s->auth_pending;
 
 	s->auth_pending = NULL;
-	if (!strcmp(line, "*"))
+	if (!strcmp(line, "*")) {
+		sasl_reset(s);
 		return bad(s, "-ERR Authentication cancelled");
+	}
 	return mech->step(s, line);
 }
 
@@ -778,6 +1128,11 @@ cmd_stls(struct session *s, char *args)
 	if (s->cfg->secured)
 		return bad(s, "-ERR The transport is already protected; "
 		    "STLS is not available");
+	if (tls_load(s->tls, &errstr) == -1) {	/* OpenSSL, loaded now */
+		log_warnx("STLS: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] TLS is not available");
+		return CMD_DONE;
+	}
 	reply(s, "+OK Begin TLS negotiation");
 	if (s->closing || io_flush(s->io) == -1)
 		return session_close(s, EXIT_ERROR);
@@ -793,7 +1148,8 @@ cmd_stls(struct session *s, char *args)
 	s->have_user = false;
 	s->auth_pending = NULL;
 	log_set_tls(tls_describe(s->tls));
-	log_debug("STLS: %s", tls_describe(s->tls));
+	log_debug("STLS: %s, %s", tls_describe(s->tls),
+	    tls_resumed(s->tls) ? "resumed" : "full handshake");
 	return CMD_DONE;
 }
 
@@ -880,13 +1236,18 @@ schedule_readahead(struct session *s, size_t i)
 	}
 }
 
-/* RETR and TOP: open first so a removed message gets a clean -ERR. */
+/*
+ * RETR and TOP: open first so a removed message gets a clean -ERR.
+ * *whole_out: the whole message went out (RETR, or TOP of all of it).
+ */
 static enum cmd_result
-send_message(struct session *s, size_t i, int64_t top_lines)
+send_message(struct session *s, size_t i, int64_t top_lines,
+    bool *whole_out)
 {
 	struct stat sb;
 	int fd;
 
+	*whole_out = top_lines < 0;
 	if ((fd = maildir_msg_open(s->snap, i, &sb)) == -1) {
 		if (errno == ENOENT)
 			return bad(s, "-ERR Message %zu was removed from the "
@@ -905,7 +1266,7 @@ send_message(struct session *s, size_t i, int64_t top_lines)
 		return CMD_CLOSE;
 	}
 	if ((top_lines < 0 ? readahead_stream(s->ra, i, fd, &sb, s->io) :
-	    crlf_stream(fd, top_lines, s->io)) == -1) {
+	    crlf_stream_top(fd, top_lines, s->io, whole_out)) == -1) {
 		if (io_timed_out(s->io))
 			return session_close(s, EXIT_AUTOLOGOUT);
 		log_event(EVENT_ERROR, "streaming message %zu failed", i + 1);
@@ -920,11 +1281,14 @@ cmd_retr(struct session *s, char *args)
 {
 	enum cmd_result res;
 	size_t i;
+	bool whole;
 
 	if (!one_msg_arg(s, args, &i, &res))
 		return res;
-	res = send_message(s, i, -1);
+	res = send_message(s, i, -1, &whole);
 	if (res == CMD_DONE) {
+		policy_note_retr(&s->pol, s->snap->count, i,
+		    (uint64_t)time(NULL));
 		if (s->retrieved != NULL)
 			s->retrieved[i] = 1;
 		s->stats.retr++;
@@ -948,6 +1312,7 @@ cmd_top(struct session *s, char *args)
 	uint32_t lines;
 	size_t i;
 	int argc;
+	bool whole;
 
 	argc = split_args(args, argv, 2);
 	if (argc == 0)
@@ -960,9 +1325,13 @@ cmd_top(struct session *s, char *args)
 		return res;
 	if ((r = parse_u32(argv[1], &lines)) != NUM_OK)
 		return bad(s, "-ERR Invalid line count: %s", parse_num_str(r));
-	res = send_message(s, i, lines);
+	res = send_message(s, i, lines, &whole);
 	if (res == CMD_DONE)
 		s->stats.top++;
+	/* SPEC 4.3: TOP of the whole body is a retrieval. */
+	if (res == CMD_DONE && whole)
+		policy_note_retr(&s->pol, s->snap->count, i,
+		    (uint64_t)time(NULL));
 	return res;
 }
 
@@ -1124,9 +1493,14 @@ static enum cmd_result
 cmd_quit_trans(struct session *s, char *args)
 {
 	struct uidl_log ul;
-	unsigned int marked, failed;
+	unsigned int marked, failed, expired;
 
 	(void)args;
+	/* SPEC 4.3: expired messages join the marked ones in one UPDATE. */
+	policy_expire(&s->pol, s->snap, (uint64_t)time(NULL), &expired);
+	if (expired > 0)
+		log_info("EXPIRE %u: %u retrieved messages expired",
+		    (unsigned int)s->pol.expire_days, expired);
 	if (update_apply(s->snap, &marked, &failed) == -1) {
 		log_event(EVENT_ERROR, "%u of %u messages could not be removed",
 		    failed, marked);
@@ -1273,9 +1647,12 @@ session_run(struct session *s)
 		    s->stats.dele);
 		uidl_log_all(s, &ul, NULL);
 	}
+	sasl_reset(s);
 	io_finish(s->io);
+	ntlm_end(s);
 	free(s->retrieved);
 	readahead_free(s->ra);
+	policy_free(&s->pol);
 	if (s->snap != NULL)
 		maildir_close(s->snap);
 	return s->exit;

@@ -8,9 +8,12 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "policy.h"
 #include "pop3.h"
 
 struct mech;
+struct ntlm_exchange;
+struct sasl;
 struct snapshot;
 struct tls;
 
@@ -40,6 +43,11 @@ struct session {
 	bool			 user_valid;	/* SPEC 4 name checks passed */
 	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
 	unsigned int		 auth_step;	/* lines taken by this AUTH */
+	const struct mech	*auth_mech;	/* the AUTH under way */
+	struct sasl		*sasl;		/* its GNU SASL exchange */
+	bool			 sasl_final;	/* final data sent, "" due */
+	bool			 auth_pen;	/* penalty file usable */
+	bool			 auth_warn;	/* report a penalty fault */
 	bool			 loopback;	/* peer is local (SPEC 1) */
 	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;
@@ -51,6 +59,8 @@ struct session {
 	struct readahead	*ra;		/* NULL until a RETR in order */
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
+	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
+	struct policy		 pol;		/* SPEC 4.3, set at login */
 	/* SPEC 9: the event=aborted line of a session ended before login. */
 	const char		*end_reason;	/* NULL: not decided yet */
 	unsigned int		 auth_attempts;
