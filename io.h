@@ -73,6 +73,11 @@ enum io_status	 io_getline(struct io *, char **line_out, size_t *len_out);
 
 /* Drops every byte already read but not yet returned (STLS). */
 void		 io_discard_input(struct io *);
+/*
+ * The first octet the client sent before any transport (TLS) was set, or
+ * -1 when none came: 0x16 is a TLS handshake on the plaintext port.
+ */
+int		 io_first_octet(const struct io *);
 
 /*
  * Registers work for the next time the reader would wait for input: once

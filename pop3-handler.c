@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <poll.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,6 +196,68 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 	return mode;
 }
 
+/* Reads one line of stdin into pw without its line end; false at EOF. */
+static bool
+read_pw_line(char *pw, size_t size)
+{
+	size_t len;
+
+	if (fgets(pw, (int)size, stdin) == NULL)
+		return false;
+	len = strlen(pw);
+	if (len > 0 && pw[len - 1] == '\n')
+		pw[--len] = '\0';
+	if (len > 0 && pw[len - 1] == '\r')
+		pw[--len] = '\0';
+	return true;
+}
+
+/*
+ * Issue 12: on a terminal, prompts on stderr with echo off and asks
+ * twice (a mismatch: -1 with a message); otherwise reads the first line
+ * of stdin as it is.  Returns 0 and the length in *len_out, or -1.
+ */
+static int
+read_password(char *pw, size_t size, size_t *len_out)
+{
+	char again[MAX_PASSWORD + 2] = "";
+	struct termios old, quiet;
+	bool got, same;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &old) == -1) {
+		if (!read_pw_line(pw, size))
+			goto eof;
+		*len_out = strlen(pw);
+		return 0;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1)
+		goto eof;
+	fputs("Password: ", stderr);
+	got = read_pw_line(pw, size);
+	if (got) {
+		fputs("Retype password: ", stderr);
+		got = read_pw_line(again, sizeof(again));
+	}
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	same = got && strcmp(pw, again) == 0;
+	explicit_bzero(again, sizeof(again));
+	if (!got)
+		goto eof;
+	if (!same) {
+		explicit_bzero(pw, size);
+		fprintf(stderr, "pop3-handler: the passwords do not match\n");
+		return -1;
+	}
+	*len_out = strlen(pw);
+	return 0;
+eof:
+	fprintf(stderr, "pop3-handler: no password on stdin\n");
+	return -1;
+}
+
 /* --hash-password --scheme=yescrypt: a $y$ hash field. */
 static int
 hash_yescrypt(const char *pw, size_t len, uint32_t iter)
@@ -302,18 +365,34 @@ hash_password(const char *scheme, const char *iterations)
 	    iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER))
 		config_error("--iterations=%s: not a number in %u..%u",
 		    iterations, AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
-	if (fgets(pw, sizeof(pw), stdin) == NULL) {
-		fprintf(stderr, "pop3-handler: no password on stdin\n");
+	if (read_password(pw, sizeof(pw), &len) == -1)
 		return EXIT_CONFIG;
-	}
-	len = strlen(pw);
-	if (len > 0 && pw[len - 1] == '\n')
-		pw[--len] = '\0';
-	if (len > 0 && pw[len - 1] == '\r')
-		pw[--len] = '\0';
 	st = hs->run(pw, len, iter);
 	explicit_bzero(pw, sizeof(pw));
 	return st;
+}
+
+/*
+ * Issue 12: the penalty file's directory must exist or be creatable by
+ * the service account; --check-config says so, it does not create it.
+ */
+static void
+check_penalty_dir(const char *file)
+{
+	char dir[4096], *slash;
+	struct stat sb;
+
+	if (file == NULL || strlcpy_(dir, file, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	if (stat(dir, &sb) == 0)
+		return;
+	fprintf(stderr, "pop3-handler: note: penalty-file %s: directory %s: "
+	    "%s; the first failed login creates it (mode 0700) only if the "
+	    "service account may; create it (install -d -m 0700 -o "
+	    "SERVICE-USER %s) or set penalty-file = none\n", file, dir,
+	    strerror(errno), dir);
 }
 
 static int
@@ -344,6 +423,7 @@ check_config(const struct config *c)
 		    c->passwd_file, bad, bad == 1 ? "" : "s");
 		return EXIT_CONFIG;
 	}
+	check_penalty_dir(c->penalty_file);
 	printf("configuration OK\n");
 	return 0;
 }
@@ -371,7 +451,7 @@ find_peer(char *buf, size_t size)
 		inet_ntop(AF_INET, &sin->sin_addr, buf, size);
 		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 	case AF_INET6:
-		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, size);
+		proxy_ntop6(&sin6->sin6_addr, buf, size);
 		a = sin6->sin6_addr.s6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
 			return a[12] == 127;
@@ -487,6 +567,9 @@ serve(const struct config *cfg, struct tls *tls)
 		if (tls_accept(tls, STDIN_FILENO, STDOUT_FILENO,
 		    cfg->timeout_unauth, &tr, &errstr) == -1) {
 			log_event(EVENT_ERROR, "implicit TLS: %s", errstr);
+			/* SPEC 9: as session.c writes it. */
+			log_event(EVENT_ABORTED, "aborted login: "
+			    "reason=tls-handshake-failed attempts=0 tls=no");
 			io_free(io);
 			return EXIT_ERROR;
 		}
