@@ -692,7 +692,7 @@ static enum cmd_result
 try_login(struct session *s, const char *name, size_t name_len, bool valid,
     const char *pw, size_t pw_len)
 {
-	struct passwd_entry e;
+	struct passwd_entry e = { .pw_scram = -1 };
 	const char *cred;
 	bool found = false, ok;
 	enum cmd_result r;
@@ -708,7 +708,7 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	}
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
 	/* SPEC 4.2: a refused network counts as a failure here too. */
-	penalty_done(s, !ok || !auth_net_allowed(&e, s->peer));
+	penalty_done(s, !ok || (found && !auth_net_allowed(&e, s->peer)));
 	if (!ok) {
 		r = auth_failed(s, !found ? "unknown user" : entry_locked(&e) ?
 		    "locked" : "bad password");
@@ -827,7 +827,7 @@ sasl_reset(struct session *s)
 static enum cmd_result
 sasl_finish(struct session *s, const char *data)
 {
-	struct passwd_entry e;
+	struct passwd_entry e = { .pw_scram = -1 };
 	enum cmd_result r;
 
 	if (*data != '\0') {
@@ -925,7 +925,7 @@ static enum cmd_result
 ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 {
 	struct ntlm_authenticate a;
-	struct passwd_entry e;
+	struct passwd_entry e = { .pw_scram = -1 };
 	char name[MAX_USERNAME + 1];
 	const char *errstr, *why;
 	size_t name_len = 0;
