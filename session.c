@@ -695,7 +695,6 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	bool found = false, ok;
 	enum cmd_result r;
 
-	memset(&e, 0, sizeof(e));	/* read only when found; for lint */
 	log_set_user(name);
 	note_attempt(s, name, name_len);
 	penalty_wait(s);
@@ -926,7 +925,6 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 	if (!valid)
 		(void)strlcpy_(name, "(invalid)", sizeof(name));
 	/* As try_login(): penalty, lookup, check, penalty, outcome. */
-	memset(&e, 0, sizeof(e));	/* read only when found; for lint */
 	log_set_user(name);
 	note_attempt(s, name, strlen(name));
 	penalty_wait(s);
