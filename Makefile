@@ -13,12 +13,13 @@ WARN	 = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2
 HARDEN	 = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# OpenSSL is dlopen()ed by tls.c only when TLS is configured: headers only.
+# OpenSSL is dlopen()ed by tls.c only when TLS is configured, and by ntlm.c
+# only when an NTLM exchange starts: headers only.
 PKG_LIBS   = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c
+	   checkuser.c penalty.c sandbox.c ntlm.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 
@@ -52,9 +53,26 @@ build-fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 deps:
 	@./tests/helpers/install-deps
 
+# The suite runs in two passes per build: the files in CHECK_SERIAL
+# (wall-clock limits on the handler's timers, 300 concurrent sessions,
+# the systemd container) one at a time, every other file CHECK_JOBS at a
+# time (bats --jobs needs GNU parallel; without it, one at a time).  The
+# tests of one file always run in order.  Time limits in the tests
+# stretch by TEST_SLOW (default: from the load average, tests/helpers/load.bash).
+CHECK_JOBS  ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
+CHECK_SERIAL = auth-limits bounds implicit-tls live penalty proxy stls \
+	       statefile-safety timeouts
+CHECK_SERIAL_FILES = $(wildcard $(CHECK_SERIAL:%=tests/%.bats))
+CHECK_PARALLEL_FILES = $(filter-out $(CHECK_SERIAL_FILES),$(wildcard tests/*.bats))
+CHECK_BATS = bats --tap $(if $(shell command -v parallel),--jobs $(CHECK_JOBS) \
+	--no-parallelize-within-files)
+
 check: deps lint all build-san/pop3-handler build-fault/pop3-handler
-	bats --tap tests | tee tests.tap
-	HANDLER=build-san/pop3-handler bats --tap tests | tee tests-san.tap
+	{ $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
+	  bats --tap $(CHECK_SERIAL_FILES); } | tee tests.tap
+	{ HANDLER=build-san/pop3-handler $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
+	  HANDLER=build-san/pop3-handler bats --tap $(CHECK_SERIAL_FILES); } | \
+	    tee tests-san.tap
 	@cat tests.tap tests-san.tap | ./tests/helpers/tap-count
 
 demo: deps all
@@ -98,7 +116,7 @@ uninstall:
 # needs, and fuzz_command can bring its own sandbox_maildir(): Landlock
 # would lock the fuzzer out of its passwd file and its corpus.
 FUZZ_TARGETS = command proxy passwd extra saslplain config mdname uidmap \
-	       uidimport crlf
+	       uidimport crlf ntlm
 FUZZ_SECONDS ?= 60
 FUZZ_CC	 ?= clang
 FUZZ_CFLAGS = $(WARN) -Wno-format-nonliteral -Wno-unknown-warning-option \

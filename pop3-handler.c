@@ -24,6 +24,7 @@
 #include "config.h"
 #include "io.h"
 #include "log.h"
+#include "ntlm.h"
 #include "proxy.h"
 #include "session.h"
 #include "tls.h"
@@ -39,7 +40,8 @@ enum mode {
 
 static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
-"       pop3-handler --check-config | --check-user=NAME | --hash-password\n"
+"       pop3-handler --check-config | --check-user=NAME\n"
+"       pop3-handler --hash-password [--scheme=yescrypt|ntlm]\n"
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
@@ -130,7 +132,7 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 
 static enum mode
 parse_args(struct config *c, int argc, char **argv, bool *debug,
-    const char **check_user)
+    const char **check_user, const char **scheme)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -149,6 +151,10 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 		if (!strcmp(name, "check-user") && value != NULL) {
 			mode = MODE_CHECK_USER;
 			*check_user = argv[i] + sizeof("--check-user=") - 1;
+			continue;
+		}
+		if (!strcmp(name, "scheme") && value != NULL) {
+			*scheme = argv[i] + sizeof("--scheme=") - 1;
 			continue;
 		}
 		if (value == NULL) {
@@ -182,12 +188,64 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 	return mode;
 }
 
+/* --hash-password --scheme=yescrypt: a $y$ hash field. */
 static int
-hash_password(void)
+hash_yescrypt(const char *pw, size_t len)
 {
-	char pw[MAX_PASSWORD + 2], hash[AUTH_MAX_HASH];
-	size_t len;
+	char hash[AUTH_MAX_HASH];
 
+	(void)len;
+	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
+		fprintf(stderr, "pop3-handler: cannot hash the password\n");
+		return EXIT_CONFIG;
+	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+/* --hash-password --scheme=ntlm: the ntlm= extra field (SPEC 4.2). */
+static int
+hash_ntlm(const char *pw, size_t len)
+{
+	uint8_t h[NTLM_HASH_LEN];
+	const char *errstr;
+	int i;
+
+	if (ntlm_nt_hash(pw, len, h, &errstr) == -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return EXIT_CONFIG;
+	}
+	printf("ntlm=");
+	for (i = 0; i < NTLM_HASH_LEN; i++)
+		printf("%02x", h[i]);
+	printf("\n");
+	explicit_bzero(h, sizeof(h));
+	return 0;
+}
+
+/* SPEC 4.1: --scheme=NAME picks a row; the first is the default. */
+static const struct hash_scheme {
+	const char	*name;
+	int		(*run)(const char *pw, size_t len);
+} hash_schemes[] = {
+	{ "yescrypt", hash_yescrypt },
+	{ "ntlm", hash_ntlm },
+	{ NULL, NULL }
+};
+
+static int
+hash_password(const char *scheme)
+{
+	const struct hash_scheme *hs = hash_schemes;
+	char pw[MAX_PASSWORD + 2];
+	size_t len;
+	int st;
+
+	while (scheme != NULL && hs->name != NULL && strcmp(hs->name, scheme))
+		hs++;
+	if (hs->name == NULL)
+		config_error("--scheme=%s: unknown scheme (yescrypt, ntlm)",
+		    scheme);
 	if (fgets(pw, sizeof(pw), stdin) == NULL) {
 		fprintf(stderr, "pop3-handler: no password on stdin\n");
 		return EXIT_CONFIG;
@@ -197,14 +255,9 @@ hash_password(void)
 		pw[--len] = '\0';
 	if (len > 0 && pw[len - 1] == '\r')
 		pw[--len] = '\0';
-	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
-		explicit_bzero(pw, sizeof(pw));
-		fprintf(stderr, "pop3-handler: cannot hash the password\n");
-		return EXIT_CONFIG;
-	}
+	st = hs->run(pw, len);
 	explicit_bzero(pw, sizeof(pw));
-	printf("%s\n", hash);
-	return 0;
+	return st;
 }
 
 static int
@@ -399,17 +452,19 @@ main(int argc, char **argv)
 	static char hostname[256];
 	struct config cfg;
 	struct tls *tls = NULL;
-	const char *errstr, *check_user = NULL;
+	const char *errstr, *check_user = NULL, *scheme = NULL;
 	bool debug = false;
 	enum mode mode;
 	int st;
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug, &check_user);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &scheme);
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
-		return hash_password();
+		return hash_password(scheme);
+	if (scheme != NULL)
+		config_error("--scheme is for --hash-password only");
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))

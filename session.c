@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -21,6 +22,7 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
+#include "ntlm.h"
 #include "penalty.h"
 #include "sandbox.h"
 #include "session.h"
@@ -77,6 +79,7 @@ static bool			 plaintext_allowed(const struct session *);
 static enum cmd_result	 plain_step(struct session *, char *);
 static enum cmd_result	 login_start(struct session *);
 static enum cmd_result	 login_step(struct session *, char *);
+static enum cmd_result	 ntlm_step(struct session *, char *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
 
@@ -111,7 +114,7 @@ static const struct mech mechs[MECH_COUNT] = {
 	[MECH_SCRAM_SHA_256_PLUS] = { MECH_SCRAM_SHA_256_PLUS,
 	    "SCRAM-SHA-256-PLUS", false, NULL, NULL, NULL },
 	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, NULL, NULL, NULL },
-	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, NULL },
+	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, ntlm_step },
 };
 
 /* Ends the session with status st; the loop exits after this command. */
@@ -415,10 +418,38 @@ auth_failed(struct session *s, const char *why)
 }
 
 /*
+ * Issue 5: the peer's recent failures in the penalty file delay a
+ * credential check; penalty_done() writes the outcome back.  A penalty
+ * file that cannot be used is reported once per connection.
+ */
+static void
+penalty_wait(struct session *s)
+{
+	unsigned int wait;
+
+	s->auth_warn = s->auth_failures == 0;
+	s->auth_pen = penalty_check(s->cfg->penalty_file, s->peer,
+	    s->cfg->auth_fail_delay, s->auth_warn, &wait) == 0;
+	if (wait > 0) {
+		log_debug("penalty: waiting %u s before the check", wait);
+		(void)io_flush(s->io);
+		sleep(wait);
+	}
+}
+
+/* Before session_login(): the file is out of reach after it. */
+static void
+penalty_done(struct session *s, bool failed)
+{
+	if (s->auth_pen)
+		(void)penalty_note(s->cfg->penalty_file, s->peer, failed,
+		    s->auth_warn);
+	s->auth_pen = false;
+}
+
+/*
  * Checks credentials; an invalid or unknown name costs the same crypt
- * time as a known one (SPEC 4).  Issue 5: the peer's recent failures in
- * the penalty file delay the check; the outcome is written back.  A
- * penalty file that cannot be used is reported once per connection.
+ * time as a known one (SPEC 4), with the penalty of issue 5 around it.
  */
 static enum cmd_result
 try_login(struct session *s, const char *name, size_t name_len, bool valid,
@@ -426,18 +457,11 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 {
 	struct passwd_entry e;
 	const char *cred;
-	bool found = false, ok, pen, warn = s->auth_failures == 0;
-	unsigned int wait;
+	bool found = false, ok;
 	enum cmd_result r;
 
 	log_set_user(name);
-	pen = penalty_check(s->cfg->penalty_file, s->peer,
-	    s->cfg->auth_fail_delay, warn, &wait) == 0;
-	if (wait > 0) {
-		log_debug("penalty: waiting %u s before the check", wait);
-		(void)io_flush(s->io);
-		sleep(wait);
-	}
+	penalty_wait(s);
 	if (valid) {
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
@@ -446,9 +470,7 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	}
 	(void)name_len;
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
-	/* Before session_login(): the file is out of reach after it. */
-	if (pen)
-		(void)penalty_note(s->cfg->penalty_file, s->peer, !ok, warn);
+	penalty_done(s, !ok);
 	if (!ok) {
 		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
@@ -541,6 +563,131 @@ login_start(struct session *s)
 	s->auth_pending = &mechs[MECH_LOGIN];
 	reply(s, "+ VXNlcm5hbWU6");			/* "Username:" */
 	return CMD_DONE;
+}
+
+/*
+ * SPEC 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
+ * ntlm= NT hash; a name that is not valid UTF-16 or fails the SPEC 4
+ * checks, an unknown user, a locked account, a user without ntlm= and an
+ * NTLMv1 or LM response all take the same HMAC work against a dummy and
+ * the same failure as a wrong password.
+ */
+static enum cmd_result
+ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct ntlm_authenticate a;
+	struct passwd_entry e;
+	char name[MAX_USERNAME + 1];
+	const char *errstr, *why;
+	size_t name_len = 0;
+	bool valid, found = false, key, ok;
+	enum cmd_result r;
+
+	if (ntlm_parse_authenticate(msg, len, &a, &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	valid = ntlm_utf16_to_utf8(a.user, a.user_len, name, sizeof(name),
+	    &name_len) == 0 && auth_valid_username(name, name_len);
+	if (!valid)
+		(void)strlcpy_(name, "(invalid)", sizeof(name));
+	/* As try_login(): penalty, lookup, check, penalty, outcome. */
+	log_set_user(name);
+	penalty_wait(s);
+	if (valid) {
+		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
+			found = true;
+		else if (errno != ENOENT)
+			log_warn("cannot read %s", s->cfg->passwd_file);
+	}
+	key = found && e.has_ntlm && !(auth_hash_locked(e.hash) &&
+	    e.pw_scram < 0);
+	ok = ntlm_verify(s->ntlm->crypto, key ? e.ntlm : NULL, &a,
+	    s->ntlm->challenge, &s->ntlm->t);
+	penalty_done(s, !ok);
+	if (!ok) {
+		if (!found)
+			why = "unknown user";
+		else if (!key)
+			why = e.has_ntlm ? "account locked" : "no ntlm= key";
+		else if (a.nt_len < NTLM_V2_MIN)
+			why = "not an NTLMv2 response";
+		else
+			why = "bad password";
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+	} else
+		r = session_login(s, &e);
+	explicit_bzero(&e, sizeof(e));
+	return r;
+}
+
+/* Ends the session's NTLM exchange, if any. */
+static void
+ntlm_end(struct session *s)
+{
+	ntlm_exchange_free(s->ntlm);
+	s->ntlm = NULL;
+}
+
+/*
+ * The NEGOTIATE: starts the exchange and answers "+ " and the CHALLENGE.
+ * libcrypto is loaded here, when an exchange starts, and never for other
+ * sessions.
+ */
+static enum cmd_result
+ntlm_negotiate(struct session *s, const uint8_t *msg, size_t n)
+{
+	char b64[MAX_REPLY];
+	const char *errstr;
+
+	ntlm_end(s);
+	if ((s->ntlm = ntlm_exchange_new(&errstr)) == NULL) {
+		log_warnx("NTLM: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] NTLM is not available now");
+		return CMD_DONE;
+	}
+	if (ntlm_exchange_negotiate(s->ntlm, msg, n, s->cfg->hostname,
+	    time(NULL), &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		ntlm_end(s);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	/* C0001: the builder keeps the CHALLENGE within one reply line. */
+	if (b64_encode(s->ntlm->t.challenge, s->ntlm->t.challenge_len, b64,
+	    sizeof(b64)) == 0) {
+		ntlm_end(s);
+		reply(s, "-ERR [SYS/PERM] Internal error");
+		return CMD_DONE;
+	}
+	s->auth_pending = &mechs[MECH_NTLM];
+	reply(s, "+ %s", b64);
+	return CMD_DONE;
+}
+
+/*
+ * MS-OXPOP3 framing: AUTH NTLM, "+ ", the NEGOTIATE (or it as the
+ * initial response); "+ " and the CHALLENGE; the AUTHENTICATE.  The
+ * decoded messages are cleared after use.
+ */
+static enum cmd_result
+ntlm_step(struct session *s, char *data)
+{
+	char msg[NTLM_MAX_MESSAGE];
+	enum cmd_result r;
+	ssize_t n;
+
+	if ((n = b64_decode(data, msg, sizeof(msg))) <= 0) {
+		ntlm_end(s);
+		r = bad(s, "-ERR Malformed authentication data");
+	} else if (s->auth_step++ == 0)
+		r = ntlm_negotiate(s, (const uint8_t *)msg, (size_t)n);
+	else {
+		r = ntlm_authenticate(s, (const uint8_t *)msg, (size_t)n);
+		ntlm_end(s);
+	}
+	explicit_bzero(msg, sizeof(msg));
+	return r;
 }
 
 /*
@@ -1035,6 +1182,7 @@ session_run(struct session *s)
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
 	io_finish(s->io);
+	ntlm_end(s);
 	readahead_free(s->ra);
 	if (s->snap != NULL)
 		maildir_close(s->snap);

@@ -11,6 +11,7 @@
 #include "pop3.h"
 
 struct mech;
+struct ntlm_exchange;
 struct snapshot;
 struct tls;
 
@@ -40,6 +41,8 @@ struct session {
 	bool			 user_valid;	/* SPEC 4 name checks passed */
 	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
 	unsigned int		 auth_step;	/* lines taken by this AUTH */
+	bool			 auth_pen;	/* penalty file usable */
+	bool			 auth_warn;	/* report a penalty fault */
 	bool			 loopback;	/* peer is local (SPEC 1) */
 	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;
@@ -51,6 +54,7 @@ struct session {
 	struct readahead	*ra;		/* NULL until a RETR in order */
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
+	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
 };
 
 /*

@@ -224,7 +224,12 @@ lock_left() {
 # full_disk SCRIPT: runs SCRIPT with bash in a private mount namespace
 # where $MAILROOT is a 64 KiB tmpfs; skips when that is impossible.
 full_disk() {
+	local err
 	command -v unshare >/dev/null || skip "no unshare"
+	# unshare -m makes / private first, which fails where / is not a
+	# mount point (a chroot): "cannot change root filesystem
+	# propagation: Invalid argument".
+	err=$(unshare -m true 2>&1) || skip "no private mount namespace here: $err"
 	status=0
 	timeout 60 unshare -m bash -c '
 		mount -t tmpfs -o size=64k,mode=755 tmpfs "$MAILROOT" || exit 77

@@ -22,6 +22,35 @@ case $HANDLER in /*) ;; *) HANDLER=$TOP/$HANDLER ;; esac
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}
 
+# SLOW: the factor by which time limits stretch on a busy machine.
+# TEST_SLOW when set; else 1 + the 1-minute load average per CPU, rounded
+# up, at most 10.  Limits are "N * SLOW"; waits stay event-driven.
+if [ -z "${SLOW:-}" ]; then
+	SLOW=${TEST_SLOW:-$(awk -v n="$(nproc 2>/dev/null || echo 1)" '
+	    { f = 1 + $1 / n; i = int(f); if (i < f) i++; if (i > 10) i = 10
+	      print i }' /proc/loadavg 2>/dev/null || echo 1)}
+	case $SLOW in ''|*[!0-9]*|0) SLOW=1 ;; esac
+	export SLOW
+fi
+
+# timeout [OPTION...] N CMD...: coreutils timeout with N whole seconds
+# stretched by SLOW.  A test's timeout is a bound against a hang, never
+# the event it waits for, so a slower machine only makes it later.
+timeout() {
+	local o=()
+	while [ $# -gt 1 ]; do
+		case $1 in
+		-s|-k|--signal|--kill-after) o+=("$1" "$2"); shift 2 ;;
+		-*) o+=("$1"); shift ;;
+		*) break ;;
+		esac
+	done
+	case $1 in
+	''|*[!0-9]*) command timeout "${o[@]}" "$@" ;;
+	*) local n=$(($1 * SLOW)); shift; command timeout "${o[@]}" "$n" "$@" ;;
+	esac
+}
+
 common_setup() {
 	T=$BATS_TEST_TMPDIR
 	PASSWD=$T/passwd

@@ -113,7 +113,7 @@ s.close()'
 # listener on PORT is up; no probe connection is made.
 wait_listen() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * SLOW))); do
 		grep -q "Listening on 127.0.0.1:$2" "$1" 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -127,7 +127,7 @@ wait_listen() {
 wait_port() {
 	local i hex
 	hex=$(printf '0100007F:%04X' "$1")
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * SLOW))); do
 		awk -v a="$hex" '$2 == a && $4 == "0A" { f = 1 } END { exit !f }' \
 		    /proc/net/tcp && return 0
 		sleep 0.05
@@ -181,11 +181,11 @@ serve() {
 # wait_exits N: waits (at most 15 s) until N handlers have exited.
 wait_exits() {
 	local i
-	for i in $(seq 1 300); do
+	for i in $(seq 1 $((300 * SLOW))); do
 		[ "$(wc -l <"$T/exits")" -lt "$1" ] || return 0
 		sleep 0.05
 	done
-	echo "fewer than $1 handler exits after 15 s:" >&2
+	echo "fewer than $1 handler exits after $((15 * SLOW)) s:" >&2
 	cat "$T/exits" >&2
 	return 1
 }
@@ -210,7 +210,7 @@ port = int(a.pop(0))
 outp, tdir = os.environ["out"], os.environ["T"]
 got = []
 err = open(os.path.join(tdir, "client.err"), "w")
-deadline = time.monotonic() + 20
+deadline = time.monotonic() + 20 * int(os.environ.get("SLOW", "1"))
 def left():
     return max(deadline - time.monotonic(), 0.01)
 def ctx():
