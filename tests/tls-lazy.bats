@@ -23,7 +23,7 @@ a, b = socket.socketpair()
 p = subprocess.Popen(sys.argv[2:], stdin=b, stdout=b,
     stderr=open(os.environ["log"], "ab"))
 b.close()
-a.settimeout(20)
+a.settimeout(20 * int(os.environ.get("SLOW", "1")))
 got = []
 def readline(s):
     l = b""
