@@ -565,6 +565,15 @@ login_start(struct session *s)
 	return CMD_DONE;
 }
 
+/* The entry's NT hash, or NULL: no ntlm= item, or a locked account. */
+static const unsigned char *
+ntlm_key(const struct passwd_entry *e)
+{
+	if (!e->has_ntlm || (auth_hash_locked(e->hash) && e->pw_scram < 0))
+		return NULL;
+	return e->ntlm;
+}
+
 /*
  * SPEC 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
  * ntlm= NT hash; a name that is not valid UTF-16 or fails the SPEC 4
@@ -600,9 +609,8 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 		else if (errno != ENOENT)
 			log_warn("cannot read %s", s->cfg->passwd_file);
 	}
-	key = found && e.has_ntlm && !(auth_hash_locked(e.hash) &&
-	    e.pw_scram < 0);
-	ok = ntlm_verify(s->ntlm->crypto, key ? e.ntlm : NULL, &a,
+	key = found && ntlm_key(&e) != NULL;
+	ok = ntlm_verify(s->ntlm->crypto, key ? ntlm_key(&e) : NULL, &a,
 	    s->ntlm->challenge, &s->ntlm->t);
 	penalty_done(s, !ok);
 	if (!ok) {
