@@ -7,19 +7,23 @@ UNITDIR	?= $(PREFIX)/lib/systemd/system
 DOCDIR	?= $(PREFIX)/share/doc/pop3-handler
 CC	?= cc
 CFLAGS	?= -O2 -g
-PKGS	 = openssl libxcrypt
+PKGS	 = openssl libxcrypt libgsasl
 
 WARN	 = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2
 HARDEN	 = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # OpenSSL is dlopen()ed by tls.c only when TLS is configured, and by ntlm.c
-# only when an NTLM exchange starts: headers only.
+# only when an NTLM exchange starts; libgsasl by sasl.c only when a SCRAM
+# or GSSAPI exchange starts: headers and sonames only.
 PKG_LIBS   = $(shell pkg-config --libs libxcrypt 2>/dev/null)
+GSASL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir \
+	libgsasl)/libgsasl.so 2>/dev/null | awk '$$1 == "SONAME" {print $$2}')
+PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c ntlm.c
+	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 
@@ -50,6 +54,13 @@ build-fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 	$(CC) $(WARN) $(HARDEN) $(PKG_CFLAGS) -O1 -g -DPOP3_FAULT_INJECTION \
 		$(LDHARDEN) -o $@ $(SRCS) pop3-handler.c $(PKG_LIBS)
 
+# tests/auth-scram.bats: a SCRAM -PLUS client (OpenSSL + GNU SASL); a
+# test tool, never installed.
+build/scram-client: tests/helpers/scram-client.c
+	mkdir -p build
+	$(CC) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< \
+		$(shell pkg-config --libs libgsasl openssl 2>/dev/null)
+
 deps:
 	@./tests/helpers/install-deps
 
@@ -67,7 +78,8 @@ CHECK_PARALLEL_FILES = $(filter-out $(CHECK_SERIAL_FILES),$(wildcard tests/*.bat
 CHECK_BATS = bats --tap $(if $(shell command -v parallel),--jobs $(CHECK_JOBS) \
 	--no-parallelize-within-files)
 
-check: deps lint all build-san/pop3-handler build-fault/pop3-handler
+check: deps lint all build-san/pop3-handler build-fault/pop3-handler \
+	build/scram-client
 	{ $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
 	  bats --tap $(CHECK_SERIAL_FILES); } | tee tests.tap
 	{ HANDLER=build-san/pop3-handler $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
@@ -166,7 +178,7 @@ lint:
 .PHONY: lint
 
 clean:
-	rm -rf pop3-handler *.o *.d build-san build-fault build-fuzz \
+	rm -rf pop3-handler *.o *.d build build-san build-fault build-fuzz \
 		tests.tap tests-san.tap $(BENCH_BIN)
 
 .PHONY: all check demo deps install uninstall clean

@@ -39,6 +39,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "sasl.h"
 #include "util.h"
 
 #define AUTH_MAX_LINE	8192	/* one passwd line incl. LF; longer: bad */
@@ -314,7 +315,12 @@ auth_verify(const struct passwd_entry *e, const char *pw, size_t len,
 	}
 	memcpy(buf, pw, len);
 	buf[len] = '\0';
-	ok = crypt_matches(cd, buf, setting, usable);
+	/* SPEC 4.1: a {SCRAM-SHA-*} hash field costs its own PBKDF2. */
+	if (e != NULL && e->pw_scram >= 0)
+		ok = sasl_scram_verify(&e->scram[e->pw_scram],
+		    (enum scram_hash)e->pw_scram, buf, len) && open;
+	else
+		ok = crypt_matches(cd, buf, setting, usable);
 	/* SPEC 4.2: application passwords; each costs its own crypt. */
 	for (i = 0; open && !ok && i < e->napp; i++) {
 		if ((ok = crypt_matches(cd, buf, e->app[i].hash, true)) &&

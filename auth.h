@@ -29,8 +29,9 @@ int	auth_lookup(const char *file, const char *name,
 int	auth_check_file(const char *file);
 
 /*
- * Verifies pw[0..len) against e->hash with crypt_r, then against each of
- * e's app-password hashes (SPEC 4.2).  On success *cred_out (if not NULL)
+ * Verifies pw[0..len) against e->hash with crypt_r (a {SCRAM-SHA-*} hash
+ * field: by recomputing its keys, sasl_scram_verify()), then against each
+ * of e's app-password hashes (SPEC 4.2).  On success *cred_out (if not NULL)
  * is NULL for the account password or the app-password's label.  e ==
  * NULL (unknown user) verifies against a dummy hash of the same cost and
  * returns false: the first usable hash auth_lookup() met in the file,

@@ -3,7 +3,9 @@
  * a login of NAME would see: the passwd entry (never its hash, only
  * whether it is locked and its scheme), the identity the session would
  * take, the Maildir path, the message count and octets, how many sizes
- * are cached (SPEC 6), and the health of the UID state file and its lock.
+ * are cached (SPEC 6), and the health of the UID state file and its lock,
+ * and the policy of SPEC 4.2 and 4.3 (nologin, allow_nets, LOGIN-DELAY
+ * with the next login allowed, EXPIRE with what the next QUIT removes).
  *
  * An administrator runs it, often as root, so it is strictly read-only:
  * it does not create the Maildir, move new/ to cur/, write the state file
@@ -14,6 +16,9 @@
  * are opened with O_NOFOLLOW, only regular files count, sums are checked,
  * and text from the passwd file is printed with control bytes escaped.
  */
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +36,8 @@
 #include "config.h"
 #include "crlf.h"
 #include "maildir.h"
+#include "passwd.h"
+#include "policy.h"
 #include "uidimport.h"
 #include "uidmap.h"
 #include "util.h"
@@ -49,21 +56,32 @@ struct tally {
 	uint64_t	 from_state;	/* size cached in the state file */
 	uint64_t	 unreadable;	/* no size: the file cannot be read */
 	bool		 overflow;
+	uint32_t	 expire_days;	/* SPEC 4.3: the user's EXPIRE */
+	uint64_t	 now;
+	uint64_t	 retrieved;	/* with a first retrieval ("@retr") */
+	uint64_t	 expiring;	/* removed by the next QUIT */
 };
 
-/* Prints "label: s" with control bytes written as \xNN. */
+/* Prints s with control bytes written as \xNN. */
 static void
-print_safe(const char *label, const char *s)
+print_safe_raw(const char *s)
 {
 	unsigned char	c;
 
-	printf("%s: ", label);
 	for (; (c = (unsigned char)*s) != '\0'; s++) {
 		if (c < 0x20 || c == 0x7f)
 			printf("\\x%02x", c);
 		else
 			putchar(c);
 	}
+}
+
+/* Prints "label: s" with control bytes written as \xNN. */
+static void
+print_safe(const char *label, const char *s)
+{
+	printf("%s: ", label);
+	print_safe_raw(s);
 	putchar('\n');
 }
 
@@ -174,6 +192,11 @@ tally_msg(int dirfd, const char *file, const struct stat *sb,
 
 	(void)strlcpy_(base, file, sizeof(base));
 	base[strcspn(base, ":")] = '\0';
+	if ((e = uidmap_find(m, base)) != NULL && e->retr != 0) {
+		t->retrieved++;
+		if (policy_expired(e->retr, t->expire_days, t->now))
+			t->expiring++;
+	}
 	mtime = (uint64_t)sb->st_mtim.tv_sec * 1000000000u +
 	    (uint64_t)sb->st_mtim.tv_nsec;
 	if (w_size(base, &size))
@@ -279,14 +302,61 @@ report_state(int mdfd, struct uidmap *m)
 	return true;
 }
 
+/* SPEC 4.3: LOGIN-DELAY and EXPIRE as they apply to this user. */
+static void
+report_policy(const struct policy *p)
+{
+	if (p->login_delay == 0)
+		printf("login-delay: off\n");
+	else
+		printf("login-delay: %u s (%s)\n", (unsigned int)p->login_delay,
+		    p->user_delay ? "per user" : "setting");
+	if (p->expire_days == EXPIRE_NEVER)
+		printf("expire: never\n");
+	else
+		printf("expire: %u days (%s)\n", (unsigned int)p->expire_days,
+		    p->user_expire ? "per user" : "setting");
+}
+
+/* SPEC 4.3: the last login the state file keeps, and the next allowed. */
+static void
+report_delay(const struct policy *p, const struct uidmap *m, uint64_t now)
+{
+	char		 when[64];
+	struct tm	 tm;
+	time_t		 t;
+	uint64_t	 last = m->status == UIDMAP_OK ? m->last_login : 0;
+
+	if (p->login_delay == 0)
+		return;
+	if (last == 0) {
+		printf("last-login: not recorded; next login allowed now\n");
+		return;
+	}
+	t = (time_t)last;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		(void)strlcpy_(when, "?", sizeof(when));
+	if (last > now || now - last >= p->login_delay)
+		printf("last-login: %s (%llu s ago); next login allowed now\n",
+		    when, (unsigned long long)(last > now ? 0 : now - last));
+	else
+		printf("last-login: %s (%llu s ago); next login allowed in "
+		    "%llu s\n", when, (unsigned long long)(now - last),
+		    (unsigned long long)(last + p->login_delay - now));
+}
+
 /* Reports the messages of an open Maildir; returns false on a problem. */
 static bool
-report_messages(int mdfd, const struct uidmap *m)
+report_messages(int mdfd, const struct uidmap *m, const struct policy *p)
 {
 	struct tally	t;
 	bool		ok = true;
 
 	memset(&t, 0, sizeof(t));
+	t.expire_days = p->expire_days;
+	t.now = (uint64_t)time(NULL);
+	report_delay(p, m, t.now);
 	if (scan_dir(mdfd, "new", m, &t, &t.new) == -1 && errno != ENOENT) {
 		printf("problem: cannot read new/: %s\n", strerror(errno));
 		ok = false;
@@ -307,6 +377,12 @@ report_messages(int mdfd, const struct uidmap *m)
 	    "state file)\n", (unsigned long long)(t.from_w + t.from_state),
 	    (unsigned long long)t.count, (unsigned long long)t.from_w,
 	    (unsigned long long)t.from_state);
+	if (t.expire_days != EXPIRE_NEVER)
+		printf("expire-next-quit: %llu of %llu messages (%llu "
+		    "retrieved)%s\n", (unsigned long long)t.expiring,
+		    (unsigned long long)t.count,
+		    (unsigned long long)t.retrieved, t.expire_days == 0 ?
+		    ", and every message that session retrieves" : "");
 	if (t.unreadable > 0) {
 		printf("problem: %llu messages cannot be read\n",
 		    (unsigned long long)t.unreadable);
@@ -317,7 +393,8 @@ report_messages(int mdfd, const struct uidmap *m)
 
 /* Opens the Maildir read-only and reports it; false on a problem. */
 static bool
-report_maildir(const struct config *cfg, const char *path)
+report_maildir(const struct config *cfg, const struct policy *p,
+    const char *path)
 {
 	struct uidmap	 m;
 	struct stat	 sb;
@@ -354,7 +431,7 @@ report_maildir(const struct config *cfg, const char *path)
 	printf("uidl: %s\n", cfg->uidl == UIDL_COUNTER ? "counter" :
 	    "filename");
 	ok = report_state(fd, &m);
-	if (!report_messages(fd, &m))
+	if (!report_messages(fd, &m, p))
 		ok = false;
 	/* SPEC 6, C0009: the UIDLs clients will see, before a migration. */
 	if (uidimport_preview(fd, cfg->uidl == UIDL_COUNTER, stdout) == -1) {
@@ -366,13 +443,50 @@ report_maildir(const struct config *cfg, const char *path)
 	return ok;
 }
 
+/* One allow_nets entry as text ("192.0.2.0/24"). */
+static void
+print_net(const struct net_prefix *n)
+{
+	char	 a[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(n->family, n->addr, a, sizeof(a)) == NULL)
+		(void)strlcpy_(a, "?", sizeof(a));
+	printf(" %s/%u", a, n->bits);
+}
+
+/* SPEC 4.2: nologin and allow_nets; false when no login can work. */
+static bool
+report_access(const struct passwd_entry *e)
+{
+	unsigned int	 i;
+
+	if (e->nologin) {
+		printf("nologin: yes (reply: -ERR [AUTH] ");
+		print_safe_raw(e->reason[0] != '\0' ? e->reason :
+		    "Account disabled");
+		printf(")\n");
+		printf("problem: nologin: the account cannot log in\n");
+	} else
+		printf("nologin: no\n");
+	printf("allow-nets:");
+	if (e->nnets == 0)
+		printf(" any");
+	for (i = 0; i < e->nnets; i++)
+		print_net(&e->nets[i]);
+	putchar('\n');
+	return !e->nologin;
+}
+
 /* The passwd entry, without its hash; returns false on a problem. */
 static bool
 report_entry(const struct passwd_entry *e)
 {
 	bool	ok = true;
 
-	if (hash_locked(e->hash)) {
+	if (e->pw_scram >= 0)
+		printf("account: enabled ({SCRAM-SHA-%s} hash field)\n",
+		    e->pw_scram == SCRAM_SHA_1 ? "1" : "256");
+	else if (hash_locked(e->hash)) {
 		printf("account: locked (the hash field is empty or starts "
 		    "with ! or *)\n");
 		printf("problem: a locked account never authenticates\n");
@@ -393,13 +507,60 @@ report_entry(const struct passwd_entry *e)
 		}
 	}
 	print_safe("home", e->home);
-	return ok;
+	return report_access(e) && ok;
+}
+
+/*
+ * SPEC 4.1: which of the configured mechanisms this user's credentials
+ * allow (USER/PASS, PLAIN, LOGIN: a usable hash field or app passwords;
+ * SCRAM: keys for the hash; NTLM: ntlm=; GSSAPI: a keytab).  Where each
+ * is offered still depends on the connection (plaintext-auth, TLS).
+ */
+static void
+report_mechs(const struct config *cfg, const struct passwd_entry *e)
+{
+	bool	 pw = !hash_locked(e->hash) || e->pw_scram >= 0, can;
+	const char *n;
+	int	 m;
+
+	printf("mechanisms:");
+	if (pw)
+		printf(" USER");
+	for (m = 0; pw && m < MECH_COUNT; m++) {
+		if ((cfg->auth_mechs & MECH_BIT(m)) == 0)
+			continue;
+		switch (m) {
+		case MECH_SCRAM_SHA_1:
+		case MECH_SCRAM_SHA_1_PLUS:
+			can = e->scram[SCRAM_SHA_1].set;
+			break;
+		case MECH_SCRAM_SHA_256:
+		case MECH_SCRAM_SHA_256_PLUS:
+			can = e->scram[SCRAM_SHA_256].set;
+			break;
+		case MECH_GSSAPI:
+			can = cfg->gssapi_keytab != NULL;
+			break;
+		case MECH_NTLM:
+			can = e->has_ntlm;
+			break;
+		default:
+			can = true;
+		}
+		if (!can)
+			continue;
+		putchar(' ');
+		for (n = config_mech_name((enum auth_mech)m); *n != '\0'; n++)
+			putchar(*n >= 'a' && *n <= 'z' ? *n - 'a' + 'A' : *n);
+	}
+	printf("%s\n", pw ? "" : " none (locked account)");
 }
 
 int
 checkuser_run(const struct config *cfg, const char *name)
 {
 	struct passwd_entry	e;
+	struct policy		p;
 	char			path[MAX_PATH];
 	bool			ok;
 
@@ -421,6 +582,9 @@ checkuser_run(const struct config *cfg, const char *name)
 		return CHECK_FAIL;
 	}
 	ok = report_entry(&e);
+	report_mechs(cfg, &e);
+	policy_init(&p, cfg, &e);
+	report_policy(&p);
 	if (config_expand_maildir(cfg->maildir, name, e.home, path,
 	    sizeof(path)) == -1) {
 		printf("maildir: cannot expand \"%s\" (empty home field?)\n",
@@ -429,7 +593,7 @@ checkuser_run(const struct config *cfg, const char *name)
 		ok = false;
 	} else {
 		print_safe("maildir", path);
-		if (!report_maildir(cfg, path))
+		if (!report_maildir(cfg, &p, path))
 			ok = false;
 	}
 	explicit_bzero(&e, sizeof(e));

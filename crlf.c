@@ -244,6 +244,8 @@ stream_chunk(struct crlf_state *st, const char *in, size_t len,
 		in += used;
 		len -= used;
 	}
+	if (len > 0)
+		st->cut = true;		/* TOP: input left unsent */
 	return 0;
 }
 
@@ -293,6 +295,30 @@ crlf_stream(int fd, int64_t top_lines, struct io *io)
 		return close_keep_errno(fd, -1);
 	crlf_init(&st, top_lines, true);
 	rv = stream_rest(fd, &st, in, io);
+	free(in);
+	return close_keep_errno(fd, rv);
+}
+
+int
+crlf_stream_top(int fd, int64_t top_lines, struct io *io, bool *whole_out)
+{
+	struct crlf_state	 st;
+	char			*in;
+	ssize_t			 r;
+	int			 rv;
+
+	*whole_out = false;
+	if ((in = malloc(CHUNK)) == NULL)
+		return close_keep_errno(fd, -1);
+	crlf_init(&st, top_lines, true);
+	rv = stream_rest(fd, &st, in, io);
+	/* The limit fell at the end of a read: is there more? */
+	if (rv == 0 && st.done && !st.cut) {
+		while ((r = read(fd, in, 1)) == -1 && errno == EINTR)
+			;
+		st.cut = r != 0;
+	}
+	*whole_out = rv == 0 && !st.cut;
 	free(in);
 	return close_keep_errno(fd, rv);
 }

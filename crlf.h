@@ -24,6 +24,7 @@ struct crlf_state {
 	bool		 pending_cr;	/* a CR was seen, LF may follow */
 	bool		 dot_stuff;
 	uint64_t	 body_lines_left;
+	bool		 cut;		/* streaming: input left unsent */
 	/* further fields private to crlf.c may follow */
 };
 
@@ -56,6 +57,14 @@ struct io;
  * write failed: io_timed_out() tells whether by the idle limit).
  */
 int	crlf_stream(int fd, int64_t top_lines, struct io *io);
+
+/*
+ * crlf_stream() for TOP, which also tells in *whole_out whether the
+ * whole message went out (SPEC 4.3: TOP of the whole body is a
+ * retrieval for EXPIRE).
+ */
+int	crlf_stream_top(int fd, int64_t top_lines, struct io *io,
+	    bool *whole_out);
 
 /*
  * Readahead for clients that fetch in order (see crlf.c): one message's

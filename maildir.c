@@ -50,6 +50,7 @@
 #include "log.h"
 #include "maildir-int.h"
 #include "maildir.h"
+#include "policy.h"
 #include "uidmap.h"
 #include "update.h"
 #include "util.h"
@@ -626,10 +627,30 @@ from_state(struct scan *sc, const struct uidmap *m)
 	return 0;
 }
 
+/*
+ * SPEC 4.3: true when the state file keeps a time the user's policy does
+ * not use (maildir.h): the login rewrites it without.
+ */
+static bool
+stale_times(const struct uidmap *m, const struct maildir_login *ml)
+{
+	size_t	 i;
+
+	if (ml == NULL || m->status != UIDMAP_OK)
+		return false;
+	if (ml->delay == 0 && m->last_login != 0)
+		return true;
+	for (i = 0; i < m->count && !ml->expire; i++)
+		if (m->ents[i].retr != 0)
+			return true;
+	return false;
+}
+
 /* Writes the state file when needed; a failure never fails the login. */
 static void
 update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
-    bool need_uid, enum uidl_mode mode)
+    bool need_uid, enum uidl_mode mode, const struct maildir_login *ml,
+    uint64_t login)
 {
 	struct uidmap_update	 u;
 	const char		*err = "unknown";
@@ -641,6 +662,9 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 	u.cur_mtime = sc->cur_mtime;
 	u.fresh = m1->status == UIDMAP_MISSING && !sc->had_cur;
 	u.need_uid = need_uid;
+	u.login = login;
+	u.drop_login = ml != NULL && ml->delay == 0;
+	u.drop_retr = ml != NULL && !ml->expire;
 	if (uidmap_update(sp->pub.dirfd, &u, &err) == 0)
 		return;
 	if (mode == UIDL_COUNTER && need_uid)
@@ -698,14 +722,16 @@ build(struct snapshot *s, struct scan *sc, enum uidl_mode mode)
 }
 
 int
-maildir_open(const char *path, enum uidl_mode mode, struct snapshot **out,
+maildir_open(const char *path, enum uidl_mode mode,
+    struct maildir_login *login, struct snapshot **out,
     const char **errstr_out)
 {
 	struct snap_priv	*sp;
 	struct scan		 sc;
 	struct uidmap		 m1;
 	const char		*err = "out of memory";
-	bool			 need_uid = false, need_write, dirty;
+	uint64_t		 login_now = 0;
+	bool			 need_uid = false, need_write, dirty, later;
 
 	memset(&sc, 0, sizeof(sc));
 	memset(&m1, 0, sizeof(m1));
@@ -716,6 +742,17 @@ maildir_open(const char *path, enum uidl_mode mode, struct snapshot **out,
 	sp->pub.dirfd = sp->curfd = sp->newfd = -1;
 	if (open_dirs(sp, path, &err) == -1)
 		goto fail;
+	/* SPEC 4.3: before UPDATE lists, new/ or the state file change. */
+	if (login != NULL && login->delay > 0) {
+		if (policy_login_gate(sp->pub.dirfd, login->delay, login->now,
+		    &login->last, &later) == 1) {
+			login->too_soon = true;
+			err = "login delay";
+			goto fail;
+		}
+		if (later)
+			login_now = login->now;
+	}
 	update_recover(sp);
 	if (uidmap_load(sp->pub.dirfd, &m1) == -1) {
 		/* Not rebuilt: a passing EIO must not renumber everything. */
@@ -725,7 +762,7 @@ maildir_open(const char *path, enum uidl_mode mode, struct snapshot **out,
 	if (m1.status == UIDMAP_MISSING)
 		sc.had_cur = dir_has_msgs(sp->curfd);
 	move_new(sp);
-	if (cur_unchanged(sp->curfd, &m1)) {
+	if (cur_unchanged(sp->curfd, &m1) && !stale_times(&m1, login)) {
 		/* uidmap.h cur=: the records are the listing. */
 		err = "out of memory";
 		if (from_state(&sc, &m1) == -1)
@@ -741,8 +778,10 @@ maildir_open(const char *path, enum uidl_mode mode, struct snapshot **out,
 		if (sc.exact && !dirty && sc.cur_mtime != 0 &&
 		    sc.cur_mtime != m1.cur_mtime)
 			need_write = true;
-		if (need_write || dirty || need_uid)
-			update_state(sp, &sc, &m1, need_uid, mode);
+		if (need_write || dirty || need_uid || login_now != 0 ||
+		    stale_times(&m1, login))
+			update_state(sp, &sc, &m1, need_uid, mode, login,
+			    login_now);
 	}
 	if (build(&sp->pub, &sc, mode) == -1)
 		goto fail;

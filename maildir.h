@@ -33,16 +33,35 @@ struct snapshot {
 };
 
 /*
+ * SPEC 4.3 LOGIN-DELAY for maildir_open(): delay and now are inputs;
+ * too_soon and last (the previous login, 0: unknown) are set by it.
+ */
+struct maildir_login {
+	uint32_t	 delay;		/* seconds; 0: not enforced */
+	bool		 expire;	/* EXPIRE on: keep "@retr" times */
+	uint64_t	 now;		/* Unix seconds */
+	bool		 too_soon;	/* refused: nothing was changed */
+	uint64_t	 last;
+};
+
+/*
  * Opens (creating when absent: new, cur, tmp, 0700) the Maildir at path,
  * first finishes the UPDATE of any session that died with an intent list
  * (update.h: removes the listed base names found in cur/ or new/, only
  * those, then the list; logged), moves new/ to cur/, assigns UIDs and
  * sizes, and returns the snapshot ordered by UID.  Returns 0 and *out, or
  * -1 with a reason for the log in *errstr_out (the session then answers
- * [SYS/TEMP]).
+ * [SYS/TEMP]).  With login (may be NULL) and a delay, the LOGIN-DELAY
+ * gate (policy.h) runs first, before any of that: a login too soon
+ * returns -1 with login->too_soon set, having changed nothing in the
+ * Maildir but the directories it created.  With login, a state file
+ * that keeps times the user's policy no longer uses (no delay: "@login";
+ * EXPIRE off: "@retr") is rewritten without them, so turning both off
+ * gives back a version 1 or 2 file (uidmap.h).
  */
 int	maildir_open(const char *path, enum uidl_mode mode,
-	    struct snapshot **out, const char **errstr_out);
+	    struct maildir_login *login, struct snapshot **out,
+	    const char **errstr_out);
 
 /*
  * Opens message i (0-based) for reading, found by its unique base name if

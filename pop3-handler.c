@@ -26,6 +26,7 @@
 #include "log.h"
 #include "ntlm.h"
 #include "proxy.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 #include "uidmap.h"
@@ -41,7 +42,8 @@ enum mode {
 static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
 "       pop3-handler --check-config | --check-user=NAME\n"
-"       pop3-handler --hash-password [--scheme=yescrypt|ntlm]\n"
+"       pop3-handler --hash-password [--scheme=yescrypt|ntlm|scram-sha-256|\n"
+"                    scram-sha-1] [--iterations=N]  (SCRAM: 10000, >= 4096)\n"
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
@@ -130,9 +132,15 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 		*value = NULL;
 }
 
+/* --hash-password's --scheme and --iterations (SPEC 4.1). */
+struct hash_opts {
+	const char	*scheme;	/* NULL: yescrypt */
+	const char	*iterations;	/* NULL: SASL_SCRAM_ITER */
+};
+
 static enum mode
 parse_args(struct config *c, int argc, char **argv, bool *debug,
-    const char **check_user, const char **scheme)
+    const char **check_user, struct hash_opts *ho)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -154,7 +162,11 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 			continue;
 		}
 		if (!strcmp(name, "scheme") && value != NULL) {
-			*scheme = argv[i] + sizeof("--scheme=") - 1;
+			ho->scheme = argv[i] + sizeof("--scheme=") - 1;
+			continue;
+		}
+		if (!strcmp(name, "iterations") && value != NULL) {
+			ho->iterations = argv[i] + sizeof("--iterations=") - 1;
 			continue;
 		}
 		if (value == NULL) {
@@ -190,10 +202,11 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 
 /* --hash-password --scheme=yescrypt: a $y$ hash field. */
 static int
-hash_yescrypt(const char *pw, size_t len)
+hash_yescrypt(const struct hash_opts *ho, const char *pw, size_t len)
 {
 	char hash[AUTH_MAX_HASH];
 
+	(void)ho;
 	(void)len;
 	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
 		fprintf(stderr, "pop3-handler: cannot hash the password\n");
@@ -205,12 +218,13 @@ hash_yescrypt(const char *pw, size_t len)
 
 /* --hash-password --scheme=ntlm: the ntlm= extra field (SPEC 4.2). */
 static int
-hash_ntlm(const char *pw, size_t len)
+hash_ntlm(const struct hash_opts *ho, const char *pw, size_t len)
 {
 	uint8_t h[NTLM_HASH_LEN];
 	const char *errstr;
 	int i;
 
+	(void)ho;
 	if (ntlm_nt_hash(pw, len, h, &errstr) == -1) {
 		fprintf(stderr, "pop3-handler: %s\n", errstr);
 		return EXIT_CONFIG;
@@ -223,29 +237,64 @@ hash_ntlm(const char *pw, size_t len)
 	return 0;
 }
 
+/* --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field. */
+static int
+hash_scram(const struct hash_opts *ho, const char *pw, size_t len)
+{
+	enum scram_hash h = SCRAM_SHA_256;
+	const char *errstr;
+	char hash[AUTH_MAX_HASH];
+	uint32_t iter = SASL_SCRAM_ITER;
+
+	(void)len;
+	if (!strcmp(ho->scheme, "scram-sha-1"))
+		h = SCRAM_SHA_1;
+	if (ho->iterations != NULL && parse_u32(ho->iterations, &iter) !=
+	    NUM_OK)
+		config_error("--iterations=%s: not a number", ho->iterations);
+	if (iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER)
+		config_error("--iterations=%s: not in %u..%u", ho->iterations,
+		    AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
+	if (sasl_hash_password(h, iter, pw, hash, sizeof(hash), &errstr) ==
+	    -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return EXIT_CONFIG;
+	}
+	printf("%s\n", hash);
+	explicit_bzero(hash, sizeof(hash));
+	return 0;
+}
+
 /* SPEC 4.1: --scheme=NAME picks a row; the first is the default. */
 static const struct hash_scheme {
 	const char	*name;
-	int		(*run)(const char *pw, size_t len);
+	bool		 iterations;	/* takes --iterations */
+	int		(*run)(const struct hash_opts *, const char *pw,
+			    size_t len);
 } hash_schemes[] = {
-	{ "yescrypt", hash_yescrypt },
-	{ "ntlm", hash_ntlm },
-	{ NULL, NULL }
+	{ "yescrypt", false, hash_yescrypt },
+	{ "ntlm", false, hash_ntlm },
+	{ "scram-sha-256", true, hash_scram },
+	{ "scram-sha-1", true, hash_scram },
+	{ NULL, false, NULL }
 };
 
 static int
-hash_password(const char *scheme)
+hash_password(const struct hash_opts *ho)
 {
 	const struct hash_scheme *hs = hash_schemes;
 	char pw[MAX_PASSWORD + 2];
 	size_t len;
 	int st;
 
-	while (scheme != NULL && hs->name != NULL && strcmp(hs->name, scheme))
+	while (ho->scheme != NULL && hs->name != NULL &&
+	    strcmp(hs->name, ho->scheme))
 		hs++;
 	if (hs->name == NULL)
-		config_error("--scheme=%s: unknown scheme (yescrypt, ntlm)",
-		    scheme);
+		config_error("--scheme=%s: unknown scheme (yescrypt, ntlm, "
+		    "scram-sha-256, scram-sha-1)", ho->scheme);
+	if (ho->iterations != NULL && !hs->iterations)
+		config_error("--iterations is for the SCRAM schemes");
 	if (fgets(pw, sizeof(pw), stdin) == NULL) {
 		fprintf(stderr, "pop3-handler: no password on stdin\n");
 		return EXIT_CONFIG;
@@ -255,7 +304,7 @@ hash_password(const char *scheme)
 		pw[--len] = '\0';
 	if (len > 0 && pw[len - 1] == '\r')
 		pw[--len] = '\0';
-	st = hs->run(pw, len);
+	st = hs->run(ho, pw, len);
 	explicit_bzero(pw, sizeof(pw));
 	return st;
 }
@@ -452,19 +501,22 @@ main(int argc, char **argv)
 	static char hostname[256];
 	struct config cfg;
 	struct tls *tls = NULL;
-	const char *errstr, *check_user = NULL, *scheme = NULL;
+	const char *errstr, *check_user = NULL;
+	struct hash_opts ho = { NULL, NULL };
 	bool debug = false;
 	enum mode mode;
 	int st;
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &scheme);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &ho);
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
-		return hash_password(scheme);
-	if (scheme != NULL)
+		return hash_password(&ho);
+	if (ho.scheme != NULL)
 		config_error("--scheme is for --hash-password only");
+	if (ho.iterations != NULL)
+		config_error("--iterations is for --hash-password only");
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))

@@ -24,7 +24,9 @@
 #include "maildir.h"
 #include "ntlm.h"
 #include "penalty.h"
+#include "policy.h"
 #include "sandbox.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 #include "update.h"
@@ -80,8 +82,13 @@ static enum cmd_result	 plain_step(struct session *, char *);
 static enum cmd_result	 login_start(struct session *);
 static enum cmd_result	 login_step(struct session *, char *);
 static enum cmd_result	 ntlm_step(struct session *, char *);
+static enum cmd_result	 sasl_mech_step(struct session *, char *);
+static bool			 own_tls(const struct session *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
+static enum cmd_result	 auth_failed(struct session *, const char *);
+static enum cmd_result	 auth_failed_text(struct session *, const char *,
+				    const char *);
 
 /*
  * SPEC 4.1: the SASL mechanisms, indexed by enum auth_mech.  A row with no
@@ -106,13 +113,13 @@ static const struct mech mechs[MECH_COUNT] = {
 	[MECH_LOGIN] = { MECH_LOGIN, "LOGIN", true, plaintext_allowed,
 	    login_start, login_step },
 	[MECH_SCRAM_SHA_1] = { MECH_SCRAM_SHA_1, "SCRAM-SHA-1", false, NULL,
-	    NULL, NULL },
+	    NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_1_PLUS] = { MECH_SCRAM_SHA_1_PLUS, "SCRAM-SHA-1-PLUS",
-	    false, NULL, NULL, NULL },
+	    false, own_tls, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256] = { MECH_SCRAM_SHA_256, "SCRAM-SHA-256", false,
-	    NULL, NULL, NULL },
+	    NULL, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256_PLUS] = { MECH_SCRAM_SHA_256_PLUS,
-	    "SCRAM-SHA-256-PLUS", false, NULL, NULL, NULL },
+	    "SCRAM-SHA-256-PLUS", false, own_tls, NULL, sasl_mech_step },
 	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, NULL, NULL, NULL },
 	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, ntlm_step },
 };
@@ -280,6 +287,13 @@ tls_configured(const struct session *s)
 	return s->tls != NULL;
 }
 
+/* SPEC 4.1: -PLUS binds to the handler's own TLS, not to `secured`. */
+static bool
+own_tls(const struct session *s)
+{
+	return s->tls_active && s->tls != NULL;
+}
+
 static enum cmd_result
 refuse_plaintext(struct session *s)
 {
@@ -293,6 +307,28 @@ static bool
 stls_offered(const struct session *s)
 {
 	return tls_configured(s) && !s->tls_active && !s->cfg->secured;
+}
+
+/*
+ * SPEC 4.3: the settings before login; after it the user's values, with
+ * RFC 2449's USER tag where they differ from the settings (NEVER takes
+ * no tag; LOGIN-DELAY 0 is not announced).
+ */
+static void
+capa_policy(struct session *s)
+{
+	bool		 after = s->state == STATE_TRANSACTION;
+	uint32_t	 exp = after ? s->pol.expire_days : s->cfg->expire_days;
+	uint32_t	 del = after ? s->pol.login_delay : s->cfg->login_delay;
+
+	if (exp == EXPIRE_NEVER)
+		reply(s, "EXPIRE NEVER");
+	else
+		reply(s, "EXPIRE %u%s", (unsigned int)exp,
+		    after && s->pol.user_expire ? " USER" : "");
+	if (del > 0)
+		reply(s, "LOGIN-DELAY %u%s", (unsigned int)del,
+		    after && s->pol.user_delay ? " USER" : "");
 }
 
 /*
@@ -313,12 +349,7 @@ cmd_capa(struct session *s, char *args)
 	reply(s, "RESP-CODES");
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
-	if (s->cfg->expire_days == EXPIRE_NEVER)
-		reply(s, "EXPIRE NEVER");
-	else
-		reply(s, "EXPIRE %u", (unsigned int)s->cfg->expire_days);
-	if (s->cfg->login_delay > 0)
-		reply(s, "LOGIN-DELAY %u", (unsigned int)s->cfg->login_delay);
+	capa_policy(s);
 	if (plaintext_allowed(s))
 		reply(s, "USER");
 	n = (size_t)snprintf(line, sizeof(line), "SASL");
@@ -359,16 +390,74 @@ cmd_user(struct session *s, char *args)
 }
 
 /*
+ * SPEC 4.2: nologin and allow_nets, checked once the credentials are
+ * verified, whatever the mechanism: every one reaches session_login().
+ * From a network not allowed the login fails exactly like a wrong
+ * password (the nologin reason is not shown there); nologin answers
+ * with its reason.  Both take the failure path (delay, count, close).
+ * Returns true when the login may go on; else *res is the result.
+ */
+static bool
+policy_check(struct session *s, const struct passwd_entry *e,
+    enum cmd_result *res)
+{
+	char	 text[AUTH_MAX_REASON];
+	size_t	 i;
+
+	if (!auth_net_allowed(e, s->peer))
+		*res = auth_failed(s, "not allowed");
+	else if (e->nologin) {
+		(void)strlcpy_(text, e->reason[0] != '\0' ? e->reason :
+		    "Account disabled", sizeof(text));
+		for (i = 0; text[i] != '\0'; i++)
+			if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+				text[i] = '?';	/* never a line break */
+		*res = auth_failed_text(s, "nologin", text);
+	} else
+		return true;
+	log_set_user(NULL);
+	return false;
+}
+
+/* SPEC 4.3: a login too soon after the previous one: answer and close. */
+static enum cmd_result
+login_too_soon(struct session *s, const struct maildir_login *ml)
+{
+	uint64_t	 wait = ml->last + s->pol.login_delay > ml->now ?
+	    ml->last + s->pol.login_delay - ml->now : 1;
+
+	log_event(EVENT_LOGIN_FAILED, "login delay: previous login %llu s "
+	    "ago, LOGIN-DELAY %u from %s", (unsigned long long)(ml->now >
+	    ml->last ? ml->now - ml->last : 0),
+	    (unsigned int)s->pol.login_delay,
+	    s->peer != NULL ? s->peer : "unknown");
+	reply(s, "-ERR [LOGIN-DELAY] Too soon after the last login; wait "
+	    "%llu seconds", (unsigned long long)wait);
+	return session_close(s, EXIT_ERROR);
+}
+
+/*
  * Enters TRANSACTION for a verified user: privilege drop, then the
- * Maildir snapshot (SPEC 4).  The only AUTHORIZATION -> TRANSACTION path.
+ * Maildir snapshot (SPEC 4), after the policy of SPEC 4.2 (policy_check())
+ * and with the LOGIN-DELAY gate of 4.3 (maildir_open()).  The only
+ * AUTHORIZATION -> TRANSACTION path: every mechanism's success ends here.
  */
 static enum cmd_result
 session_login(struct session *s, const struct passwd_entry *e)
 {
 	char path[AUTH_MAX_HOME + 512];
 	const char *errstr;
+	struct maildir_login ml;
+	enum cmd_result res;
 
+	if (!policy_check(s, e, &res))
+		return res;
 	log_set_user(e->name);
+	policy_init(&s->pol, s->cfg, e);
+	memset(&ml, 0, sizeof(ml));
+	ml.delay = s->pol.login_delay;
+	ml.expire = s->pol.expire_days != EXPIRE_NEVER;
+	ml.now = (uint64_t)time(NULL);
 	if (auth_become_user(e, &errstr) == -1) {
 		log_event(EVENT_ERROR, "privilege drop failed: %s", errstr);
 		reply(s, "-ERR [SYS/PERM] Unable to switch to the user");
@@ -380,7 +469,9 @@ session_login(struct session *s, const struct passwd_entry *e)
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
 		return session_close(s, EXIT_ERROR);
 	}
-	if (maildir_open(path, s->cfg->uidl, &s->snap, &errstr) == -1) {
+	if (maildir_open(path, s->cfg->uidl, &ml, &s->snap, &errstr) == -1) {
+		if (ml.too_soon)
+			return login_too_soon(s, &ml);
 		log_event(EVENT_ERROR, "cannot open maildrop %s: %s", path,
 		    errstr);
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
@@ -403,7 +494,7 @@ session_login(struct session *s, const struct passwd_entry *e)
  * chose, so a fail2ban pattern anchored at the end cannot be fooled.
  */
 static enum cmd_result
-auth_failed(struct session *s, const char *why)
+auth_failed_text(struct session *s, const char *why, const char *text)
 {
 	log_event(EVENT_LOGIN_FAILED, "authentication failed: %s from %s",
 	    why, s->peer != NULL ? s->peer : "unknown");
@@ -411,10 +502,16 @@ auth_failed(struct session *s, const char *why)
 		(void)io_flush(s->io);
 		sleep(s->cfg->auth_fail_delay);
 	}
-	reply(s, "-ERR [AUTH] Authentication failed");
+	reply(s, "-ERR [AUTH] %s", text);
 	if (++s->auth_failures >= s->cfg->max_auth_failures)
 		return session_close(s, EXIT_ERROR);
 	return CMD_DONE;
+}
+
+static enum cmd_result
+auth_failed(struct session *s, const char *why)
+{
+	return auth_failed_text(s, why, "Authentication failed");
 }
 
 /*
@@ -470,7 +567,8 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	}
 	(void)name_len;
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
-	penalty_done(s, !ok);
+	/* SPEC 4.2: a refused network counts as a failure here too. */
+	penalty_done(s, !ok || !auth_net_allowed(&e, s->peer));
 	if (!ok) {
 		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
@@ -574,6 +672,99 @@ ntlm_key(const struct passwd_entry *e)
 	return e->ntlm;
 }
 
+/* Ends the GNU SASL exchange of the AUTH under way, if any. */
+static void
+sasl_reset(struct session *s)
+{
+	sasl_end(s->sasl);
+	s->sasl = NULL;
+	s->sasl_final = false;
+}
+
+/* SPEC 4.1: RFC 5034's empty answer to the final data, then the login. */
+static enum cmd_result
+sasl_finish(struct session *s, const char *data)
+{
+	enum cmd_result r;
+
+	if (*data != '\0') {
+		sasl_reset(s);
+		log_set_user(NULL);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	r = session_login(s, sasl_entry(s->sasl));
+	sasl_reset(s);
+	return r;
+}
+
+/*
+ * SCRAM (and what else sasl.c runs): one base64 line a step.  The
+ * penalty wait comes before the first step, the outcome goes through
+ * auth_failed() or session_login() like PASS.  -PLUS is offered only
+ * under the handler's own TLS, and then a plain SCRAM exchange gets the
+ * binding too, to refuse a client told -PLUS was not offered.
+ */
+static enum cmd_result
+sasl_mech_step(struct session *s, char *data)
+{
+	struct sasl_params p;
+	char out[MAX_REPLY - 4];
+	const char *why;
+	enum sasl_result res;
+	enum cmd_result r;
+
+	if (s->sasl_final)
+		return sasl_finish(s, data);
+	if (s->sasl == NULL) {
+		memset(&p, 0, sizeof(p));
+		p.cfg = s->cfg;
+		p.mech = s->auth_mech->id;
+		p.lookup = auth_lookup;
+		if (own_tls(s) && (mech_usable(s, MECH_SCRAM_SHA_256_PLUS) ||
+		    mech_usable(s, MECH_SCRAM_SHA_1_PLUS)))
+			p.cb_tls = s->tls;
+		if ((s->sasl = sasl_start(&p, &why)) == NULL) {
+			log_event(EVENT_ERROR, "cannot start %s: %s",
+			    s->auth_mech->name, why);
+			reply(s, "-ERR [SYS/TEMP] Authentication is unavailable");
+			return CMD_DONE;
+		}
+		penalty_wait(s);
+	}
+	res = sasl_step(s->sasl, data, out, sizeof(out), &why);
+	switch (res) {
+	case SASL_CONTINUE:
+		s->auth_pending = s->auth_mech;
+		reply(s, "+ %s", out);
+		return CMD_DONE;
+	case SASL_OK:
+		penalty_done(s, false);
+		if (out[0] == '\0')
+			return sasl_finish(s, "");
+		s->sasl_final = true;
+		s->auth_pending = s->auth_mech;
+		reply(s, "+ %s", out);
+		return CMD_DONE;
+	case SASL_FAIL:
+		penalty_done(s, true);
+		sasl_reset(s);
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+		return r;
+	case SASL_MALFORMED:
+		sasl_reset(s);
+		log_set_user(NULL);
+		return bad(s, "-ERR Malformed authentication data");
+	case SASL_TEMPFAIL:
+	default:
+		sasl_reset(s);
+		log_event(EVENT_ERROR, "%s: %s", s->auth_mech->name, why);
+		log_set_user(NULL);
+		reply(s, "-ERR [SYS/TEMP] Authentication is unavailable");
+		return CMD_DONE;
+	}
+}
+
 /*
  * SPEC 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
  * ntlm= NT hash; a name that is not valid UTF-16 or fails the SPEC 4
@@ -612,7 +803,8 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 	key = found && ntlm_key(&e) != NULL;
 	ok = ntlm_verify(s->ntlm->crypto, key ? ntlm_key(&e) : NULL, &a,
 	    s->ntlm->challenge, &s->ntlm->t);
-	penalty_done(s, !ok);
+	/* SPEC 4.2: a refused network counts as a failure here too. */
+	penalty_done(s, !ok || !auth_net_allowed(&e, s->peer));
 	if (!ok) {
 		if (!found)
 			why = "unknown user";
@@ -751,6 +943,8 @@ cmd_auth(struct session *s, char *args)
 		return bad(s, "-ERR Unsupported authentication mechanism");
 	s->auth_step = 0;
 	s->auth_pending = NULL;
+	s->auth_mech = mech;
+	sasl_reset(s);
 	log_set_mech(config_mech_name(mech->id));
 	if (argc == 2) {
 		if (!strcmp(argv[1], "*"))
@@ -774,8 +968,10 @@ auth_continue(struct session *s, char *line)
 	const struct mech *mech = s->auth_pending;
 
 	s->auth_pending = NULL;
-	if (!strcmp(line, "*"))
+	if (!strcmp(line, "*")) {
+		sasl_reset(s);
 		return bad(s, "-ERR Authentication cancelled");
+	}
 	return mech->step(s, line);
 }
 
@@ -900,13 +1096,18 @@ schedule_readahead(struct session *s, size_t i)
 	}
 }
 
-/* RETR and TOP: open first so a removed message gets a clean -ERR. */
+/*
+ * RETR and TOP: open first so a removed message gets a clean -ERR.
+ * *whole_out: the whole message went out (RETR, or TOP of all of it).
+ */
 static enum cmd_result
-send_message(struct session *s, size_t i, int64_t top_lines)
+send_message(struct session *s, size_t i, int64_t top_lines,
+    bool *whole_out)
 {
 	struct stat sb;
 	int fd;
 
+	*whole_out = top_lines < 0;
 	if ((fd = maildir_msg_open(s->snap, i, &sb)) == -1) {
 		if (errno == ENOENT)
 			return bad(s, "-ERR Message %zu was removed from the "
@@ -925,7 +1126,7 @@ send_message(struct session *s, size_t i, int64_t top_lines)
 		return CMD_CLOSE;
 	}
 	if ((top_lines < 0 ? readahead_stream(s->ra, i, fd, &sb, s->io) :
-	    crlf_stream(fd, top_lines, s->io)) == -1) {
+	    crlf_stream_top(fd, top_lines, s->io, whole_out)) == -1) {
 		if (io_timed_out(s->io))
 			return session_close(s, EXIT_AUTOLOGOUT);
 		log_event(EVENT_ERROR, "streaming message %zu failed", i + 1);
@@ -940,11 +1141,14 @@ cmd_retr(struct session *s, char *args)
 {
 	enum cmd_result res;
 	size_t i;
+	bool whole;
 
 	if (!one_msg_arg(s, args, &i, &res))
 		return res;
-	res = send_message(s, i, -1);
+	res = send_message(s, i, -1, &whole);
 	if (res == CMD_DONE) {
+		policy_note_retr(&s->pol, s->snap->count, i,
+		    (uint64_t)time(NULL));
 		s->stats.retr++;
 		s->stats.retr_octets += s->snap->msgs[i].size;
 		/* The first RETR, or one after the previous: read ahead. */
@@ -966,6 +1170,7 @@ cmd_top(struct session *s, char *args)
 	uint32_t lines;
 	size_t i;
 	int argc;
+	bool whole;
 
 	argc = split_args(args, argv, 2);
 	if (argc == 0)
@@ -978,9 +1183,13 @@ cmd_top(struct session *s, char *args)
 		return res;
 	if ((r = parse_u32(argv[1], &lines)) != NUM_OK)
 		return bad(s, "-ERR Invalid line count: %s", parse_num_str(r));
-	res = send_message(s, i, lines);
+	res = send_message(s, i, lines, &whole);
 	if (res == CMD_DONE)
 		s->stats.top++;
+	/* SPEC 4.3: TOP of the whole body is a retrieval. */
+	if (res == CMD_DONE && whole)
+		policy_note_retr(&s->pol, s->snap->count, i,
+		    (uint64_t)time(NULL));
 	return res;
 }
 
@@ -1049,9 +1258,14 @@ cmd_uidl(struct session *s, char *args)
 static enum cmd_result
 cmd_quit_trans(struct session *s, char *args)
 {
-	unsigned int marked, failed;
+	unsigned int marked, failed, expired;
 
 	(void)args;
+	/* SPEC 4.3: expired messages join the marked ones in one UPDATE. */
+	policy_expire(&s->pol, s->snap, (uint64_t)time(NULL), &expired);
+	if (expired > 0)
+		log_info("EXPIRE %u: %u retrieved messages expired",
+		    (unsigned int)s->pol.expire_days, expired);
 	if (update_apply(s->snap, &marked, &failed) == -1) {
 		log_event(EVENT_ERROR, "%u of %u messages could not be removed",
 		    failed, marked);
@@ -1189,9 +1403,11 @@ session_run(struct session *s)
 		log_event(EVENT_LOGOUT, "session ended without QUIT: "
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
+	sasl_reset(s);
 	io_finish(s->io);
 	ntlm_end(s);
 	readahead_free(s->ra);
+	policy_free(&s->pol);
 	if (s->snap != NULL)
 		maildir_close(s->snap);
 	return s->exit;

@@ -8,10 +8,12 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "policy.h"
 #include "pop3.h"
 
 struct mech;
 struct ntlm_exchange;
+struct sasl;
 struct snapshot;
 struct tls;
 
@@ -41,6 +43,9 @@ struct session {
 	bool			 user_valid;	/* SPEC 4 name checks passed */
 	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
 	unsigned int		 auth_step;	/* lines taken by this AUTH */
+	const struct mech	*auth_mech;	/* the AUTH under way */
+	struct sasl		*sasl;		/* its GNU SASL exchange */
+	bool			 sasl_final;	/* final data sent, "" due */
 	bool			 auth_pen;	/* penalty file usable */
 	bool			 auth_warn;	/* report a penalty fault */
 	bool			 loopback;	/* peer is local (SPEC 1) */
@@ -55,6 +60,7 @@ struct session {
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
 	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
+	struct policy		 pol;		/* SPEC 4.3, set at login */
 };
 
 /*

@@ -739,3 +739,51 @@ tls_free(struct tls *t)
 	explicit_bzero(t->keys, sizeof(t->keys));
 	free(t);
 }
+
+/*
+ * SCRAM -PLUS channel binding.  Its four OpenSSL functions are looked up
+ * here when a -PLUS exchange asks, so the table above stays as it is.
+ * tls-unique is the first Finished of the handshake: the client's in a
+ * full handshake, the server's own in a resumed one (RFC 5929 3.1).
+ */
+#define CB_EXPORTER_LABEL	"EXPORTER-Channel-Binding"	/* RFC 9266 */
+#define CB_EXPORTER_LEN		32
+
+int
+tls_channel_binding(struct tls *t, enum tls_cb type, unsigned char *buf,
+    size_t size, size_t *len_out)
+{
+	__typeof__(&SSL_version) version;
+	__typeof__(&SSL_export_keying_material) export;
+	__typeof__(&SSL_get_finished) fin;
+	__typeof__(&SSL_session_reused) reused;
+	size_t n;
+
+	if (t == NULL || t->ssl == NULL || !t->o.SSL_is_init_finished(t->ssl))
+		return -1;
+	version = (__typeof__(version))dlsym(t->o.lib, "SSL_version");
+	export = (__typeof__(export))dlsym(t->o.lib,
+	    "SSL_export_keying_material");
+	reused = (__typeof__(reused))dlsym(t->o.lib, "SSL_session_reused");
+	if (version == NULL || export == NULL || reused == NULL)
+		return -1;
+	if (type == TLS_CB_EXPORTER) {
+		if (version(t->ssl) != TLS1_3_VERSION || size < CB_EXPORTER_LEN)
+			return -1;
+		if (export(t->ssl, buf, CB_EXPORTER_LEN, CB_EXPORTER_LABEL,
+		    sizeof(CB_EXPORTER_LABEL) - 1, NULL, 0, 0) != 1) {
+			t->o.ERR_clear_error();
+			return -1;
+		}
+		*len_out = CB_EXPORTER_LEN;
+		return 0;
+	}
+	if (version(t->ssl) != TLS1_2_VERSION)
+		return -1;
+	fin = (__typeof__(fin))dlsym(t->o.lib, reused(t->ssl) ?
+	    "SSL_get_finished" : "SSL_get_peer_finished");
+	if (fin == NULL || (n = fin(t->ssl, buf, size)) == 0 || n > size)
+		return -1;
+	*len_out = n;
+	return 0;
+}

@@ -56,6 +56,19 @@ const char	*tls_describe(struct tls *t);
 
 /* Whether the handshake resumed a session (a ticket), after tls_accept(). */
 bool		 tls_resumed(struct tls *t);
+/*
+ * SCRAM -PLUS (SPEC 4.1): the channel binding of the session after
+ * tls_accept(): TLS_CB_EXPORTER is RFC 9266's 32 octets, on TLS 1.3 only;
+ * TLS_CB_UNIQUE is RFC 5929's first Finished message of the handshake,
+ * on TLS 1.2 only.  Fills buf (size octets) and *len_out and returns 0,
+ * or -1 when the type does not apply to the negotiated version.
+ */
+enum tls_cb {
+	TLS_CB_EXPORTER,
+	TLS_CB_UNIQUE,
+};
+int		 tls_channel_binding(struct tls *t, enum tls_cb type,
+		    unsigned char *buf, size_t size, size_t *len_out);
 
 /* Sends close_notify (best effort) and frees everything. */
 void		 tls_free(struct tls *t);

@@ -497,15 +497,28 @@ wnum(struct wbuf *w, uint64_t v, char sep)
 	wput(w, d + i, sizeof(d) - i);
 }
 
-/* Version 2 only when a record keeps an imported UIDL (uidmap.h). */
+/* A name and info write_records() can store (one that parses back). */
+static bool
+storable(const struct uidmap_entry *e)
+{
+	size_t	 len = strlen(e->name);
+
+	return memchr(e->name, '\n', len) == NULL &&
+	    memchr(e->name, ':', len) == NULL;
+}
+
+/*
+ * Version 2 only when a record keeps an imported UIDL, version 3 only
+ * when there is a login time or a retrieval time to keep (uidmap.h).
+ */
 static int
 write_records(int fd, const struct uidmap_entry *ents, size_t n,
-    uint64_t next, uint64_t cur_mtime)
+    uint64_t next, uint64_t cur_mtime, uint64_t login)
 {
 	struct wbuf	*w;
 	const char	*info;
 	size_t		 i, len, ilen;
-	bool		 v2 = false;
+	bool		 v2 = false, v3 = login != 0;
 	int		 err;
 
 	if ((w = malloc(sizeof(*w))) == NULL)
@@ -515,7 +528,11 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 	w->err = 0;
 	for (i = 0; i < n && !v2; i++)
 		v2 = ents[i].uidl != NULL;
-	if (v2)
+	for (i = 0; i < n && !v3; i++)
+		v3 = ents[i].retr != 0;
+	if (v3)
+		wput(w, UIDMAP_HEADER3, sizeof(UIDMAP_HEADER3) - 1);
+	else if (v2)
 		wput(w, UIDMAP_HEADER2, sizeof(UIDMAP_HEADER2) - 1);
 	else
 		wput(w, UIDMAP_HEADER, sizeof(UIDMAP_HEADER) - 1);
@@ -525,10 +542,10 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 		wnum(w, cur_mtime, '\n');
 	} else
 		wnum(w, next, '\n');
+	v2 = v2 || v3;
 	for (i = 0; i < n; i++) {
 		len = strlen(ents[i].name);
-		if (memchr(ents[i].name, '\n', len) != NULL ||
-		    memchr(ents[i].name, ':', len) != NULL)
+		if (!storable(&ents[i]))
 			continue;
 		/* An info that would not parse back is left out. */
 		info = ents[i].info;
@@ -554,6 +571,16 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 		}
 		wput(w, "\n", 1);
 	}
+	if (login != 0) {
+		wput(w, "@login ", 7);
+		wnum(w, login, '\n');
+	}
+	for (i = 0; i < n; i++)
+		if (ents[i].retr != 0 && storable(&ents[i])) {
+			wput(w, "@retr ", 6);
+			wnum(w, ents[i].uid, ' ');
+			wnum(w, ents[i].retr, '\n');
+		}
 	wflush(w);
 	err = w->err;
 	free(w);
@@ -566,7 +593,8 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 
 int
 uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
-    uint64_t next, uint64_t cur_mtime, const char **errstr_out)
+    uint64_t next, uint64_t cur_mtime, uint64_t login,
+    const char **errstr_out)
 {
 	char	 host[HOSTLEN], tmp[160];
 	int	 fd, saved;
@@ -584,7 +612,7 @@ uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
 		*errstr_out = "cannot create the temp file";
 		return -1;
 	}
-	if (write_records(fd, ents, n, next, cur_mtime) == -1 ||
+	if (write_records(fd, ents, n, next, cur_mtime, login) == -1 ||
 	    fsync(fd) == -1) {
 		saved = errno;
 		(void)close(fd);
@@ -663,7 +691,10 @@ records(const struct uidmap_update *u, const struct uidmap *m2,
 		if (e->skip || e->uid == 0 || !e->sized)
 			*exact_out = false;
 		if (e->skip && e->old != NULL) {
-			recs[nr++] = *e->old;
+			recs[nr] = *e->old;
+			if (u->drop_retr)
+				recs[nr].retr = 0;
+			nr++;
 			continue;
 		}
 		if (e->skip && (fn == NULL || e->uid == 0))
@@ -678,13 +709,18 @@ records(const struct uidmap_update *u, const struct uidmap *m2,
 		recs[nr].size = e->sized ? e->size : 0;
 		recs[nr].rawsize = e->statted && e->sized ? e->rawsize : 0;
 		recs[nr].mtime = e->statted && e->sized ? e->mtime : 0;
+		recs[nr].retr = e->old != NULL && !u->drop_retr ?
+		    e->old->retr : 0;
 		nr++;
 	}
 	for (i = 0; i < m2->count; i++)
 		if (m2->ents[i].uid != 0 && !hit[i] &&
 		    !(u->stable && uidmap_find(u->before,
 		    m2->ents[i].name) != NULL)) {
-			recs[nr++] = m2->ents[i];
+			recs[nr] = m2->ents[i];
+			if (u->drop_retr)
+				recs[nr].retr = 0;
+			nr++;
 			*exact_out = false;
 		}
 	qsort(recs, nr, sizeof(*recs), uidmap_cmp_uid);
@@ -822,6 +858,7 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 	}
 	nr = records(u, &m2, fn, recs, hit, &exact);
 	rv = uidmap_save(dirfd, recs, nr, next, exact ? u->cur_mtime : 0,
+	    u->login != 0 ? u->login : u->drop_login ? 0 : m2.last_login,
 	    errstr_out);
  done:
 	if (rv == -1) {

@@ -56,6 +56,25 @@
  * server (uidimport.h).  Collision rule: N is above every imported UIDL
  * that is a decimal number without leading zeros, so no counter UID ever
  * equals one; the parser enforces it (its next is at least that + 1).
+ *
+ * Version 3 (written only when the per-user policy of SPEC 4.3 has
+ * something to keep, so every other Maildir keeps a version 1 or 2 file)
+ * has version 2's records followed by typed lines that start with '@':
+ *
+ *	pop3-handler-uidlist 3 next=<N>[ cur=<M>]
+ *	<uid> <size> <rawsize> <mtime> <-|+uidl> <name>
+ *	@login <T>
+ *	@retr <uid> <T>
+ *
+ * "@login": the last successful login (LOGIN-DELAY); "@retr": when the
+ * record's message was first retrieved (EXPIRE), for a uid that a record
+ * above has.  T is Unix time in seconds.  Forward tolerance: a file of
+ * version 3 or later is read as version 3; header items after next= other
+ * than cur= are ignored, and so are '@' lines of unknown types, '@' lines
+ * that do not parse and "@retr" lines without their record.  So a later
+ * version may add header items and '@' lines, never change a record line.
+ * A version 1 or 2 binary reads a version 3 file as corrupt (a bad
+ * header) and rebuilds it: UIDs renumbered above a time floor.
  */
 #ifndef UIDMAP_H
 #define UIDMAP_H
@@ -74,6 +93,7 @@
 /* Header lines (above) up to the "next" number. */
 #define UIDMAP_HEADER	"pop3-handler-uidlist 1 next="
 #define UIDMAP_HEADER2	"pop3-handler-uidlist 2 next="
+#define UIDMAP_HEADER3	"pop3-handler-uidlist 3 next="
 
 struct uidmap_entry {
 	const char	*name;		/* NUL-terminated, inside the buffer */
@@ -84,6 +104,8 @@ struct uidmap_entry {
 	uint64_t	 size;		/* exact CRLF size */
 	uint64_t	 rawsize;	/* st_size when sized by reading */
 	uint64_t	 mtime;		/* its st_mtim in ns, likewise */
+	uint64_t	 retr;		/* v3 "@retr": first retrieval
+					   (Unix s), 0: not recorded */
 };
 
 enum uidmap_status {
@@ -115,6 +137,7 @@ struct uidmap {
 	const char		*source;	/* their file, static text */
 	char			*extra;		/* UIDLs made by the import */
 	uint64_t		 cur_mtime;	/* header cur=, 0 when absent */
+	uint64_t		 last_login;	/* v3 "@login" (Unix s), or 0 */
 	struct uidmap_slot	*slots;		/* uidmap_find()'s hash index */
 	size_t			 mask;		/* slots - 1, a power of 2 */
 	uint64_t		 seed;		/* its random hash key */
@@ -200,15 +223,17 @@ int	uidmap_lock(int dirfd, unsigned int wait_ms, const char **errstr_out);
 void	uidmap_unlock(int dirfd);
 
 /*
- * Writes ents[0..n) (ascending uid, names and infos without LF), next and
- * cur_mtime (the header's cur=, left out when 0) to
+ * Writes ents[0..n) (ascending uid, names and infos without LF), next,
+ * cur_mtime (the header's cur=, left out when 0), login (the "@login"
+ * line, left out when 0) and the records' retr ("@retr") to
  * tmp/pop3-handler-uidlist.<host>.<pid>, fsyncs it, renames it over the
  * state file and fsyncs the Maildir.  Call only with the lock held.
  * Returns 0, or -1 with a static reason in *errstr_out and errno; the old
  * state file is then unchanged.
  */
 int	uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
-	    uint64_t next, uint64_t cur_mtime, const char **errstr_out);
+	    uint64_t next, uint64_t cur_mtime, uint64_t login,
+	    const char **errstr_out);
 
 /* One message of cur/ as maildir.c lists it and uidmap_update() numbers it. */
 struct uidmap_msg {
@@ -266,6 +291,10 @@ struct uidmap_update {
 						   complete (cur=), or 0 */
 	bool			 fresh;		/* no state file, cur/ empty */
 	bool			 need_uid;	/* a message has no UID yet */
+	uint64_t		 login;		/* not 0: the "@login" to save
+						   (else the file's is kept) */
+	bool			 drop_login;	/* no delay: drop "@login" */
+	bool			 drop_retr;	/* EXPIRE off: no "@retr" */
 };
 
 /*
@@ -277,7 +306,9 @@ struct uidmap_update {
  * A missing file with pending imports (uidmap_load), or with the import
  * setting FILENAME, is an import: the imported UIDLs are numbered first
  * in their source's order, kept in the records, and logged ("uidlist
- * imported ...").  Afterwards old points into *before (or is NULL), never
+ * imported ...").  The records keep their "@retr" times unless
+ * drop_retr, and the file its "@login" unless u->login replaces it or
+ * drop_login.  Afterwards old points into *before (or is NULL), never
  * into the re-read file, so it stays valid as long as *before.
  * A record whose file is not listed is dropped only when it was in
  * *before and the listing was stable: readdir() may miss a file being

@@ -48,14 +48,14 @@ field_u64(char *s, uint64_t *out)
 
 /*
  * One record, NUL-terminated: "<uid> <size> <rawsize> <mtime> <name>",
- * and in version 2 "<uid> <size> <rawsize> <mtime> <-|+uidl> <name>".
+ * and in versions 2 and 3 "<uid> <size> <rawsize> <mtime> <-|+uidl> <name>".
  */
 static const char *
 parse_line(char *s, size_t len, int ver, struct uidmap_entry *e)
 {
 	char		*f[6], *sp;
 	uint64_t	 v[4];
-	size_t		 i, namelen, nf = ver == 2 ? 6 : 5;
+	size_t		 i, namelen, nf = ver >= 2 ? 6 : 5;
 
 	if (memchr(s, '\0', len) != NULL)
 		return "NUL octet";
@@ -76,7 +76,7 @@ parse_line(char *s, size_t len, int ver, struct uidmap_entry *e)
 	if (v[0] == 0)
 		return "UID 0";
 	e->uidl = NULL;
-	if (ver == 2 && strcmp(f[4], "-") != 0) {
+	if (ver >= 2 && strcmp(f[4], "-") != 0) {
 		if (f[4][0] != '+' || !uidmap_uidl_valid(f[4] + 1,
 		    strlen(f[4] + 1)))
 			return "bad UIDL";
@@ -87,6 +87,7 @@ parse_line(char *s, size_t len, int ver, struct uidmap_entry *e)
 	e->rawsize = v[2];
 	e->mtime = v[3];
 	e->seq = 0;
+	e->retr = 0;
 	e->name = f[nf - 1];
 	/* "<name>:<info>": the file name in cur/ when it was recorded. */
 	e->info = NULL;
@@ -153,13 +154,100 @@ uidls_unique(struct uidmap_entry *ents, size_t n)
 	return ok;
 }
 
+/*
+ * The header line (NUL-terminated, len octets): "pop3-handler-uidlist
+ * <ver> next=<N>[ cur=<M>]", and from version 3 on any further items,
+ * ignored (uidmap.h).  Returns NULL and the version, next and cur, or a
+ * reason; *ver_out is set whenever the version itself parses.
+ */
+static const char *
+parse_header(char *buf, size_t len, int *ver_out, uint64_t *next_out,
+    uint64_t *cur_out)
+{
+	static const char	 magic[] = "pop3-handler-uidlist ";
+	char			*t[4], *sp;
+	uint64_t		 ver;
+	size_t			 nt = 0;
+
+	if (strlen(buf) != len || strncmp(buf, magic, sizeof(magic) - 1) != 0)
+		return "bad header";		/* a NUL octet, or not ours */
+	for (sp = buf + sizeof(magic) - 1; sp != NULL && nt < 4; nt++) {
+		t[nt] = sp;
+		if ((sp = strchr(sp, ' ')) != NULL)
+			*sp++ = '\0';
+	}
+	/* t[0] version, t[1] next=, t[2] cur= or an item, t[3] the rest. */
+	if (t[0][0] < '1' || t[0][0] > '9' || parse_u64(t[0], &ver) != NUM_OK)
+		return "bad header";
+	/* Set even when the rest is bad: the records still give a floor. */
+	*ver_out = ver >= 3 ? 3 : (int)ver;
+	*cur_out = 0;
+	if (nt < 2 || strncmp(t[1], "next=", 5) != 0 ||
+	    field_u64(t[1] + 5, next_out) == -1 || *next_out == 0)
+		return "bad header";
+	if (nt > 2 && t[2][0] == '\0')
+		return "bad header";
+	if (nt > 2 && strncmp(t[2], "cur=", 4) == 0) {
+		if (field_u64(t[2] + 4, cur_out) == -1 || *cur_out == 0)
+			return "bad header";
+	} else if (nt > 2 && *ver_out < 3)
+		return "bad header";
+	if (nt > 3 && *ver_out < 3)
+		return "bad header";
+	return NULL;
+}
+
+/* The record of uid among ents[0..n) (ascending), or NULL. */
+static struct uidmap_entry *
+find_uid(struct uidmap_entry *ents, size_t n, uint64_t uid)
+{
+	size_t	 lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ents[mid].uid == uid)
+			return &ents[mid];
+		if (ents[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * A version 3 '@' line (uidmap.h), NUL-terminated: "@login <T>" sets
+ * *login, "@retr <uid> <T>" the retr of that uid's record among
+ * ents[0..n).  Anything else, and lines that do not parse, are ignored
+ * (forward tolerance).
+ */
+static void
+parse_typed(char *s, struct uidmap_entry *ents, size_t n, uint64_t *login)
+{
+	struct uidmap_entry	*e;
+	char			*sp;
+	uint64_t		 uid, t;
+
+	if (strncmp(s, "@login ", 7) == 0) {
+		if (field_u64(s + 7, &t) == 0)
+			*login = t;
+	} else if (strncmp(s, "@retr ", 6) == 0 &&
+	    (sp = strchr(s + 6, ' ')) != NULL) {
+		*sp = '\0';
+		if (field_u64(s + 6, &uid) == 0 && field_u64(sp + 1, &t) == 0 &&
+		    (e = find_uid(ents, n, uid)) != NULL)
+			e->retr = t;
+	}
+}
+
 int
 uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 {
 	struct uidmap_entry	 e;
-	char			*p, *end = buf + len, *eol, *sp;
+	char			*p, *end = buf + len, *eol;
 	const char		*why = NULL, *err;
 	uint64_t		 hnext = 0, floor = 1, last = 0, num, cur = 0;
+	uint64_t		 login = 0;
 	size_t			 n = 0;
 	int			 ver = 1;
 
@@ -167,29 +255,15 @@ uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 	m->count = 0;
 	m->why = NULL;
 	m->cur_mtime = 0;
+	m->last_login = 0;
 	if ((eol = memchr(buf, '\n', len)) == NULL) {
 		m->next = 1;
 		m->why = "no header line";
 		return -1;
 	}
 	*eol = '\0';
-	if (strncmp(buf, UIDMAP_HEADER2, sizeof(UIDMAP_HEADER2) - 1) == 0)
-		ver = 2;
-	/* "... next=<N>[ cur=<M>]" */
-	if ((sp = strchr(buf, ' ')) != NULL)
-		sp = strchr(sp + 1, ' ');
-	if (sp != NULL && (sp = strchr(sp + 1, ' ')) != NULL)
-		*sp++ = '\0';
-	if (strlen(buf) + (sp != NULL ? 1 + strlen(sp) : 0) !=
-	    (size_t)(eol - buf) ||			/* a NUL octet */
-	    (ver == 1 &&
-	    strncmp(buf, UIDMAP_HEADER, sizeof(UIDMAP_HEADER) - 1) != 0) ||
-	    field_u64(buf + sizeof(UIDMAP_HEADER) - 1, &hnext) == -1 ||
-	    hnext == 0 ||
-	    (sp != NULL && (strncmp(sp, "cur=", 4) != 0 ||
-	    field_u64(sp + 4, &cur) == -1 || cur == 0)))
-		why = "bad header";
-	else
+	if ((why = parse_header(buf, (size_t)(eol - buf), &ver, &hnext,
+	    &cur)) == NULL)
 		floor = hnext;
 	for (p = eol + 1; p < end; p = eol + 1) {
 		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL) {
@@ -197,6 +271,13 @@ uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 			break;
 		}
 		*eol = '\0';
+		if (ver == 3 && *p == '@') {
+			if (memchr(p, '\0', (size_t)(eol - p)) != NULL)
+				why = why != NULL ? why : "NUL octet";
+			else if (why == NULL)
+				parse_typed(p, m->ents, n, &login);
+			continue;
+		}
 		if ((err = parse_line(p, (size_t)(eol - p), ver, &e)) != NULL) {
 			why = why != NULL ? why : err;
 			continue;
@@ -221,7 +302,7 @@ uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 		last = e.uid;
 	}
 	m->next = floor;
-	if (why == NULL && ver == 2 && !uidls_unique(m->ents, n))
+	if (why == NULL && ver >= 2 && !uidls_unique(m->ents, n))
 		why = "duplicate UIDL";
 	if (why != NULL) {
 		m->why = why;
@@ -229,6 +310,7 @@ uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
 	}
 	m->count = n;
 	m->cur_mtime = cur;
+	m->last_login = login;
 	return 0;
 }
 

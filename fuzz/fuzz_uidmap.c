@@ -9,7 +9,8 @@
  * No two records may show one UIDL (SPEC 6: a kept one, or a counter UID
  * in decimal), and an accepted file has no NUL octet, header included.
  * A parsed file is written back in the format of uidmap.h and parsed
- * again: the records, infos and cur= must come back the same.
+ * again: the records, infos, cur=, and version 3's "@login" and "@retr"
+ * times must come back the same.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -99,6 +100,11 @@ serialize(const struct uidmap *m, char *out, size_t size)
 	for (i = 0; i < m->count; i++)
 		if (m->ents[i].uidl != NULL)
 			ver = 2;
+	for (i = 0; i < m->count; i++)
+		if (m->ents[i].retr != 0)
+			ver = 3;
+	if (m->last_login != 0)
+		ver = 3;
 	if (m->cur_mtime != 0)
 		r = snprintf(out, size, "pop3-handler-uidlist %d next=%" PRIu64
 		    " cur=%" PRIu64 "\n", ver, m->next, m->cur_mtime);
@@ -117,6 +123,20 @@ serialize(const struct uidmap *m, char *out, size_t size)
 		    e->uidl != NULL ? e->uidl : "", e->name,
 		    e->info != NULL ? ":" : "",
 		    e->info != NULL ? e->info : "");
+		fuzz_check(r > 0 && (size_t)r < size - o);
+		o += (size_t)r;
+	}
+	if (m->last_login != 0) {
+		r = snprintf(out + o, size - o, "@login %" PRIu64 "\n",
+		    m->last_login);
+		fuzz_check(r > 0 && (size_t)r < size - o);
+		o += (size_t)r;
+	}
+	for (i = 0; i < m->count; i++) {
+		if (m->ents[i].retr == 0)
+			continue;
+		r = snprintf(out + o, size - o, "@retr %" PRIu64 " %" PRIu64
+		    "\n", m->ents[i].uid, m->ents[i].retr);
 		fuzz_check(r > 0 && (size_t)r < size - o);
 		o += (size_t)r;
 	}
@@ -152,19 +172,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_parsed(&m, buf, size);
 
 	/* Round trip: 4 numbers of 20 digits and 7 more octets a line. */
-	outsize = 128 + size + m.count * 96;
+	outsize = 160 + size + m.count * 160;
 	if ((out = malloc(outsize)) == NULL ||
 	    (m2.ents = calloc(m.count + 1, sizeof(*m2.ents))) == NULL)
 		abort();
 	olen = serialize(&m, out, outsize);
 	fuzz_check(uidmap_parse(out, olen, &m2, m.count + 1) == 0);
 	fuzz_check(m2.count == m.count && m2.next == m.next &&
-	    m2.cur_mtime == m.cur_mtime);
+	    m2.cur_mtime == m.cur_mtime && m2.last_login == m.last_login);
 	for (i = 0; i < m.count; i++) {
 		fuzz_check(m2.ents[i].uid == m.ents[i].uid &&
 		    m2.ents[i].size == m.ents[i].size &&
 		    m2.ents[i].rawsize == m.ents[i].rawsize &&
-		    m2.ents[i].mtime == m.ents[i].mtime);
+		    m2.ents[i].mtime == m.ents[i].mtime &&
+		    m2.ents[i].retr == m.ents[i].retr);
 		fuzz_check(strcmp(m2.ents[i].name, m.ents[i].name) == 0);
 		fuzz_check((m2.ents[i].uidl == NULL) ==
 		    (m.ents[i].uidl == NULL));

@@ -230,6 +230,18 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	grep -q 'authentication failed: account locked' "$log"
 }
 
+@test "nologin and allow_nets apply to NTLM as to a password (SPEC 4.2)" {
+	ntlm_user dave s3cret 'nologin reason=Mailbox_moved'
+	ntlm_user erin s3cret 'allow_nets=192.0.2.0/24'
+	ntlm --user dave --key "$ALICE" --then QUIT -- "$MECHS"
+	[ "$status" -eq 0 ]
+	expect_masked "$GREET" '+ ' '+ CHALLENGE' \
+	    '-ERR [AUTH] Mailbox moved' '+OK Bye'
+	ntlm --user erin --key "$ALICE" --then QUIT -- "$MECHS"
+	[ "$status" -eq 0 ]
+	expect_masked "${FAILED[@]}"
+}
+
 @test "a user name with an unpaired surrogate fails like a wrong password (SPEC 4)" {
 	# "al" U+D800 "ce": not UTF-16, so never a name.
 	ntlm --user-hex 61006c0000d863006500 --key "$ALICE" --then QUIT -- \

@@ -29,7 +29,7 @@ serve_implicit() {
 	serve_implicit --plaintext-auth=never
 	talk "$PORT" tls 'CAPA\r\nQUIT\r\n'
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
-	capa_lines USER
+	capa_lines USER TLS
 	expect_bytes "$GREET" "${CAPA[@]}" '+OK Bye'
 }
 

@@ -47,7 +47,7 @@ setup_file() {
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'CAPA\r\nQUIT\r\n'
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
-	capa_lines USER
+	capa_lines USER TLS
 	expect_bytes "$GREET" "$BEGIN_TLS" "${CAPA[@]}" '+OK Bye'
 	grep -qE '^TLSv1\.[23] ' "$T/tlsinfo"
 	wait_exits 1
@@ -61,7 +61,7 @@ setup_file() {
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
 	capa_lines STLS
 	local before=("${CAPA[@]}")
-	capa_lines USER
+	capa_lines USER TLS
 	expect_bytes "$GREET" "${before[@]}" "$BEGIN_TLS" "${CAPA[@]}" \
 	    '+OK Bye'
 }
@@ -96,7 +96,7 @@ setup_file() {
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'STLS\r\nCAPA\r\nQUIT\r\n'
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
-	capa_lines USER
+	capa_lines USER TLS
 	expect_bytes "$GREET" "$BEGIN_TLS" '-ERR TLS is already active' \
 	    "${CAPA[@]}" '+OK Bye'
 }
@@ -255,7 +255,7 @@ print(p.quit().decode())
 	run timeout 20 python3 -c "$POPLIB" "$PORT" alice pw "$T/got"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = 'before AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES STLS TOP UIDL' ]
+	[ "${lines[0]}" = 'before AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL STLS TOP UIDL' ]
 	[ "${lines[1]}" = 'after AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL USER' ]
 	[[ "${lines[2]}" =~ ^tls\ TLSv1\.[23]$ ]]
 	same_file "$T/msg1.crlf" "$T/got"

@@ -172,7 +172,7 @@ sys.exit(p.wait(10))
 @test "plaintext-auth=never over TCP from 127.0.0.1: allowed after STLS (SPEC 1, 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
-	capa_lines USER
+	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" stls "$PROBE"
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
@@ -204,7 +204,7 @@ sys.exit(p.wait(10))
 @test "plaintext-auth=tls (default), PROXY peer 192.0.2.1: allowed after STLS (SPEC 1, 8, 9)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes
-	capa_lines USER
+	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" "$PROXY_V1" stls "$PROBE"
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
@@ -265,7 +265,7 @@ sys.exit(p.wait(10))
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes \
 	    --plaintext-auth=never
-	capa_lines USER
+	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" "$PROXY_V1" stls "$PROBE"
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
@@ -286,7 +286,7 @@ sys.exit(p.wait(10))
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes \
 	    --implicit-tls=yes --plaintext-auth=never
-	capa_lines USER
+	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" "$PROXY_V1" tls "$PROBE"
 	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }

@@ -400,17 +400,22 @@ same_file() {
 	fi
 }
 
-# capa_lines [USER] [STLS]: the exact CAPA list in AUTHORIZATION.
+# capa_lines [USER] [STLS] [TLS]: the exact CAPA list in AUTHORIZATION;
+# TLS: under the handler's own TLS (-PLUS in the SASL line).
 capa_lines() {
-	local w
-	CAPA=("${CAPA_HEAD[@]}")
+	local w sasl=("${SASL_NOPLAIN[@]}") user=() stls=()
 	for w in "$@"; do
 		case $w in
-		USER) CAPA+=(USER "$SASL_LINE") ;;
-		STLS) CAPA+=(STLS) ;;
+		USER) user=(USER) ;;
+		STLS) stls=(STLS) ;;
 		esac
 	done
-	CAPA+=("${CAPA_TAIL[@]}")
+	if [ ${#user[@]} -gt 0 ]; then
+		sasl=("$SASL_LINE")
+		case " $* " in *" TLS "*) sasl=("$SASL_TLS_LINE") ;; esac
+	fi
+	CAPA=("${CAPA_HEAD[@]}" "${user[@]}" "${sasl[@]}" "${stls[@]}"
+	    "${CAPA_TAIL[@]}")
 }
 
 # tls_kill_all: ends every process this test started (by PID).
