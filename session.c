@@ -545,6 +545,16 @@ penalty_done(struct session *s, bool failed)
 }
 
 /*
+ * SPEC 4.2: allow_nets of the entry found (NULL: nothing to refuse).
+ * Through a pointer, so cppcheck sees no read of an entry never filled.
+ */
+static bool
+net_allowed(const struct passwd_entry *e, const char *peer)
+{
+	return e == NULL || auth_net_allowed(e, peer);
+}
+
+/*
  * Checks credentials; an invalid or unknown name costs the same crypt
  * time as a known one (SPEC 4), with the penalty of issue 5 around it.
  */
@@ -568,7 +578,7 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	(void)name_len;
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
 	/* SPEC 4.2: a refused network counts as a failure here too. */
-	penalty_done(s, !ok || !auth_net_allowed(&e, s->peer));
+	penalty_done(s, !ok || !net_allowed(found ? &e : NULL, s->peer));
 	if (!ok) {
 		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
@@ -804,7 +814,7 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 	ok = ntlm_verify(s->ntlm->crypto, key ? ntlm_key(&e) : NULL, &a,
 	    s->ntlm->challenge, &s->ntlm->t);
 	/* SPEC 4.2: a refused network counts as a failure here too. */
-	penalty_done(s, !ok || !auth_net_allowed(&e, s->peer));
+	penalty_done(s, !ok || !net_allowed(found ? &e : NULL, s->peer));
 	if (!ok) {
 		if (!found)
 			why = "unknown user";
