@@ -23,7 +23,7 @@ PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c
+	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 
@@ -94,11 +94,13 @@ demo: deps all
 # /usr/local/sbin in them; sed puts $(SBINDIR) there instead.  The sample
 # config and the xinetd, stunnel and root drop-in examples go to DOCDIR:
 # nothing in /etc is overwritten (pop3-handler(8), FILES).
-UNITS	 = pop3.socket pop3@.service pop3s.socket pop3s@.service
+UNITS	 = pop3.socket pop3@.service pop3s.socket pop3s@.service \
+	   pop3-proxy.socket pop3-proxy@.service
 EXAMPLES = pop3-handler.conf units/xinetd.pop3 units/stunnel-pop3s.conf \
 	   units/pop3-root.conf
 FIXPATH	 = sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
-	-e 's|/usr/local/share/doc/pop3-handler|$(DOCDIR)|g'
+	-e 's|/usr/local/share/doc/pop3-handler|$(DOCDIR)|g' \
+	-e 's|/usr/local/lib/systemd/system|$(UNITDIR)|g'
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \

@@ -163,15 +163,21 @@ auth_lookup(const char *file, const char *name, struct passwd_entry *out)
 		return -1;
 	}
 	if (lr_open(r, file) == -1) {
-		/* A missing file must not read as "no such user". */
+		/*
+		 * SPEC 9: a server fault, logged with the real errno; the
+		 * caller gets EIO for a missing file so that it does not
+		 * read as "no such user".
+		 */
 		err = errno == ENOENT ? EIO : errno;
-		log_warn("passwd file %s", file);
+		log_event(EVENT_ERROR, "cannot read the passwd file %s: %s",
+		    file, strerror(errno));
 		goto done;
 	}
 	while ((k = lr_next(r, &line, &len)) != LR_EOF) {
 		if (k == LR_ERROR) {
-			err = errno;
-			log_warn("passwd file %s", file);
+			err = errno == ENOENT ? EIO : errno;
+			log_event(EVENT_ERROR, "cannot read the passwd file "
+			    "%s: %s", file, strerror(errno));
 			break;
 		}
 		if (k == LR_TOOLONG) {

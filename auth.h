@@ -16,8 +16,10 @@
 /*
  * Reads the passwd file fresh and finds the first entry for name.  Returns
  * 0 and fills *out; -1 with errno ENOENT when there is no such user, or
- * another errno when the file cannot be read.  Malformed lines are logged
- * and skipped.
+ * another errno when the file cannot be read (a server fault, SPEC 9:
+ * logged here as event=error with the file and the real system error; a
+ * missing file gives EIO to the caller).  Malformed lines are logged and
+ * skipped.
  */
 int	auth_lookup(const char *file, const char *name,
 	    struct passwd_entry *out);

@@ -391,10 +391,33 @@ report_messages(int mdfd, const struct uidmap *m, const struct policy *p)
 	return ok;
 }
 
+/*
+ * SPEC 9: whether the login, as e's uid and gid when it runs as root
+ * (otherwise as this process), may create an entry in directory sb.
+ * Supplementary groups are not counted: the login drops them.
+ */
+static bool
+can_create(const struct stat *sb, const char *dir,
+    const struct passwd_entry *e)
+{
+	uid_t	uid = e->has_uid ? e->uid : geteuid();
+	gid_t	gid = e->has_gid ? e->gid : getegid();
+
+	if (geteuid() != 0)
+		return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0;
+	if (uid == 0)
+		return true;
+	if (sb->st_uid == uid)
+		return (sb->st_mode & 0300) == 0300;
+	if (sb->st_gid == gid)
+		return (sb->st_mode & 0030) == 0030;
+	return (sb->st_mode & 0003) == 0003;
+}
+
 /* Opens the Maildir read-only and reports it; false on a problem. */
 static bool
 report_maildir(const struct config *cfg, const struct policy *p,
-    const char *path)
+    const char *path, const struct passwd_entry *e)
 {
 	struct uidmap	 m;
 	struct stat	 sb;
@@ -412,6 +435,13 @@ report_maildir(const struct config *cfg, const struct policy *p,
 			printf("maildir-state: missing, and so is its parent "
 			    "directory\n");
 			printf("problem: the login cannot create the Maildir\n");
+			return false;
+		}
+		if (parent[0] != '\0' && !can_create(&sb, parent, e)) {
+			printf("maildir-state: missing, and its parent directory "
+			    "is not writable by the login's user\n");
+			printf("problem: the login cannot create the Maildir "
+			    "(it would answer [SYS/TEMP])\n");
 			return false;
 		}
 		printf("maildir-state: missing (the first login creates it)\n");
@@ -573,8 +603,14 @@ checkuser_run(const struct config *cfg, const char *name)
 	}
 	if (auth_lookup(cfg->passwd_file, name, &e) == -1) {
 		if (errno != ENOENT) {
+			struct stat	sb;
+			int		err = errno;
+
+			/* auth_lookup() gives EIO for a missing file. */
+			if (stat(cfg->passwd_file, &sb) == -1)
+				err = errno;
 			printf("problem: cannot read the passwd file: %s\n",
-			    strerror(errno));
+			    strerror(err));
 			return EXIT_CONFIG;
 		}
 		printf("account: no such user\n");
@@ -593,7 +629,7 @@ checkuser_run(const struct config *cfg, const char *name)
 		ok = false;
 	} else {
 		print_safe("maildir", path);
-		if (!report_maildir(cfg, &p, path))
+		if (!report_maildir(cfg, &p, path, &e))
 			ok = false;
 	}
 	explicit_bzero(&e, sizeof(e));

@@ -34,6 +34,8 @@ struct io {
 	unsigned int		 timeout;	/* seconds */
 	bool			 discarding;	/* inside an over-long line */
 	bool			 timed_out;
+	bool			 got_octet;	/* first_octet is set */
+	unsigned char		 first_octet;	/* of the plaintext input */
 	const struct io_transport *tr;
 	size_t			 in_start;	/* first unread byte */
 	size_t			 in_end;	/* end of valid bytes */
@@ -102,6 +104,13 @@ static int
 event_fd(const struct io *io, short ev)
 {
 	return (ev & POLLOUT) ? io->out_fd : io->in_fd;
+}
+
+void
+io_set_max_line(struct io *io, size_t max_line)
+{
+	io->max_line = max_line > MAX_COMMAND_LENGTH ? MAX_COMMAND_LENGTH :
+	    max_line;
 }
 
 struct io *
@@ -281,6 +290,12 @@ io_commit(struct io *io, size_t len)
 	io->out_len += len;
 }
 
+int
+io_first_octet(const struct io *io)
+{
+	return io->got_octet ? io->first_octet : -1;
+}
+
 void
 io_discard_input(struct io *io)
 {
@@ -324,6 +339,11 @@ fill(struct io *io, int64_t deadline)
 		n = raw_read(io, io->in + io->in_end,
 		    sizeof(io->in) - io->in_end, &ev);
 		if (n > 0) {
+			if (!io->got_octet && io->tr == NULL) {
+				io->got_octet = true;
+				io->first_octet =
+				    (unsigned char)io->in[io->in_end];
+			}
 			io->in_end += (size_t)n;
 			return IO_OK;
 		}

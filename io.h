@@ -46,6 +46,14 @@ struct io;
 struct io	*io_new(int in_fd, int out_fd, size_t max_line);
 void		 io_free(struct io *);
 
+/*
+ * Changes the line limit for the lines read from now on (at most
+ * MAX_COMMAND_LENGTH): RFC 5034 lets an AUTH continuation line be longer
+ * than a command (a Kerberos ticket is), so session.c raises it while an
+ * exchange waits for the client and puts it back after.
+ */
+void		 io_set_max_line(struct io *, size_t max_line);
+
 /* Idle limit in seconds for every later wait (V0002). */
 void		 io_set_timeout(struct io *, unsigned int seconds);
 
@@ -65,6 +73,11 @@ enum io_status	 io_getline(struct io *, char **line_out, size_t *len_out);
 
 /* Drops every byte already read but not yet returned (STLS). */
 void		 io_discard_input(struct io *);
+/*
+ * The first octet the client sent before any transport (TLS) was set, or
+ * -1 when none came: 0x16 is a TLS handshake on the plaintext port.
+ */
+int		 io_first_octet(const struct io *);
 
 /*
  * Registers work for the next time the reader would wait for input: once

@@ -63,6 +63,7 @@ static const char *const event_names[] = {
 	[EVENT_LOGOUT] = "logout",
 	[EVENT_AUTOLOGOUT] = "autologout",
 	[EVENT_ERROR] = "error",
+	[EVENT_ABORTED] = "aborted",
 };
 
 /*

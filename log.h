@@ -16,6 +16,7 @@ enum log_event {
 	EVENT_LOGOUT,
 	EVENT_AUTOLOGOUT,
 	EVENT_ERROR,
+	EVENT_ABORTED,		/* SPEC 9: the session ended before login */
 };
 
 /* Chooses the backend; LOGTO_AUTO probes the journal socket. */

@@ -732,6 +732,7 @@ maildir_open(const char *path, enum uidl_mode mode,
 	const char		*err = "out of memory";
 	uint64_t		 login_now = 0;
 	bool			 need_uid = false, need_write, dirty, later;
+	int			 saved;
 
 	memset(&sc, 0, sizeof(sc));
 	memset(&m1, 0, sizeof(m1));
@@ -756,7 +757,7 @@ maildir_open(const char *path, enum uidl_mode mode,
 	update_recover(sp);
 	if (uidmap_load(sp->pub.dirfd, &m1) == -1) {
 		/* Not rebuilt: a passing EIO must not renumber everything. */
-		err = "cannot read the UID state file";
+		err = "cannot read the UID state file " UIDMAP_FILE;
 		goto fail;
 	}
 	if (m1.status == UIDMAP_MISSING)
@@ -791,11 +792,13 @@ maildir_open(const char *path, enum uidl_mode mode,
 	*out = &sp->pub;
 	return 0;
  fail:
+	saved = errno;		/* SPEC 9: the caller logs the system error */
 	free(sc.e);
 	free(sc.arena);
 	uidmap_free(&m1);
 	maildir_close(&sp->pub);
 	*errstr_out = err;
+	errno = saved;
 	return -1;
 }
 

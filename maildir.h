@@ -50,8 +50,8 @@ struct maildir_login {
  * (update.h: removes the listed base names found in cur/ or new/, only
  * those, then the list; logged), moves new/ to cur/, assigns UIDs and
  * sizes, and returns the snapshot ordered by UID.  Returns 0 and *out, or
- * -1 with a reason for the log in *errstr_out (the session then answers
- * [SYS/TEMP]).  With login (may be NULL) and a delay, the LOGIN-DELAY
+ * -1 with a reason for the log in *errstr_out and errno set (the session
+ * then answers [SYS/TEMP]).  With login (may be NULL) and a delay, the LOGIN-DELAY
  * gate (policy.h) runs first, before any of that: a login too soon
  * returns -1 with login->too_soon set, having changed nothing in the
  * Maildir but the directories it created.  With login, a state file

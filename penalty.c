@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "penalty.h"
+#include "util.h"
 
 #define HEADER_SIZE	32
 #define RECORD_SIZE	32
@@ -172,6 +173,28 @@ lock_file(int fd)
 }
 
 /*
+ * Issue 12: the file's directory, when missing, is created 0700 by
+ * whoever runs (the service account); only that last component.
+ */
+int
+penalty_mkdir(const char *file)
+{
+	char		dir[4096];
+	char		*slash;
+
+	if (strlcpy_(dir, file, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL || slash == dir) {
+		errno = ENOENT;
+		return -1;
+	}
+	*slash = '\0';
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	log_info("penalty file directory %s created", dir);
+	return 0;
+}
+
+/*
  * Opens, checks and locks the file (created 0600 when absent).  Returns
  * the descriptor, or -1 after warning.  Closing it drops the lock.
  */
@@ -185,6 +208,9 @@ open_locked(const char *file, bool warn)
 	/* O_NONBLOCK: a fifo planted at the path must not hang us. */
 	fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
 	    O_NOCTTY | O_NONBLOCK, 0600);
+	if (fd == -1 && errno == ENOENT && penalty_mkdir(file) == 0)
+		fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+		    O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd == -1) {
 		warn_file(warn, file, "cannot open", true);
 		return -1;

@@ -62,4 +62,10 @@ int	penalty_check(const char *file, const char *peer, unsigned int base,
 int	penalty_note(const char *file, const char *peer, bool failed,
 	    bool warn);
 
+/*
+ * Creates the directory of file (mode 0700, the last component only)
+ * when it is missing.  Returns 0 when it exists afterwards, or -1.
+ */
+int	penalty_mkdir(const char *file);
+
 #endif

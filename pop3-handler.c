@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <poll.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +44,8 @@ static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
 "       pop3-handler --check-config | --check-user=NAME\n"
 "       pop3-handler --hash-password [--scheme=yescrypt|ntlm|scram-sha-256|\n"
-"                    scram-sha-1] [--iterations=N]  (SCRAM: 10000, >= 4096)\n"
+"                    scram-sha-1] [--iterations=N]   (SCRAM: default 10000,\n"
+"                    at least 4096)\n"
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
@@ -132,15 +134,9 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 		*value = NULL;
 }
 
-/* --hash-password's --scheme and --iterations (SPEC 4.1). */
-struct hash_opts {
-	const char	*scheme;	/* NULL: yescrypt */
-	const char	*iterations;	/* NULL: SASL_SCRAM_ITER */
-};
-
 static enum mode
 parse_args(struct config *c, int argc, char **argv, bool *debug,
-    const char **check_user, struct hash_opts *ho)
+    const char **check_user, const char **scheme, const char **iterations)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -162,11 +158,11 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 			continue;
 		}
 		if (!strcmp(name, "scheme") && value != NULL) {
-			ho->scheme = argv[i] + sizeof("--scheme=") - 1;
+			*scheme = argv[i] + sizeof("--scheme=") - 1;
 			continue;
 		}
 		if (!strcmp(name, "iterations") && value != NULL) {
-			ho->iterations = argv[i] + sizeof("--iterations=") - 1;
+			*iterations = argv[i] + sizeof("--iterations=") - 1;
 			continue;
 		}
 		if (value == NULL) {
@@ -200,14 +196,76 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 	return mode;
 }
 
+/* Reads one line of stdin into pw without its line end; false at EOF. */
+static bool
+read_pw_line(char *pw, size_t size)
+{
+	size_t len;
+
+	if (fgets(pw, (int)size, stdin) == NULL)
+		return false;
+	len = strlen(pw);
+	if (len > 0 && pw[len - 1] == '\n')
+		pw[--len] = '\0';
+	if (len > 0 && pw[len - 1] == '\r')
+		pw[--len] = '\0';
+	return true;
+}
+
+/*
+ * Issue 12: on a terminal, prompts on stderr with echo off and asks
+ * twice (a mismatch: -1 with a message); otherwise reads the first line
+ * of stdin as it is.  Returns 0 and the length in *len_out, or -1.
+ */
+static int
+read_password(char *pw, size_t size, size_t *len_out)
+{
+	char again[MAX_PASSWORD + 2] = "";
+	struct termios old, quiet;
+	bool got, same;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &old) == -1) {
+		if (!read_pw_line(pw, size))
+			goto eof;
+		*len_out = strlen(pw);
+		return 0;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1)
+		goto eof;
+	fputs("Password: ", stderr);
+	got = read_pw_line(pw, size);
+	if (got) {
+		fputs("Retype password: ", stderr);
+		got = read_pw_line(again, sizeof(again));
+	}
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	same = got && strcmp(pw, again) == 0;
+	explicit_bzero(again, sizeof(again));
+	if (!got)
+		goto eof;
+	if (!same) {
+		explicit_bzero(pw, size);
+		fprintf(stderr, "pop3-handler: the passwords do not match\n");
+		return -1;
+	}
+	*len_out = strlen(pw);
+	return 0;
+eof:
+	fprintf(stderr, "pop3-handler: no password on stdin\n");
+	return -1;
+}
+
 /* --hash-password --scheme=yescrypt: a $y$ hash field. */
 static int
-hash_yescrypt(const struct hash_opts *ho, const char *pw, size_t len)
+hash_yescrypt(const char *pw, size_t len, uint32_t iter)
 {
 	char hash[AUTH_MAX_HASH];
 
-	(void)ho;
 	(void)len;
+	(void)iter;
 	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
 		fprintf(stderr, "pop3-handler: cannot hash the password\n");
 		return EXIT_CONFIG;
@@ -218,13 +276,13 @@ hash_yescrypt(const struct hash_opts *ho, const char *pw, size_t len)
 
 /* --hash-password --scheme=ntlm: the ntlm= extra field (SPEC 4.2). */
 static int
-hash_ntlm(const struct hash_opts *ho, const char *pw, size_t len)
+hash_ntlm(const char *pw, size_t len, uint32_t iter)
 {
 	uint8_t h[NTLM_HASH_LEN];
 	const char *errstr;
 	int i;
 
-	(void)ho;
+	(void)iter;
 	if (ntlm_nt_hash(pw, len, h, &errstr) == -1) {
 		fprintf(stderr, "pop3-handler: %s\n", errstr);
 		return EXIT_CONFIG;
@@ -237,24 +295,16 @@ hash_ntlm(const struct hash_opts *ho, const char *pw, size_t len)
 	return 0;
 }
 
-/* --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field. */
+/*
+ * --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field
+ * (SPEC 4.1), iter PBKDF2 rounds.
+ */
 static int
-hash_scram(const struct hash_opts *ho, const char *pw, size_t len)
+hash_scram(const char *pw, enum scram_hash h, uint32_t iter)
 {
-	enum scram_hash h = SCRAM_SHA_256;
-	const char *errstr;
 	char hash[AUTH_MAX_HASH];
-	uint32_t iter = SASL_SCRAM_ITER;
+	const char *errstr;
 
-	(void)len;
-	if (!strcmp(ho->scheme, "scram-sha-1"))
-		h = SCRAM_SHA_1;
-	if (ho->iterations != NULL && parse_u32(ho->iterations, &iter) !=
-	    NUM_OK)
-		config_error("--iterations=%s: not a number", ho->iterations);
-	if (iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER)
-		config_error("--iterations=%s: not in %u..%u", ho->iterations,
-		    AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
 	if (sasl_hash_password(h, iter, pw, hash, sizeof(hash), &errstr) ==
 	    -1) {
 		fprintf(stderr, "pop3-handler: %s\n", errstr);
@@ -265,48 +315,84 @@ hash_scram(const struct hash_opts *ho, const char *pw, size_t len)
 	return 0;
 }
 
-/* SPEC 4.1: --scheme=NAME picks a row; the first is the default. */
+static int
+hash_scram256(const char *pw, size_t len, uint32_t iter)
+{
+	(void)len;
+	return hash_scram(pw, SCRAM_SHA_256, iter);
+}
+
+static int
+hash_scram1(const char *pw, size_t len, uint32_t iter)
+{
+	(void)len;
+	return hash_scram(pw, SCRAM_SHA_1, iter);
+}
+
+/*
+ * SPEC 4.1: --scheme=NAME picks a row; the first is the default.  iter
+ * says whether --iterations applies.
+ */
 static const struct hash_scheme {
 	const char	*name;
-	bool		 iterations;	/* takes --iterations */
-	int		(*run)(const struct hash_opts *, const char *pw,
-			    size_t len);
+	int		(*run)(const char *pw, size_t len, uint32_t iter);
+	bool		 iter;
 } hash_schemes[] = {
-	{ "yescrypt", false, hash_yescrypt },
-	{ "ntlm", false, hash_ntlm },
-	{ "scram-sha-256", true, hash_scram },
-	{ "scram-sha-1", true, hash_scram },
-	{ NULL, false, NULL }
+	{ "yescrypt", hash_yescrypt, false },
+	{ "ntlm", hash_ntlm, false },
+	{ "scram-sha-256", hash_scram256, true },
+	{ "scram-sha-1", hash_scram1, true },
+	{ NULL, NULL, false }
 };
 
 static int
-hash_password(const struct hash_opts *ho)
+hash_password(const char *scheme, const char *iterations)
 {
 	const struct hash_scheme *hs = hash_schemes;
 	char pw[MAX_PASSWORD + 2];
+	uint32_t iter = SASL_SCRAM_ITER;
 	size_t len;
 	int st;
 
-	while (ho->scheme != NULL && hs->name != NULL &&
-	    strcmp(hs->name, ho->scheme))
+	while (scheme != NULL && hs->name != NULL && strcmp(hs->name, scheme))
 		hs++;
 	if (hs->name == NULL)
 		config_error("--scheme=%s: unknown scheme (yescrypt, ntlm, "
-		    "scram-sha-256, scram-sha-1)", ho->scheme);
-	if (ho->iterations != NULL && !hs->iterations)
+		    "scram-sha-256, scram-sha-1)", scheme);
+	if (iterations != NULL && !hs->iter)
 		config_error("--iterations is for the SCRAM schemes");
-	if (fgets(pw, sizeof(pw), stdin) == NULL) {
-		fprintf(stderr, "pop3-handler: no password on stdin\n");
+	if (iterations != NULL && (parse_u32(iterations, &iter) != NUM_OK ||
+	    iter < AUTH_MIN_SCRAM_ITER || iter > AUTH_MAX_SCRAM_ITER))
+		config_error("--iterations=%s: not a number in %u..%u",
+		    iterations, AUTH_MIN_SCRAM_ITER, AUTH_MAX_SCRAM_ITER);
+	if (read_password(pw, sizeof(pw), &len) == -1)
 		return EXIT_CONFIG;
-	}
-	len = strlen(pw);
-	if (len > 0 && pw[len - 1] == '\n')
-		pw[--len] = '\0';
-	if (len > 0 && pw[len - 1] == '\r')
-		pw[--len] = '\0';
-	st = hs->run(ho, pw, len);
+	st = hs->run(pw, len, iter);
 	explicit_bzero(pw, sizeof(pw));
 	return st;
+}
+
+/*
+ * Issue 12: the penalty file's directory must exist or be creatable by
+ * the service account; --check-config says so, it does not create it.
+ */
+static void
+check_penalty_dir(const char *file)
+{
+	char dir[4096], *slash;
+	struct stat sb;
+
+	if (file == NULL || strlcpy_(dir, file, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	if (stat(dir, &sb) == 0)
+		return;
+	fprintf(stderr, "pop3-handler: note: penalty-file %s: directory %s: "
+	    "%s; the first failed login creates it (mode 0700) only if the "
+	    "service account may; create it (install -d -m 0700 -o "
+	    "SERVICE-USER %s) or set penalty-file = none\n", file, dir,
+	    strerror(errno), dir);
 }
 
 static int
@@ -337,6 +423,7 @@ check_config(const struct config *c)
 		    c->passwd_file, bad, bad == 1 ? "" : "s");
 		return EXIT_CONFIG;
 	}
+	check_penalty_dir(c->penalty_file);
 	printf("configuration OK\n");
 	return 0;
 }
@@ -364,7 +451,7 @@ find_peer(char *buf, size_t size)
 		inet_ntop(AF_INET, &sin->sin_addr, buf, size);
 		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 	case AF_INET6:
-		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, size);
+		proxy_ntop6(&sin6->sin6_addr, buf, size);
 		a = sin6->sin6_addr.s6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
 			return a[12] == 127;
@@ -480,6 +567,9 @@ serve(const struct config *cfg, struct tls *tls)
 		if (tls_accept(tls, STDIN_FILENO, STDOUT_FILENO,
 		    cfg->timeout_unauth, &tr, &errstr) == -1) {
 			log_event(EVENT_ERROR, "implicit TLS: %s", errstr);
+			/* SPEC 9: as session.c writes it. */
+			log_event(EVENT_ABORTED, "aborted login: "
+			    "reason=tls-handshake-failed attempts=0 tls=no");
 			io_free(io);
 			return EXIT_ERROR;
 		}
@@ -501,22 +591,22 @@ main(int argc, char **argv)
 	static char hostname[256];
 	struct config cfg;
 	struct tls *tls = NULL;
-	const char *errstr, *check_user = NULL;
-	struct hash_opts ho = { NULL, NULL };
+	const char *errstr, *check_user = NULL, *scheme = NULL;
+	const char *iterations = NULL;
 	bool debug = false;
 	enum mode mode;
 	int st;
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &ho);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &scheme,
+	    &iterations);
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
-		return hash_password(&ho);
-	if (ho.scheme != NULL)
-		config_error("--scheme is for --hash-password only");
-	if (ho.iterations != NULL)
-		config_error("--iterations is for --hash-password only");
+		return hash_password(scheme, iterations);
+	if (scheme != NULL || iterations != NULL)
+		config_error("--scheme and --iterations are for --hash-password "
+		    "only");
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))

@@ -34,6 +34,19 @@ loopback6(const struct in6_addr *a)
 	return IN6_IS_ADDR_LOOPBACK(a);
 }
 
+/*
+ * SPEC 9: an address in its usual form; an IPv4 peer reached over an IPv6
+ * socket (::ffff:a.b.c.d) prints as a.b.c.d.
+ */
+void
+proxy_ntop6(const struct in6_addr *a, char *buf, size_t size)
+{
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		inet_ntop(AF_INET, &a->s6_addr[12], buf, (socklen_t)size);
+	else
+		inet_ntop(AF_INET6, a, buf, (socklen_t)size);
+}
+
 /* Checks a decimal port 0..65535 without leading zeros. */
 static bool
 valid_port(const char *s)
@@ -101,7 +114,7 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_result *out,
 	    inet_pton(AF_INET6, f[3], &a6) == 1) {
 		inet_pton(AF_INET6, f[2], &a6);
 		out->loopback = loopback6(&a6);
-		inet_ntop(AF_INET6, &a6, out->addr, sizeof(out->addr));
+		proxy_ntop6(&a6, out->addr, sizeof(out->addr));
 		return (int)n;
 	}
 	*errstr = "malformed PROXY v1 addresses";
@@ -227,7 +240,7 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out,
 			break;
 		memcpy(&a6, buf + 16, 16);
 		out->loopback = loopback6(&a6);
-		inet_ntop(AF_INET6, &a6, out->addr, sizeof(out->addr));
+		proxy_ntop6(&a6, out->addr, sizeof(out->addr));
 		parse_tlvs(buf + 16 + 36, body - 36, out);
 		return (int)total;
 	case 0x00:	/* UNSPEC */

@@ -33,4 +33,8 @@ struct proxy_result {
 int	proxy_parse(const unsigned char *buf, size_t len,
 	    struct proxy_result *out, const char **errstr_out);
 
+struct in6_addr;
+/* Prints a, with ::ffff:a.b.c.d as a.b.c.d (SPEC 9); size >= 46. */
+void	proxy_ntop6(const struct in6_addr *a, char *buf, size_t size);
+
 #endif

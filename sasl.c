@@ -39,6 +39,7 @@
 #include <gsasl.h>
 
 #include "config.h"
+#include "gssapi.h"
 #include "log.h"
 #include "sasl.h"
 #include "tls.h"
@@ -84,6 +85,7 @@ struct sasl {
 	bool			 found;		/* e holds the user's line */
 	bool			 decoy;
 	bool			 verified;	/* SASL_OK given */
+	const char		*gss_why;	/* GSSAPI: why it was refused */
 	char			 user[MAX_USERNAME + 1];
 	struct scram_keys	 k;
 	struct passwd_entry	 e;
@@ -368,6 +370,47 @@ cb_property(struct sasl *x, Gsasl_property prop)
 	return rc;
 }
 
+/*
+ * SPEC 4.1 GSSAPI: Kerberos verified the ticket; the principal user@REALM
+ * (REALM in gssapi-realms) is the passwd line user, which must exist and
+ * not be locked (a {SCRAM-*} hash field is not locked); an authorisation
+ * identity must be empty or user.
+ */
+static int
+gssapi_validate(struct sasl *x)
+{
+	const char *principal, *authzid;
+	char name[MAX_USERNAME + 1];
+
+	principal = gl.gsasl_property_fast(x->gs, GSASL_GSSAPI_DISPLAY_NAME);
+	authzid = gl.gsasl_property_fast(x->gs, GSASL_AUTHZID);
+	if (principal == NULL) {
+		x->gss_why = "no client principal";
+		return GSASL_AUTHENTICATION_ERROR;
+	}
+	log_info("GSSAPI principal %s", principal);
+	if (gssapi_map(x->p.cfg->gssapi_realms, principal, authzid, name,
+	    sizeof(name), &x->gss_why) == -1)
+		return GSASL_AUTHENTICATION_ERROR;
+	(void)strlcpy_(x->user, name, sizeof(x->user));
+	x->have_user = true;
+	log_set_user(x->user);
+	if (x->p.lookup(x->p.cfg->passwd_file, x->user, &x->e) == 0)
+		x->found = true;
+	else {
+		if (errno != ENOENT)
+			log_warn("cannot read %s", x->p.cfg->passwd_file);
+		x->gss_why = "unknown user";
+		return GSASL_AUTHENTICATION_ERROR;
+	}
+	if (auth_hash_locked(x->e.hash) && x->e.pw_scram < 0) {
+		x->gss_why = "locked account";
+		return GSASL_AUTHENTICATION_ERROR;
+	}
+	x->verified = true;
+	return GSASL_OK;
+}
+
 /* GNU SASL asks; the session's data answers. */
 static int
 callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
@@ -386,6 +429,8 @@ callback(Gsasl *ctx, Gsasl_session *gs, Gsasl_property prop)
 	case GSASL_CB_TLS_EXPORTER:
 	case GSASL_CB_TLS_UNIQUE:
 		return cb_property(x, prop);
+	case GSASL_VALIDATE_GSSAPI:
+		return gssapi_validate(x);
 	default:
 		return GSASL_NO_CALLBACK;
 	}
@@ -407,6 +452,8 @@ mech_name(enum auth_mech m, enum scram_hash *h)
 	case MECH_SCRAM_SHA_256_PLUS:
 		*h = SCRAM_SHA_256;
 		return "SCRAM-SHA-256-PLUS";
+	case MECH_GSSAPI:
+		return "GSSAPI";
 	default:
 		return NULL;
 	}
@@ -423,6 +470,9 @@ sasl_start(const struct sasl_params *p, const char **errstr_out)
 		*errstr_out = "mechanism not built";
 		return NULL;
 	}
+	/* Before the first Kerberos call (gssapi.c). */
+	if (p->mech == MECH_GSSAPI && gssapi_prepare(p->cfg, errstr_out) == -1)
+		return NULL;
 	if (lib_load(errstr_out) == -1)
 		return NULL;
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
@@ -437,6 +487,15 @@ sasl_start(const struct sasl_params *p, const char **errstr_out)
 		return NULL;
 	}
 	gl.gsasl_session_hook_set(x->gs, x);
+	/* SPEC 4.1: the service principal pop/<hostname>. */
+	if (p->mech == MECH_GSSAPI &&
+	    (gl.gsasl_property_set(x->gs, GSASL_SERVICE, GSSAPI_SERVICE) !=
+	    GSASL_OK || gl.gsasl_property_set(x->gs, GSASL_HOSTNAME,
+	    p->cfg->hostname) != GSASL_OK)) {
+		sasl_end(x);
+		*errstr_out = "out of memory";
+		return NULL;
+	}
 	return x;
 }
 
@@ -465,9 +524,42 @@ scram_verdict(struct sasl *x, const char **why_out)
 	return SASL_OK;
 }
 
+/* GSSAPI's failures: the client's (a refused ticket) or the server's. */
+static enum sasl_result
+gssapi_fail_reason(struct sasl *x, int rc, const char **why_out)
+{
+	switch (rc) {
+	case GSASL_AUTHENTICATION_ERROR:
+		*why_out = x->gss_why != NULL ? x->gss_why :
+		    "security layer message refused";
+		return SASL_FAIL;
+	case GSASL_GSSAPI_ACCEPT_SEC_CONTEXT_ERROR:
+		*why_out = "Kerberos ticket refused (bad, expired, replayed, "
+		    "or not for pop/hostname)";
+		return SASL_FAIL;
+	case GSASL_GSSAPI_UNWRAP_ERROR:
+	case GSASL_GSSAPI_UNSUPPORTED_PROTECTION_ERROR:
+		*why_out = "security layer message refused";
+		return SASL_FAIL;
+	case GSASL_BASE64_ERROR:
+	case GSASL_MECHANISM_CALLED_TOO_MANY_TIMES:
+		*why_out = "malformed GSSAPI message";
+		return SASL_MALFORMED;
+	case GSASL_GSSAPI_IMPORT_NAME_ERROR:
+	case GSASL_GSSAPI_ACQUIRE_CRED_ERROR:
+		*why_out = "no key for pop/hostname in gssapi-keytab";
+		return SASL_TEMPFAIL;
+	default:
+		*why_out = gl.gsasl_strerror(rc);
+		return SASL_TEMPFAIL;
+	}
+}
+
 static enum sasl_result
 fail_reason(struct sasl *x, int rc, const char **why_out)
 {
+	if (x->p.mech == MECH_GSSAPI)
+		return gssapi_fail_reason(x, rc, why_out);
 	switch (rc) {
 	case GSASL_MECHANISM_PARSE_ERROR:
 	case GSASL_BASE64_ERROR:
@@ -518,8 +610,16 @@ sasl_step(struct sasl *x, const char *b64, char *out, size_t outsize,
 			*why_out = "challenge too long for a reply line";
 		} else {
 			(void)strlcpy_(out, o != NULL ? o : "", outsize);
-			r = rc == GSASL_OK ? scram_verdict(x, why_out) :
-			    SASL_CONTINUE;
+			if (rc != GSASL_OK)
+				r = SASL_CONTINUE;
+			else if (x->p.mech != MECH_GSSAPI)
+				r = scram_verdict(x, why_out);
+			else if (x->verified)	/* gssapi_validate() */
+				r = SASL_OK;
+			else {
+				r = SASL_FAIL;
+				*why_out = "not validated";
+			}
 		}
 	} else
 		r = fail_reason(x, rc, why_out);

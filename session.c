@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -81,9 +82,10 @@ static bool			 plaintext_allowed(const struct session *);
 static enum cmd_result	 plain_step(struct session *, char *);
 static enum cmd_result	 login_start(struct session *);
 static enum cmd_result	 login_step(struct session *, char *);
-static enum cmd_result	 ntlm_step(struct session *, char *);
 static enum cmd_result	 sasl_mech_step(struct session *, char *);
+static bool			 gssapi_keytab_set(const struct session *);
 static bool			 own_tls(const struct session *);
+static enum cmd_result	 ntlm_step(struct session *, char *);
 static bool			 mech_usable(const struct session *,
 				    enum auth_mech);
 static enum cmd_result	 auth_failed(struct session *, const char *);
@@ -120,7 +122,8 @@ static const struct mech mechs[MECH_COUNT] = {
 	    NULL, NULL, sasl_mech_step },
 	[MECH_SCRAM_SHA_256_PLUS] = { MECH_SCRAM_SHA_256_PLUS,
 	    "SCRAM-SHA-256-PLUS", false, own_tls, NULL, sasl_mech_step },
-	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, NULL, NULL, NULL },
+	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, gssapi_keytab_set,
+	    NULL, sasl_mech_step },
 	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, ntlm_step },
 };
 
@@ -131,6 +134,105 @@ session_close(struct session *s, int st)
 	s->closing = true;
 	s->exit = st;
 	return CMD_CLOSE;
+}
+
+/*
+ * SPEC 9: why a session that never logged in ended; the first reason
+ * given wins (the words of the event=aborted line).
+ */
+static void
+set_end(struct session *s, const char *reason)
+{
+	if (s->end_reason == NULL)
+		s->end_reason = reason;
+}
+
+/* Appends c to the tried list as itself or \xNN; false when full. */
+static bool
+tried_put(char *buf, size_t size, size_t *o, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c > 0x20 && c < 0x7f && c != ',' && c != '\\' && c != '=') {
+		if (*o + 1 >= size)
+			return false;
+		buf[(*o)++] = (char)c;
+		return true;
+	}
+	if (*o + 4 >= size)
+		return false;
+	buf[(*o)++] = '\\';
+	buf[(*o)++] = 'x';
+	buf[(*o)++] = hex[c >> 4];
+	buf[(*o)++] = hex[c & 0xf];
+	return true;
+}
+
+/* SPEC 9: one credential check, for the event=aborted line. */
+static void
+count_attempt(struct session *s)
+{
+	if (s->auth_attempts < UINT32_MAX)
+		s->auth_attempts++;
+}
+
+/*
+ * SPEC 9: the name (len octets, hostile) an attempt gave, kept escaped in
+ * s->tried unless it is there already or does not fit (then tried_more).
+ */
+static void
+note_attempt(struct session *s, const char *name, size_t len)
+{
+	char one[MAX_USERNAME * 4 + 1];
+	const char *p;
+	size_t o = 0, i, n;
+
+	for (i = 0; i < len && i < 64; i++)
+		if (!tried_put(one, sizeof(one), &o, (unsigned char)name[i]))
+			break;
+	if (i < len && o + 3 < sizeof(one))
+		o += (size_t)snprintf(one + o, sizeof(one) - o, "...");
+	one[o] = '\0';
+	n = strlen(s->tried);
+	for (p = s->tried; p != NULL && *p != '\0'; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (strncmp(p, one, o) == 0 && (p[o] == ',' || p[o] == '\0'))
+			return;
+	}
+	if (n + (n > 0) + o + 1 > sizeof(s->tried)) {
+		s->tried_more = true;
+		return;
+	}
+	(void)snprintf(s->tried + n, sizeof(s->tried) - n, "%s%s",
+	    n > 0 ? "," : "", one);
+}
+
+/*
+ * SPEC 9, after Dovecot's "Aborted login": one event=aborted line for a
+ * session that ends in AUTHORIZATION, with why, the attempts, the names
+ * tried and whether TLS protected it (the tls= word when it did).
+ */
+static void
+log_aborted(const struct session *s)
+{
+	const char *why = s->end_reason;
+
+	if (why == NULL)
+		why = s->exit == EXIT_AUTOLOGOUT ? "timeout" : "disconnect";
+	/* A TLS client on the plaintext port: a ClientHello's record type. */
+	if (!s->tls_active && s->auth_attempts == 0 &&
+	    io_first_octet(s->io) == 0x16)
+		why = "tls-on-plaintext-port";
+	/* Dovecot's "tried to use disallowed plaintext auth". */
+	if (s->plaintext_refused && s->auth_attempts == 0 &&
+	    (!strcmp(why, "quit") || !strcmp(why, "disconnect") ||
+	    !strcmp(why, "timeout")))
+		why = "plaintext-refused";
+	log_event(EVENT_ABORTED, "aborted login: reason=%s attempts=%u%s%s%s"
+	    "%s", why, s->auth_attempts, s->tried[0] != '\0' ? " users=" : "",
+	    s->tried, s->tried_more ? ",..." : "", s->tls_active ? "" :
+	    s->cfg->secured ? " tls=secured" : " tls=no");
 }
 
 /*
@@ -153,9 +255,11 @@ reply(struct session *s, const char *fmt, ...)
 	}
 	buf[n++] = '\r';
 	buf[n++] = '\n';
-	if (io_write(s->io, buf, (size_t)n) == -1 && !s->closing)
+	if (io_write(s->io, buf, (size_t)n) == -1 && !s->closing) {
+		set_end(s, io_timed_out(s->io) ? "timeout" : "disconnect");
 		session_close(s, io_timed_out(s->io) ? EXIT_AUTOLOGOUT :
 		    EXIT_ERROR);
+	}
 }
 
 /* SPEC 2: a bad command's reply; the 20th is replaced by a close. */
@@ -168,6 +272,7 @@ bad(struct session *s, const char *fmt, ...)
 	if (++s->bad_commands >= MAX_BAD_COMMANDS) {
 		reply(s, "-ERR Too many errors");
 		log_event(EVENT_ERROR, "too many bad commands");
+		set_end(s, "too-many-errors");
 		return session_close(s, EXIT_ERROR);
 	}
 	va_start(ap, fmt);
@@ -297,6 +402,7 @@ own_tls(const struct session *s)
 static enum cmd_result
 refuse_plaintext(struct session *s)
 {
+	s->plaintext_refused = true;
 	reply(s, "-ERR [AUTH] Plaintext authentication is disallowed on "
 	    "this connection; use STLS");
 	return CMD_DONE;
@@ -461,22 +567,29 @@ session_login(struct session *s, const struct passwd_entry *e)
 	if (auth_become_user(e, &errstr) == -1) {
 		log_event(EVENT_ERROR, "privilege drop failed: %s", errstr);
 		reply(s, "-ERR [SYS/PERM] Unable to switch to the user");
+		set_end(s, "server-error");
 		return session_close(s, EXIT_ERROR);
 	}
 	if (config_expand_maildir(s->cfg->maildir, e->name, e->home, path,
 	    sizeof(path)) == -1) {
 		log_event(EVENT_ERROR, "maildir template gives no usable path");
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
+		set_end(s, "server-error");
 		return session_close(s, EXIT_ERROR);
 	}
 	if (maildir_open(path, s->cfg->uidl, &ml, &s->snap, &errstr) == -1) {
 		if (ml.too_soon)
 			return login_too_soon(s, &ml);
-		log_event(EVENT_ERROR, "cannot open maildrop %s: %s", path,
-		    errstr);
+		/* SPEC 9: the file and the system error. */
+		log_event(EVENT_ERROR, "cannot open maildrop %s: %s: %s", path,
+		    errstr, strerror(errno));
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
+		set_end(s, "server-error");
 		return session_close(s, EXIT_ERROR);
 	}
+	if (s->cfg->log_retrievals && (s->retrieved = calloc(
+	    s->snap->count + 1, 1)) == NULL)
+		log_warnx("log-retrievals: out of memory, UIDLs not logged");
 	/* STYLE 3.8: from here on only the Maildir is reachable. */
 	(void)sandbox_maildir(s->snap->dirfd, path);
 	s->state = STATE_TRANSACTION;
@@ -503,8 +616,10 @@ auth_failed_text(struct session *s, const char *why, const char *text)
 		sleep(s->cfg->auth_fail_delay);
 	}
 	reply(s, "-ERR [AUTH] %s", text);
-	if (++s->auth_failures >= s->cfg->max_auth_failures)
+	if (++s->auth_failures >= s->cfg->max_auth_failures) {
+		set_end(s, "too-many-failures");
 		return session_close(s, EXIT_ERROR);
+	}
 	return CMD_DONE;
 }
 
@@ -524,11 +639,13 @@ penalty_wait(struct session *s)
 {
 	unsigned int wait;
 
+	count_attempt(s);
 	s->auth_warn = s->auth_failures == 0;
 	s->auth_pen = penalty_check(s->cfg->penalty_file, s->peer,
 	    s->cfg->auth_fail_delay, s->auth_warn, &wait) == 0;
 	if (wait > 0) {
-		log_debug("penalty: waiting %u s before the check", wait);
+		/* Issue 12: a user kept waiting needs a reason in the log. */
+		log_info("penalty: waiting %u s before the check", wait);
 		(void)io_flush(s->io);
 		sleep(wait);
 	}
@@ -555,6 +672,29 @@ net_allowed(const struct passwd_entry *e, const char *peer)
 }
 
 /*
+ * SPEC 9: the passwd file could not be read (auth_lookup() logged the
+ * event=error entry with the file and the system error).  Never reported
+ * as a wrong password, never counted as a failure, nothing to the
+ * penalty file.
+ */
+static enum cmd_result
+auth_fault(struct session *s)
+{
+	log_set_user(NULL);
+	reply(s, "-ERR [SYS/TEMP] Authentication is temporarily unavailable; "
+	    "try again later");
+	return CMD_DONE;
+}
+
+/* The account cannot log in with a password: '!' or '*', or no secret. */
+static bool
+entry_locked(const struct passwd_entry *e)
+{
+	return e->hash[0] == '!' || e->hash[0] == '*' || (e->hash[0] == '\0' &&
+	    e->pw_scram < 0 && e->napp == 0);
+}
+
+/*
  * Checks credentials; an invalid or unknown name costs the same crypt
  * time as a known one (SPEC 4), with the penalty of issue 5 around it.
  */
@@ -568,19 +708,20 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	enum cmd_result r;
 
 	log_set_user(name);
+	note_attempt(s, name, name_len);
 	penalty_wait(s);
 	if (valid) {
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
 		else if (errno != ENOENT)
-			log_warn("cannot read %s", s->cfg->passwd_file);
+			return auth_fault(s);
 	}
-	(void)name_len;
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
 	/* SPEC 4.2: a refused network counts as a failure here too. */
 	penalty_done(s, !ok || !net_allowed(found ? &e : NULL, s->peer));
 	if (!ok) {
-		r = auth_failed(s, found ? "bad password" : "unknown user");
+		r = auth_failed(s, !found ? "unknown user" : entry_locked(&e) ?
+		    "locked" : "bad password");
 		log_set_user(NULL);
 	} else {
 		/* SPEC 4.2: which application password, never the secret. */
@@ -625,8 +766,11 @@ plain_step(struct session *s, char *data)
 	if (auth_sasl_plain(data, buf, sizeof(buf), &authcid, &authcid_len,
 	    &pw, &pw_len, &errstr) == -1) {
 		explicit_bzero(buf, sizeof(buf));
-		if (errstr == auth_err_authzid)
+		if (errstr == auth_err_authzid) {
+			count_attempt(s);
+			note_attempt(s, authcid, authcid_len);
 			return auth_failed(s, errstr);
+		}
 		return bad(s, "-ERR Malformed authentication data");
 	}
 	r = try_login(s, authcid, authcid_len,
@@ -682,6 +826,13 @@ ntlm_key(const struct passwd_entry *e)
 	return e->ntlm;
 }
 
+/* SPEC 4.1: GSSAPI only with a keytab to accept tickets with. */
+static bool
+gssapi_keytab_set(const struct session *s)
+{
+	return s->cfg->gssapi_keytab != NULL;
+}
+
 /* Ends the GNU SASL exchange of the AUTH under way, if any. */
 static void
 sasl_reset(struct session *s)
@@ -695,6 +846,7 @@ sasl_reset(struct session *s)
 static enum cmd_result
 sasl_finish(struct session *s, const char *data)
 {
+	struct passwd_entry e;
 	enum cmd_result r;
 
 	if (*data != '\0') {
@@ -702,8 +854,14 @@ sasl_finish(struct session *s, const char *data)
 		log_set_user(NULL);
 		return bad(s, "-ERR Malformed authentication data");
 	}
-	r = session_login(s, sasl_entry(s->sasl));
+	/*
+	 * The exchange ends before the privilege drop and the sandbox: no
+	 * library call (GSS-API's included) runs after them.
+	 */
+	e = *sasl_entry(s->sasl);
 	sasl_reset(s);
+	r = session_login(s, &e);
+	explicit_bzero(&e, sizeof(e));
 	return r;
 }
 
@@ -803,12 +961,13 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 		(void)strlcpy_(name, "(invalid)", sizeof(name));
 	/* As try_login(): penalty, lookup, check, penalty, outcome. */
 	log_set_user(name);
+	note_attempt(s, name, strlen(name));
 	penalty_wait(s);
 	if (valid) {
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
 		else if (errno != ENOENT)
-			log_warn("cannot read %s", s->cfg->passwd_file);
+			return auth_fault(s);	/* SPEC 9 */
 	}
 	key = found && ntlm_key(&e) != NULL;
 	ok = ntlm_verify(s->ntlm->crypto, key ? ntlm_key(&e) : NULL, &a,
@@ -1000,6 +1159,10 @@ cmd_stls(struct session *s, char *args)
 		return bad(s, "-ERR TLS is not configured");
 	if (s->tls_active)
 		return bad(s, "-ERR TLS is already active");
+	/* SPEC 8: secured = yes: stunnel's TLS is there already. */
+	if (s->cfg->secured)
+		return bad(s, "-ERR The transport is already protected; "
+		    "STLS is not available");
 	if (tls_load(s->tls, &errstr) == -1) {	/* OpenSSL, loaded now */
 		log_warnx("STLS: %s", errstr);
 		reply(s, "-ERR [SYS/TEMP] TLS is not available");
@@ -1012,6 +1175,7 @@ cmd_stls(struct session *s, char *args)
 	if (tls_accept(s->tls, io_in_fd(s->io), io_out_fd(s->io),
 	    s->cfg->timeout_unauth, &s->tr, &errstr) == -1) {
 		log_event(EVENT_ERROR, "STLS: %s", errstr);
+		set_end(s, "tls-handshake-failed");
 		return session_close(s, EXIT_ERROR);
 	}
 	io_set_transport(s->io, &s->tr);
@@ -1036,6 +1200,7 @@ cmd_quit_auth(struct session *s, char *args)
 {
 	(void)args;
 	reply(s, "+OK Bye");
+	set_end(s, "quit");
 	return session_close(s, EXIT_QUIT);
 }
 
@@ -1159,6 +1324,8 @@ cmd_retr(struct session *s, char *args)
 	if (res == CMD_DONE) {
 		policy_note_retr(&s->pol, s->snap->count, i,
 		    (uint64_t)time(NULL));
+		if (s->retrieved != NULL)
+			s->retrieved[i] = 1;
 		s->stats.retr++;
 		s->stats.retr_octets += s->snap->msgs[i].size;
 		/* The first RETR, or one after the previous: read ahead. */
@@ -1264,10 +1431,103 @@ cmd_uidl(struct session *s, char *args)
 	return CMD_DONE;
 }
 
+/*
+ * SPEC 9, log-retrievals = yes: the UIDLs retrieved and removed follow the
+ * entry's counters as "retrieved-uidls=u1,u2 removed-uidls=u3" (',', '='
+ * and '\\' in a UIDL written as \xNN).  A list longer than UIDL_LOG_MAX
+ * octets goes on in further entries of the same event, "continued:
+ * retrieved-uidls=...", so no line is cut and nothing is lost.
+ */
+#define UIDL_LOG_MAX	640
+
+struct uidl_log {
+	enum log_event	 ev;
+	bool		 first_done;
+	const char	*kind;		/* the list being written */
+	size_t		 len;
+	char		 head[MAX_REPLY];
+	char		 buf[UIDL_LOG_MAX + 1];
+};
+
+static void __attribute__((format(printf, 3, 4)))
+uidl_log_init(struct uidl_log *u, enum log_event ev, const char *fmt, ...)
+{
+	va_list ap;
+
+	u->ev = ev;
+	u->first_done = false;
+	u->kind = NULL;
+	u->len = 0;
+	u->buf[0] = '\0';
+	va_start(ap, fmt);
+	(void)vsnprintf(u->head, sizeof(u->head), fmt, ap);
+	va_end(ap);
+}
+
+static void
+uidl_log_emit(struct uidl_log *u)
+{
+	if (!u->first_done)
+		log_event(u->ev, "%s%s%s", u->head, u->len > 0 ? " " : "",
+		    u->buf);
+	else if (u->len > 0)
+		log_event(u->ev, "continued: %s", u->buf);
+	u->first_done = true;
+	u->kind = NULL;
+	u->len = 0;
+	u->buf[0] = '\0';
+}
+
+static void
+uidl_log_add(struct uidl_log *u, const char *kind, const char *uidl)
+{
+	char esc[MAX_UIDL * 4 + 1];
+	size_t o = 0, need;
+
+	for (; *uidl != '\0'; uidl++)
+		if (!tried_put(esc, sizeof(esc), &o, (unsigned char)*uidl))
+			break;
+	esc[o] = '\0';
+	need = (u->kind == kind ? 1 : strlen(kind) + 2) + o;
+	if (u->len > 0 && u->len + need > UIDL_LOG_MAX)
+		uidl_log_emit(u);
+	if (u->kind == kind)
+		u->len += (size_t)snprintf(u->buf + u->len, sizeof(u->buf) -
+		    u->len, ",%s", esc);
+	else
+		u->len += (size_t)snprintf(u->buf + u->len, sizeof(u->buf) -
+		    u->len, "%s%s=%s", u->len > 0 ? " " : "", kind, esc);
+	u->kind = kind;
+}
+
+/*
+ * Logs u's entry with the lists log-retrievals asks for: the messages
+ * RETR sent, then (removed not NULL) those marked deleted under that name.
+ */
+static void
+uidl_log_all(const struct session *s, struct uidl_log *u,
+    const char *removed)
+{
+	size_t i;
+
+	if (s->retrieved != NULL) {
+		for (i = 0; i < s->snap->count; i++)
+			if (s->retrieved[i])
+				uidl_log_add(u, "retrieved-uidls",
+				    s->snap->msgs[i].uidl);
+		for (i = 0; removed != NULL && i < s->snap->count; i++)
+			if (s->snap->msgs[i].deleted)
+				uidl_log_add(u, removed,
+				    s->snap->msgs[i].uidl);
+	}
+	uidl_log_emit(u);
+}
+
 /* SPEC 5: UPDATE happens here and nowhere else. */
 static enum cmd_result
 cmd_quit_trans(struct session *s, char *args)
 {
+	struct uidl_log ul;
 	unsigned int marked, failed, expired;
 
 	(void)args;
@@ -1283,11 +1543,12 @@ cmd_quit_trans(struct session *s, char *args)
 		    "removed", failed, marked);
 	} else
 		reply(s, "+OK Bye");
-	log_event(EVENT_LOGOUT, "logout: retrieved=%u octets=%llu top=%u "
-	    "deleted=%u removed=%u messages=%zu size=%llu", s->stats.retr,
-	    (unsigned long long)s->stats.retr_octets, s->stats.top,
-	    s->stats.dele, marked - failed, s->snap->count,
+	uidl_log_init(&ul, EVENT_LOGOUT, "logout: retrieved=%u octets=%llu "
+	    "top=%u deleted=%u removed=%u messages=%zu size=%llu",
+	    s->stats.retr, (unsigned long long)s->stats.retr_octets,
+	    s->stats.top, s->stats.dele, marked - failed, s->snap->count,
 	    (unsigned long long)s->snap->total);
+	uidl_log_all(s, &ul, failed == 0 ? "removed-uidls" : "marked-uidls");
 	return session_close(s, EXIT_QUIT);
 }
 
@@ -1375,12 +1636,16 @@ session_line(struct session *s, char *line, size_t len)
 int
 session_run(struct session *s)
 {
+	struct uidl_log ul;
 	enum io_status st;
 	char *line;
 	size_t len;
 
 	reply(s, "+OK %s POP3 server ready", s->cfg->hostname);
 	while (!s->closing) {
+		/* RFC 5034: a continuation line may be longer (io.h). */
+		io_set_max_line(s->io, s->auth_pending != NULL ?
+		    MAX_COMMAND_LENGTH : s->cfg->max_command_length);
 		st = io_getline(s->io, &line, &len);
 		switch (st) {
 		case IO_OK:
@@ -1392,11 +1657,13 @@ session_run(struct session *s)
 			break;
 		case IO_TIMEOUT:
 			/* V0002, V0003: announce, close, no UPDATE. */
+			set_end(s, "timeout");
 			reply(s, "-ERR Autologout; idle for too long");
 			(void)session_close(s, EXIT_AUTOLOGOUT);
 			break;
 		case IO_EOF:
 		case IO_ERROR:
+			set_end(s, "disconnect");
 			(void)session_close(s, EXIT_ERROR);
 			break;
 		}
@@ -1405,17 +1672,23 @@ session_run(struct session *s)
 	 * SPEC 5: no UPDATE without QUIT.  Saying so explains to an
 	 * administrator why a client sees those messages again.
 	 */
-	if (s->exit == EXIT_AUTOLOGOUT)
-		log_event(EVENT_AUTOLOGOUT, "autologout after idling: "
+	if (s->state == STATE_AUTHORIZATION)
+		log_aborted(s);
+	else if (s->exit == EXIT_AUTOLOGOUT) {
+		uidl_log_init(&ul, EVENT_AUTOLOGOUT, "autologout after idling: "
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
-	else if (s->exit == EXIT_ERROR && s->state == STATE_TRANSACTION)
-		log_event(EVENT_LOGOUT, "session ended without QUIT: "
+		uidl_log_all(s, &ul, NULL);
+	} else if (s->exit == EXIT_ERROR) {
+		uidl_log_init(&ul, EVENT_LOGOUT, "session ended without QUIT: "
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
+		uidl_log_all(s, &ul, NULL);
+	}
 	sasl_reset(s);
 	io_finish(s->io);
 	ntlm_end(s);
+	free(s->retrieved);
 	readahead_free(s->ra);
 	policy_free(&s->pol);
 	if (s->snap != NULL)

@@ -61,6 +61,13 @@ struct session {
 	size_t			 last_retr;	/* index + 1; 0: none yet */
 	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
 	struct policy		 pol;		/* SPEC 4.3, set at login */
+	/* SPEC 9: the event=aborted line of a session ended before login. */
+	const char		*end_reason;	/* NULL: not decided yet */
+	unsigned int		 auth_attempts;
+	bool			 plaintext_refused;
+	bool			 tried_more;	/* names left out of tried */
+	char			 tried[192];	/* escaped, comma-separated */
+	unsigned char		*retrieved;	/* log-retrievals: per msg */
 };
 
 /*

@@ -741,7 +741,7 @@ tls_free(struct tls *t)
 }
 
 /*
- * SCRAM -PLUS channel binding.  Its four OpenSSL functions are looked up
+ * SCRAM -PLUS channel binding.  Its three OpenSSL functions are looked up
  * here when a -PLUS exchange asks, so the table above stays as it is.
  * tls-unique is the first Finished of the handshake: the client's in a
  * full handshake, the server's own in a resumed one (RFC 5929 3.1).
@@ -756,7 +756,6 @@ tls_channel_binding(struct tls *t, enum tls_cb type, unsigned char *buf,
 	__typeof__(&SSL_version) version;
 	__typeof__(&SSL_export_keying_material) export;
 	__typeof__(&SSL_get_finished) fin;
-	__typeof__(&SSL_session_reused) reused;
 	size_t n;
 
 	if (t == NULL || t->ssl == NULL || !t->o.SSL_is_init_finished(t->ssl))
@@ -764,8 +763,7 @@ tls_channel_binding(struct tls *t, enum tls_cb type, unsigned char *buf,
 	version = (__typeof__(version))dlsym(t->o.lib, "SSL_version");
 	export = (__typeof__(export))dlsym(t->o.lib,
 	    "SSL_export_keying_material");
-	reused = (__typeof__(reused))dlsym(t->o.lib, "SSL_session_reused");
-	if (version == NULL || export == NULL || reused == NULL)
+	if (version == NULL || export == NULL)
 		return -1;
 	if (type == TLS_CB_EXPORTER) {
 		if (version(t->ssl) != TLS1_3_VERSION || size < CB_EXPORTER_LEN)
@@ -780,7 +778,7 @@ tls_channel_binding(struct tls *t, enum tls_cb type, unsigned char *buf,
 	}
 	if (version(t->ssl) != TLS1_2_VERSION)
 		return -1;
-	fin = (__typeof__(fin))dlsym(t->o.lib, reused(t->ssl) ?
+	fin = (__typeof__(fin))dlsym(t->o.lib, tls_resumed(t) ?
 	    "SSL_get_finished" : "SSL_get_peer_finished");
 	if (fin == NULL || (n = fin(t->ssl, buf, size)) == 0 || n > size)
 		return -1;

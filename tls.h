@@ -54,8 +54,6 @@ int		 tls_accept(struct tls *t, int in_fd, int out_fd,
 /* "TLSv1.3/TLS_AES_256_GCM_SHA384" for the log, after tls_accept(). */
 const char	*tls_describe(struct tls *t);
 
-/* Whether the handshake resumed a session (a ticket), after tls_accept(). */
-bool		 tls_resumed(struct tls *t);
 /*
  * SCRAM -PLUS (SPEC 4.1): the channel binding of the session after
  * tls_accept(): TLS_CB_EXPORTER is RFC 9266's 32 octets, on TLS 1.3 only;
@@ -69,6 +67,9 @@ enum tls_cb {
 };
 int		 tls_channel_binding(struct tls *t, enum tls_cb type,
 		    unsigned char *buf, size_t size, size_t *len_out);
+
+/* Whether the handshake resumed a session (a ticket), after tls_accept(). */
+bool		 tls_resumed(struct tls *t);
 
 /* Sends close_notify (best effort) and frees everything. */
 void		 tls_free(struct tls *t);

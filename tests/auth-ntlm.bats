@@ -91,7 +91,7 @@ setup() {
 	"$HANDLER" --passwd-file="$PASSWD" --scheme=ntlm </dev/null \
 	    >"$out" 2>"$log" || status=$?
 	[ "$status" -eq 2 ]
-	grep -q 'scheme is for --hash-password' "$log"
+	grep -q 'scheme.* for --hash-password only' "$log"
 }
 
 # curl's NEGOTIATE (7.88): OEM, REQUEST_TARGET, NTLM, ALWAYS_SIGN, ESS.

@@ -92,12 +92,14 @@ root_variant_tree() {
 @test "the units pass systemd-analyze verify without a warning (SPEC 10)" {
 	local f
 	mkdir "$T/u"
-	for f in pop3.socket pop3@.service pop3s.socket pop3s@.service; do
+	for f in pop3.socket pop3@.service pop3s.socket pop3s@.service \
+	    pop3-proxy.socket pop3-proxy@.service; do
 		sed "s|/usr/local/sbin/pop3-handler|$HANDLER|" "$UNITS/$f" \
 		    >"$T/u/$f"
 	done
 	run systemd-analyze verify --man=no "$T/u/pop3.socket" \
-	    "$T/u/pop3@.service" "$T/u/pop3s.socket" "$T/u/pop3s@.service"
+	    "$T/u/pop3@.service" "$T/u/pop3s.socket" "$T/u/pop3s@.service" \
+	    "$T/u/pop3-proxy.socket" "$T/u/pop3-proxy@.service"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 }
@@ -189,28 +191,47 @@ root_variant_tree() {
 	[ ! -e "$(maildir alice)/new/1700000000.1.host" ]
 }
 
-@test "units/stunnel-pop3s.conf under the real stunnel4 serves POP3S with --secured (SPEC 10)" {
+@test "units/stunnel-pop3s.conf under the real stunnel4, in connect mode to pop3-proxy@.service's command line, serves POP3S (SPEC 9, 10)" {
 	command -v stunnel4 >/dev/null || skip "stunnel4 is not installed"
-	local s=$UNITS/stunnel-pop3s.conf
-	grep -qx 'exec = /usr/local/sbin/pop3-handler' "$s"
-	grep -qx 'execArgs = pop3-handler --config=/etc/pop3-handler.conf --secured=yes' "$s"
-	grep -qx '; connect = 127.0.0.1:110' "$s"
+	local s=$UNITS/stunnel-pop3s.conf cmd argv hport
+	grep -qx 'connect = 127.0.0.1:10110' "$s"
+	grep -qx 'protocol = proxy' "$s"
+	grep -qx 'ListenStream=127.0.0.1:10110' "$UNITS/pop3-proxy.socket"
+	grep -qx '; exec = /usr/local/sbin/pop3-handler' "$s"
 	one_message
 	mkcert
-	# "never": only the --secured=yes of the example lets a login in.
-	deploy_conf "$T/pop3.conf" 'plaintext-auth = never'
+	# "never": only the --secured=yes of the unit lets a login in.
+	deploy_conf "$T/pop3.conf" 'plaintext-auth = never' 'log = stderr'
+	cmd=$(exec_start "$UNITS/pop3-proxy@.service" | sed \
+	    -e "s|/usr/local/sbin/pop3-handler|$HANDLER|" \
+	    -e "s|/etc/pop3-handler.conf|$T/pop3.conf|")
+	[[ $cmd == *' --proxy-protocol=yes --secured=yes' ]]
+	read -ra argv <<<"$cmd"
+	hport=$(free_port)
+	bg_start sa systemd-socket-activate --inetd -a -l "127.0.0.1:$hport" \
+	    "${argv[@]}"
 	PORT=$(free_port)
 	sed -e '/^setuid/d' -e '/^setgid/d' \
 	    -e "s|^accept = .*|accept = 127.0.0.1:$PORT|" \
 	    -e "s|^cert = .*|cert = $CERT|" -e "s|^key = .*|key = $KEY|" \
-	    -e "s|^exec = .*|exec = $HANDLER|" \
-	    -e "s|/etc/pop3-handler.conf|$T/pop3.conf|" \
+	    -e "s|^connect = .*|connect = 127.0.0.1:$hport|" \
 	    "$s" >"$T/stunnel.conf"
 	bg_start stunnel stunnel4 "$T/stunnel.conf"
 	wait_port "$PORT" || { cat "$T/stunnel.out" >&2; false; }
 	popclient "$PORT" ssl alice s3cret
-	[ "$status" -eq 0 ] || cat "$T/stunnel.out" >&2
+	[ "$status" -eq 0 ] || cat "$T/stunnel.out" "$T/sa.out" >&2
 	expect_pop_transcript
+	# the PROXY header arrived: the client's address, not "local"
+	grep -q 'event=login user=alice remote=127.0.0.1 ' "$T/sa.out"
+}
+
+@test "pop3-proxy@.service is pop3@.service with --proxy-protocol=yes --secured=yes, nothing else (SPEC 10)" {
+	diff <(sed -n '/^\[Unit\]/,$p' "$UNITS/pop3@.service" |
+	    grep -v '^Description=\|^ExecStart=') \
+	    <(sed -n '/^\[Unit\]/,$p' "$UNITS/pop3-proxy@.service" |
+	    grep -v '^Description=\|^ExecStart=')
+	[ "$(exec_start "$UNITS/pop3-proxy@.service")" = \
+	    "$(exec_start "$UNITS/pop3@.service") --proxy-protocol=yes --secured=yes" ]
 }
 
 @test "make install honours PREFIX and DESTDIR and rewrites the unit paths (SPEC 10)" {
@@ -224,6 +245,8 @@ root_variant_tree() {
 	    usr/lib/systemd/system/pop3@.service \
 	    usr/lib/systemd/system/pop3s.socket \
 	    usr/lib/systemd/system/pop3s@.service \
+	    usr/lib/systemd/system/pop3-proxy.socket \
+	    usr/lib/systemd/system/pop3-proxy@.service \
 	    usr/share/doc/pop3-handler/pop3-handler.conf \
 	    usr/share/doc/pop3-handler/xinetd.pop3 \
 	    usr/share/doc/pop3-handler/stunnel-pop3s.conf \
@@ -237,8 +260,16 @@ root_variant_tree() {
 	! grep -rq /usr/local "$d" || false
 	exec_start "$d/usr/lib/systemd/system/pop3@.service" |
 	    grep -q '^/usr/sbin/pop3-handler --config=/etc/pop3-handler.conf$'
-	grep -q '^exec = /usr/sbin/pop3-handler$' \
+	grep -q '^; exec = /usr/sbin/pop3-handler$' \
 	    "$d/usr/share/doc/pop3-handler/stunnel-pop3s.conf"
+	exec_start "$d/usr/lib/systemd/system/pop3-proxy@.service" |
+	    grep -q '^/usr/sbin/pop3-handler --config=/etc/pop3-handler.conf --proxy-protocol=yes --secured=yes$'
+	# the man page names the installed paths, no make variable
+	! grep -q '\$(PREFIX)\|\$(SBINDIR)' "$d/usr/share/man/man8/pop3-handler.8" || false
+	grep -q '^\.I /usr/sbin/pop3-handler$' \
+	    "$d/usr/share/man/man8/pop3-handler.8"
+	grep -q '^\.IR /usr/lib/systemd/system/ {' \
+	    "$d/usr/share/man/man8/pop3-handler.8"
 	le "$(exposure "$d/usr/lib/systemd/system/pop3@.service")" 1.0
 }
 

@@ -155,7 +155,7 @@ EOF
 }
 
 @test "a penalty file that cannot be used never blocks a login: one warning per connection (issue 5)" {
-	PEN=$T/no-such-dir/penalty
+	PEN=$T/no-such-dir/nor-this/penalty	# only the last directory is created
 	{
 		printf 'PROXY TCP4 192.0.2.9 192.0.2.1 40000 110\r\n'
 		crlf 'USER alice' 'PASS a' 'USER alice' 'PASS b' \

@@ -97,7 +97,7 @@ print(p.quit().decode())
 	run timeout 20 python3 -c "$POP3SSL" "$SPORT" alice pw
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
-	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES TOP UIDL' ]
+	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL' ]
 	[ "${lines[2]}" = "$REFUSED" ]
 	! grep -q 'event=login ' "$T/stunnel.log"
 }
@@ -157,4 +157,62 @@ print(p.quit().decode())
 	wait_exits 1
 	[ "$(exit_status 1)" -eq 0 ]
 	grep 'event=login ' "$log" | grep -q 'tls=TLSv1'
+}
+
+# ---- (d) the shipped example: the real client address arrives -------------
+
+POP3SSL_FROM='
+import poplib, socket, ssl, sys
+port, src, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+c.check_hostname = False
+c.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", port), timeout=10,
+    source_address=(src, 0))
+p = poplib.POP3_SSL.__new__(poplib.POP3_SSL)
+p.host, p.port, p._tls_established = "127.0.0.1", port, False
+p.encoding = "UTF-8"
+p.sock = c.wrap_socket(s)
+p.file = p.sock.makefile("rb")
+p._debugging = 0
+p.welcome = p._getresp()
+p.user(user)
+p.pass_(pw)
+print(p.stat())
+print(p.quit().decode())
+'
+
+@test "units/stunnel-pop3s.conf (connect, protocol = proxy): a client from 127.0.0.2 is logged as remote=127.0.0.2 (SPEC 9, 10)" {
+	add_user alice pw
+	# the handler as pop3-proxy@.service runs it
+	serve --plaintext-auth=never --proxy-protocol=yes --secured=yes
+	local lines
+	mapfile -t lines < <(sed -e '/^;/d' -e '/^$/d' \
+	    -e '/^setuid/d' -e '/^setgid/d' -e '/^foreground/d' -e '/^pid/d' \
+	    -e '/^\[pop3s\]/d' -e '/^accept/d' \
+	    -e "s|^cert = .*|cert = $CERT|" -e "s|^key = .*|key = $KEY|" \
+	    -e "s|^connect = .*|connect = 127.0.0.1:$PORT|" \
+	    "$TOP/units/stunnel-pop3s.conf")
+	printf '%s\n' "${lines[@]}" >&2
+	[[ " ${lines[*]} " == *' protocol = proxy '* ]]
+	stunnel_start "${lines[@]}"
+	run timeout 20 python3 -c "$POP3SSL_FROM" "$SPORT" 127.0.0.2 alice pw
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = '(0, 0)' ]
+	[ "${lines[1]}" = '+OK Bye' ]
+	wait_exits 1
+	cat "$log" >&2
+	grep -q 'event=login user=alice remote=127.0.0.2 ' "$log"
+	grep -q 'event=logout user=alice remote=127.0.0.2 ' "$log"
+}
+
+@test "stunnel connect mode without the PROXY header: the same client is only 127.0.0.1 (why the example sends it) (SPEC 9)" {
+	add_user alice pw
+	serve --plaintext-auth=never --secured=yes
+	stunnel_start "cert = $CERT" "key = $KEY" "connect = 127.0.0.1:$PORT"
+	run timeout 20 python3 -c "$POP3SSL_FROM" "$SPORT" 127.0.0.2 alice pw
+	[ "$status" -eq 0 ]
+	wait_exits 1
+	grep -q 'event=login user=alice remote=127.0.0.1 ' "$log"
 }
