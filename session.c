@@ -662,6 +662,16 @@ penalty_done(struct session *s, bool failed)
 }
 
 /*
+ * SPEC 4.2: allow_nets of the entry found (NULL: nothing to refuse).
+ * Through a pointer, so cppcheck sees no read of an entry never filled.
+ */
+static bool
+net_allowed(const struct passwd_entry *e, const char *peer)
+{
+	return e == NULL || auth_net_allowed(e, peer);
+}
+
+/*
  * SPEC 9: the passwd file could not be read (auth_lookup() logged the
  * event=error entry with the file and the system error).  Never reported
  * as a wrong password, never counted as a failure, nothing to the
@@ -708,7 +718,7 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 	}
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
 	/* SPEC 4.2: a refused network counts as a failure here too. */
-	penalty_done(s, !ok || (found && !auth_net_allowed(&e, s->peer)));
+	penalty_done(s, !ok || !net_allowed(found ? &e : NULL, s->peer));
 	if (!ok) {
 		r = auth_failed(s, !found ? "unknown user" : entry_locked(&e) ?
 		    "locked" : "bad password");
@@ -805,6 +815,15 @@ login_start(struct session *s)
 	s->auth_pending = &mechs[MECH_LOGIN];
 	reply(s, "+ VXNlcm5hbWU6");			/* "Username:" */
 	return CMD_DONE;
+}
+
+/* The entry's NT hash, or NULL: no ntlm= item, or a locked account. */
+static const unsigned char *
+ntlm_key(const struct passwd_entry *e)
+{
+	if (!e->has_ntlm || (auth_hash_locked(e->hash) && e->pw_scram < 0))
+		return NULL;
+	return e->ntlm;
 }
 
 /* SPEC 4.1: GSSAPI only with a keytab to accept tickets with. */
@@ -950,11 +969,11 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 		else if (errno != ENOENT)
 			return auth_fault(s);	/* SPEC 9 */
 	}
-	key = found && e.has_ntlm && !(auth_hash_locked(e.hash) &&
-	    e.pw_scram < 0);
-	ok = ntlm_verify(s->ntlm->crypto, key ? e.ntlm : NULL, &a,
+	key = found && ntlm_key(&e) != NULL;
+	ok = ntlm_verify(s->ntlm->crypto, key ? ntlm_key(&e) : NULL, &a,
 	    s->ntlm->challenge, &s->ntlm->t);
-	penalty_done(s, !ok);
+	/* SPEC 4.2: a refused network counts as a failure here too. */
+	penalty_done(s, !ok || !net_allowed(found ? &e : NULL, s->peer));
 	if (!ok) {
 		if (!found)
 			why = "unknown user";

@@ -91,7 +91,7 @@ setup() {
 	"$HANDLER" --passwd-file="$PASSWD" --scheme=ntlm </dev/null \
 	    >"$out" 2>"$log" || status=$?
 	[ "$status" -eq 2 ]
-	grep -q 'scheme is for --hash-password' "$log"
+	grep -q 'scheme.* for --hash-password only' "$log"
 }
 
 # curl's NEGOTIATE (7.88): OEM, REQUEST_TARGET, NTLM, ALWAYS_SIGN, ESS.
@@ -228,6 +228,18 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	[ "$status" -eq 0 ]
 	expect_masked "${FAILED[@]}"
 	grep -q 'authentication failed: account locked' "$log"
+}
+
+@test "nologin and allow_nets apply to NTLM as to a password (SPEC 4.2)" {
+	ntlm_user dave s3cret 'nologin reason=Mailbox_moved'
+	ntlm_user erin s3cret 'allow_nets=192.0.2.0/24'
+	ntlm --user dave --key "$ALICE" --then QUIT -- "$MECHS"
+	[ "$status" -eq 0 ]
+	expect_masked "$GREET" '+ ' '+ CHALLENGE' \
+	    '-ERR [AUTH] Mailbox moved' '+OK Bye'
+	ntlm --user erin --key "$ALICE" --then QUIT -- "$MECHS"
+	[ "$status" -eq 0 ]
+	expect_masked "${FAILED[@]}"
 }
 
 @test "a user name with an unpaired surrogate fails like a wrong password (SPEC 4)" {
