@@ -521,9 +521,10 @@ main(int argc, char **argv)
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
 		return hash_password(scheme, iterations);
-	if (scheme != NULL || iterations != NULL)
-		config_error("--scheme and --iterations are for --hash-password "
-		    "only");
+	if (scheme != NULL)
+		config_error("--scheme is for --hash-password only");
+	if (iterations != NULL)
+		config_error("--iterations is for --hash-password only");
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
