@@ -13,12 +13,13 @@ WARN	 = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2
 HARDEN	 = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# OpenSSL is dlopen()ed by tls.c only when TLS is configured: headers only.
+# OpenSSL is dlopen()ed by tls.c only when TLS is configured, and by ntlm.c
+# only when an NTLM exchange starts: headers only.
 PKG_LIBS   = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 
-SRCS	 = util.c log.c io.c tls.c proxy.c config.c auth.c uidparse.c uidmap.c \
+SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
 	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c
+	   checkuser.c penalty.c sandbox.c ntlm.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 
@@ -114,8 +115,8 @@ uninstall:
 # The objects go into an archive so each harness pulls only what it
 # needs, and fuzz_command can bring its own sandbox_maildir(): Landlock
 # would lock the fuzzer out of its passwd file and its corpus.
-FUZZ_TARGETS = command proxy passwd saslplain config mdname uidmap \
-	       uidimport crlf
+FUZZ_TARGETS = command proxy passwd extra saslplain config mdname uidmap \
+	       uidimport crlf ntlm
 FUZZ_SECONDS ?= 60
 FUZZ_CC	 ?= clang
 FUZZ_CFLAGS = $(WARN) -Wno-format-nonliteral -Wno-unknown-warning-option \
@@ -172,9 +173,11 @@ clean:
 
 # Benchmark (issue 6, bench/README.md): never part of `make check`;
 # bench-smoke is a one-second run against the handler that check may use.
-BENCH_BIN = bench/popbench bench/mkmaildir
+BENCH_BIN = bench/popbench bench/mkmaildir bench/tlscost
+bench/tlscost: bench/tlscost.c
+	$(CC) $(WARN) $(CFLAGS) -o $@ bench/tlscost.c -ldl
 bench/popbench: bench/popbench.c
-	$(CC) $(WARN) $(CFLAGS) -o $@ bench/popbench.c
+	$(CC) $(WARN) $(CFLAGS) -o $@ bench/popbench.c -lssl -lcrypto
 bench/mkmaildir: bench/mkmaildir.c
 	$(CC) $(WARN) $(CFLAGS) -o $@ bench/mkmaildir.c -lm
 bench: all $(BENCH_BIN)

@@ -42,7 +42,6 @@
 #include "util.h"
 
 #define AUTH_MAX_LINE	8192	/* one passwd line incl. LF; longer: bad */
-#define AUTH_NFIELDS	7	/* user:hash:uid:gid:gecos:home:extra */
 
 /*
  * The hash verified for unknown users and accounts without a usable hash:
@@ -57,11 +56,6 @@ static const char dummy_hash[] =
 /* The first usable hash auth_lookup() saw; empty: use dummy_hash. */
 static char cost_hash[AUTH_MAX_HASH];
 
-/* {SCHEME} prefixes of the crypt family, stripped before crypt_r(). */
-static const char *const crypt_schemes[] = {
-	"{CRYPT}", "{SHA512-CRYPT}", "{SHA256-CRYPT}", "{BLF-CRYPT}",
-	"{MD5-CRYPT}", NULL
-};
 
 const char auth_err_authzid[] = "authorization identity differs";
 
@@ -76,157 +70,6 @@ struct lreader {
 };
 
 enum { LR_EOF, LR_LINE, LR_TOOLONG, LR_ERROR };
-
-bool
-auth_valid_username(const char *name, size_t len)
-{
-	if (name == NULL || len == 0 || len > MAX_USERNAME)
-		return false;
-	if (name[0] == '.' || memchr(name, '/', len) != NULL)
-		return false;
-	/* has_ctl() also catches a NUL inside the name. */
-	return !has_ctl(name, len);
-}
-
-/* Strips a crypt-family {SCHEME}; returns NULL for any other scheme. */
-static const char *
-strip_scheme(const char *hash, size_t *len)
-{
-	size_t	i, n;
-
-	if (*len == 0 || hash[0] != '{')
-		return hash;
-	for (i = 0; crypt_schemes[i] != NULL; i++) {
-		n = strlen(crypt_schemes[i]);
-		if (*len >= n && strncasecmp(hash, crypt_schemes[i], n) == 0) {
-			*len -= n;
-			return hash + n;
-		}
-	}
-	return NULL;
-}
-
-static bool
-is_locked(const char *hash)
-{
-	return hash[0] == '\0' || hash[0] == '!' || hash[0] == '*';
-}
-
-/*
- * crypt_checksalt() only reads the setting; a legacy DES hash must also
- * have its full length, or a plaintext password in the hash field would
- * pass as one (salt "se" of "secret").
- */
-static bool
-usable_hash(const char *hash, size_t len)
-{
-	if (crypt_checksalt(hash) == CRYPT_SALT_INVALID)
-		return false;
-	if (hash[0] == '$')
-		return true;
-	return hash[0] == '_' ? len == 20 : len == 13;
-}
-
-/* An empty field is "not set"; else plain decimal below (id_t)-1. */
-static int
-parse_id(const char *s, size_t len, bool *has_out, uint32_t *id_out)
-{
-	char		buf[16];
-	uint32_t	v;
-
-	if (len == 0) {
-		*has_out = false;
-		*id_out = 0;
-		return 0;
-	}
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (parse_u32(buf, &v) != NUM_OK || v == UINT32_MAX)
-		return -1;
-	*has_out = true;
-	*id_out = v;
-	return 0;
-}
-
-/* Splits line into at most AUTH_NFIELDS ':' fields; returns the count. */
-static int
-split_fields(const char *line, size_t len, const char **f, size_t *flen)
-{
-	const char	*p = line, *end = line + len, *c;
-	int		 n = 0;
-
-	for (;;) {
-		f[n] = p;
-		if (n == AUTH_NFIELDS - 1 ||
-		    (c = memchr(p, ':', (size_t)(end - p))) == NULL) {
-			flen[n++] = (size_t)(end - p);
-			return n;
-		}
-		flen[n++] = (size_t)(c - p);
-		p = c + 1;
-	}
-}
-
-int
-auth_parse_line(const char *line, size_t len, struct passwd_entry *out,
-    const char **errstr_out)
-{
-	struct passwd_entry	 e;
-	const char		*f[AUTH_NFIELDS], *hash;
-	size_t			 flen[AUTH_NFIELDS], i, hlen;
-	uint32_t		 id = 0;
-	int			 n;
-
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
-		;
-	if (i == len || line[i] == '#')
-		return 0;
-	if (memchr(line, '\0', len) != NULL)
-		return *errstr_out = "NUL byte in line", -1;
-
-	memset(&e, 0, sizeof(e));
-	n = split_fields(line, len, f, flen);
-	if (n < 2)
-		return *errstr_out = "missing password field", -1;
-	if (!auth_valid_username(f[0], flen[0]))
-		return *errstr_out = "invalid user name", -1;
-	memcpy(e.name, f[0], flen[0]);
-
-	hlen = flen[1];
-	if ((hash = strip_scheme(f[1], &hlen)) == NULL)
-		return *errstr_out = "unsupported password scheme", -1;
-	if (hlen >= sizeof(e.hash))
-		return *errstr_out = "password hash too long", -1;
-	if (has_ctl(hash, hlen))
-		return *errstr_out = "control character in password hash", -1;
-	memcpy(e.hash, hash, hlen);
-	if (!is_locked(e.hash) && !usable_hash(e.hash, hlen))
-		return *errstr_out = "unusable password hash", -1;
-
-	if (n > 2 && parse_id(f[2], flen[2], &e.has_uid, &id) == -1)
-		return *errstr_out = "uid is not a decimal number in range", -1;
-	e.uid = (uid_t)id;
-	if (n > 3 && parse_id(f[3], flen[3], &e.has_gid, &id) == -1)
-		return *errstr_out = "gid is not a decimal number in range", -1;
-	e.gid = (gid_t)id;
-
-	if (n > 5 && flen[5] > 0) {
-		if (flen[5] >= sizeof(e.home))
-			return *errstr_out = "home too long", -1;
-		if (f[5][0] != '/')
-			return *errstr_out = "home is not an absolute path", -1;
-		if (has_ctl(f[5], flen[5]))
-			return *errstr_out = "control character in home", -1;
-		memcpy(e.home, f[5], flen[5]);
-	}
-	*out = e;
-	explicit_bzero(&e, sizeof(e));
-	return 1;
-}
 
 static int
 lr_open(struct lreader *r, const char *file)
@@ -339,7 +182,7 @@ auth_lookup(const char *file, const char *name, struct passwd_entry *out)
 			log_bad_line(file, r->lineno, why);
 			break;
 		case 1:
-			if (cost_hash[0] == '\0' && !is_locked(e->hash))
+			if (cost_hash[0] == '\0' && !auth_hash_locked(e->hash))
 				(void)strlcpy_(cost_hash, e->hash,
 				    sizeof(cost_hash));
 			if (strcmp(e->name, name) != 0)
@@ -421,7 +264,7 @@ verify_setting(const struct passwd_entry *e, bool *usable)
 	*usable = false;
 	if (e == NULL)
 		return cost_hash[0] != '\0' ? cost_hash : dummy_hash;
-	if (!is_locked(e->hash)) {
+	if (!auth_hash_locked(e->hash)) {
 		*usable = true;
 		return e->hash;
 	}
@@ -432,18 +275,35 @@ verify_setting(const struct passwd_entry *e, bool *usable)
 	return cost_hash[0] != '\0' ? cost_hash : dummy_hash;
 }
 
+/* One crypt_r() of buf with setting; true if it reproduces the setting. */
+static bool
+crypt_matches(struct crypt_data *cd, const char *buf, const char *setting,
+    bool usable)
+{
+	const char *res;
+
+	res = crypt_r(buf, setting, cd);
+	return usable && res != NULL && res[0] != '*' && ct_equal(res, setting);
+}
+
 bool
-auth_verify(const struct passwd_entry *e, const char *pw, size_t len)
+auth_verify(const struct passwd_entry *e, const char *pw, size_t len,
+    const char **cred_out)
 {
 	struct crypt_data	*cd;
-	const char		*setting, *res;
+	const char		*setting;
 	char			*buf;
-	bool			 usable, ok = false;
+	bool			 usable, open, ok = false;
+	unsigned int		 i;
 
+	if (cred_out != NULL)
+		*cred_out = NULL;
 	setting = verify_setting(e, &usable);
+	/* A {SCRAM-*} hash field: app passwords still work (SPEC 4.1). */
+	open = usable || (e != NULL && e->pw_scram >= 0);
 	/* SPEC 4: a password is never cut short at a NUL. */
 	if (len > MAX_PASSWORD || memchr(pw, '\0', len) != NULL) {
-		usable = false;
+		usable = open = false;
 		len = 0;
 	}
 	if ((cd = calloc(1, sizeof(*cd))) == NULL)
@@ -454,70 +314,18 @@ auth_verify(const struct passwd_entry *e, const char *pw, size_t len)
 	}
 	memcpy(buf, pw, len);
 	buf[len] = '\0';
-	res = crypt_r(buf, setting, cd);
-	if (usable && res != NULL && res[0] != '*')
-		ok = ct_equal(res, setting);
+	ok = crypt_matches(cd, buf, setting, usable);
+	/* SPEC 4.2: application passwords; each costs its own crypt. */
+	for (i = 0; open && !ok && i < e->napp; i++) {
+		if ((ok = crypt_matches(cd, buf, e->app[i].hash, true)) &&
+		    cred_out != NULL)
+			*cred_out = e->app[i].label;
+	}
 	explicit_bzero(buf, MAX_PASSWORD + 1);
 	explicit_bzero(cd, sizeof(*cd));
 	free(buf);
 	free(cd);
 	return ok;
-}
-
-/* RFC 4648 base64 value of c, or -1. */
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Strict RFC 4648 decoding: padding required, no blanks, no bits set in
- * the padding.  Returns the decoded length, or -1.
- */
-static ssize_t
-b64_decode(const char *in, char *out, size_t outsize)
-{
-	size_t		 inlen = strlen(in), i, o = 0, pad = 0;
-	uint32_t	 acc;
-	int		 v, j;
-
-	if (inlen % 4 != 0)
-		return -1;
-	if (inlen > 0 && in[inlen - 1] == '=')
-		pad = inlen > 1 && in[inlen - 2] == '=' ? 2 : 1;
-	if (inlen / 4 * 3 - pad > outsize)
-		return -1;
-	for (i = 0; i < inlen; i += 4) {
-		acc = 0;
-		for (j = 0; j < 4; j++) {
-			if (i + (size_t)j >= inlen - pad)
-				v = 0;
-			else if ((v = b64_value((unsigned char)in[i + j])) < 0)
-				return -1;
-			acc = acc << 6 | (uint32_t)v;
-		}
-		out[o++] = (char)(acc >> 16);
-		if (i + 4 < inlen || pad < 2)
-			out[o++] = (char)(acc >> 8 & 0xff);
-		if (i + 4 < inlen || pad < 1)
-			out[o++] = (char)(acc & 0xff);
-		/* Non-canonical: bits hidden under the padding. */
-		if (i + 4 >= inlen && ((pad == 1 && (acc & 0xff) != 0) ||
-		    (pad == 2 && (acc & 0xffff) != 0)))
-			return -1;
-	}
-	return (ssize_t)o;
 }
 
 int

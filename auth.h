@@ -1,6 +1,7 @@
 /*
- * auth.h: the passwd file, password verification, SASL PLAIN decoding and
- * the privilege drop (SPEC 4).  Nothing here writes protocol replies.
+ * auth.h: reading the passwd file, password verification, SASL PLAIN
+ * decoding and the privilege drop (SPEC 4).  The line parsers are in
+ * passwd.h.  Nothing here writes protocol replies.
  */
 #ifndef AUTH_H
 #define AUTH_H
@@ -9,36 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "passwd.h"
 #include "pop3.h"
-
-#define AUTH_MAX_HASH	512
-#define AUTH_MAX_HOME	4096
-
-/* One line of the passwd file: user:hash:uid:gid:gecos:home:extra */
-struct passwd_entry {
-	char	name[MAX_USERNAME + 1];
-	char	hash[AUTH_MAX_HASH];	/* {SCHEME} prefix stripped */
-	bool	has_uid;		/* false: keep the process's identity */
-	bool	has_gid;
-	uid_t	uid;
-	gid_t	gid;
-	char	home[AUTH_MAX_HOME];
-};
-
-/*
- * SPEC 4: a name may reach the passwd file or a path only if it is 1..255
- * octets, has no '/', no control byte (NUL included), and does not start
- * with '.'.  len is the real length; a NUL inside makes it invalid.
- */
-bool	auth_valid_username(const char *name, size_t len);
-
-/*
- * Pure parser for one passwd-file line (without its newline).  Returns 1
- * for a user entry stored in *out, 0 for a blank or comment line, -1 for a
- * malformed line with the reason in *errstr_out.
- */
-int	auth_parse_line(const char *line, size_t len, struct passwd_entry *out,
-	    const char **errstr_out);
 
 /*
  * Reads the passwd file fresh and finds the first entry for name.  Returns
@@ -56,13 +29,17 @@ int	auth_lookup(const char *file, const char *name,
 int	auth_check_file(const char *file);
 
 /*
- * Verifies pw[0..len) against e->hash with crypt_r.  e == NULL (unknown
- * user) verifies against a dummy hash of the same cost and returns false:
- * the first usable hash auth_lookup() met in the file, else a $6$ one.
- * A locked account (empty hash, '!' or '*') and a password holding a NUL
- * never verify.  Takes the same time in every failing case.
+ * Verifies pw[0..len) against e->hash with crypt_r, then against each of
+ * e's app-password hashes (SPEC 4.2).  On success *cred_out (if not NULL)
+ * is NULL for the account password or the app-password's label.  e ==
+ * NULL (unknown user) verifies against a dummy hash of the same cost and
+ * returns false: the first usable hash auth_lookup() met in the file,
+ * else a $6$ one.  A locked account (empty hash, '!' or '*') and a
+ * password holding a NUL never verify.  Takes the same time in every
+ * failing case for one user.
  */
-bool	auth_verify(const struct passwd_entry *e, const char *pw, size_t len);
+bool	auth_verify(const struct passwd_entry *e, const char *pw, size_t len,
+	    const char **cred_out);
 
 /*
  * Decodes an RFC 4616 PLAIN message from base64 b64 (NUL-terminated) into

@@ -3,6 +3,8 @@
  * the settings of SPEC 1.  Pure functions apart from strdup() of values:
  * no I/O, no globals.  Reading files and argv is main()'s job.
  */
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,22 +12,122 @@
 #include "uidmap.h"
 #include "util.h"
 
-void
-config_defaults(struct config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->maildir = "%h/Maildir";
-	c->timeout_unauth = 60;
-	c->timeout_auth = 1800;
-	c->max_command_length = 512;
-	c->plaintext_auth = PLAINTEXT_TLS;
-	c->uidl = UIDL_COUNTER;
-	c->uidl_import = UIDMAP_IMPORT_AUTO;
-	c->auth_fail_delay = 2;
-	c->max_auth_failures = 3;
-	c->log = LOGTO_AUTO;
-	c->penalty_file = "/var/lib/pop3-handler/penalty";
-}
+/* Order matches the enums in pop3.h. */
+static const char *const plaintext_names[] = { "tls", "never", "always",
+    NULL };
+static const char *const uidl_names[] = { "counter", "filename", NULL };
+/* Order matches enum uidmap_import in uidmap.h. */
+static const char *const import_names[] = { "auto", "dovecot", "courier",
+    "filename", "none", NULL };
+static const char *const log_names[] = { "auto", "journal", "syslog",
+    "stderr", NULL };
+
+/* SPEC 4.1: the names of enum auth_mech, lower case, in its order. */
+static const char *const mech_names[MECH_COUNT] = {
+	"plain", "login", "scram-sha-1", "scram-sha-1-plus", "scram-sha-256",
+	"scram-sha-256-plus", "gssapi", "ntlm"
+};
+
+enum stype {
+	S_STR,		/* any non-empty text */
+	S_PATH,		/* an absolute path */
+	S_PATH_NONE,	/* an absolute path, or "none" for NULL */
+	S_MAILDIR,	/* a maildir template */
+	S_HOST,		/* a host name */
+	S_UINT,		/* unsigned int in lo..hi */
+	S_U32,		/* uint32_t in lo..hi */
+	S_U32_NEVER,	/* uint32_t in lo..hi, or "never" for EXPIRE_NEVER */
+	S_BOOL,		/* yes/no */
+	S_ENUM,		/* one of names[], stored as an int-sized enum */
+	S_MECHS,	/* a list of mechanism names */
+};
+
+/*
+ * SPEC 1: the one table of settings.  It drives config_set(), the
+ * defaults (config_defaults()) and the settings part of --help; tests/
+ * settings.bats holds the README, the man page and the sample config to
+ * it.  def is the default as a value would be written (NULL: unset);
+ * arg and help are --help's words.
+ */
+struct setting {
+	const char		*name;
+	enum stype		 type;
+	size_t			 off;
+	uint32_t		 lo, hi;
+	const char *const	*names;
+	const char		*def;
+	const char		*arg;
+	const char		*help;
+};
+
+#define F(field)	offsetof(struct config, field)
+
+static const struct setting settings[] = {
+	{ "passwd-file", S_STR, F(passwd_file), 0, 0, NULL, NULL, "FILE",
+	    "user:hash:uid:gid:gecos:home:shell:extra (required)" },
+	{ "maildir", S_MAILDIR, F(maildir), 0, 0, NULL, "%h/Maildir",
+	    "TEMPLATE", "%u user, %h home, %% percent" },
+	{ "timeout-unauth", S_UINT, F(timeout_unauth), 1, 86400, NULL, "60",
+	    "SECONDS", "idle limit before login" },
+	{ "timeout-auth", S_UINT, F(timeout_auth), 1, 86400, NULL, "1800",
+	    "SECONDS", "idle limit after login" },
+	{ "max-command-length", S_UINT, F(max_command_length),
+	    MIN_COMMAND_LENGTH, MAX_COMMAND_LENGTH, NULL, "512", "N",
+	    "octets incl. CRLF" },
+	{ "plaintext-auth", S_ENUM, F(plaintext_auth), 0, 0, plaintext_names,
+	    "tls", NULL, "where a password may travel" },
+	{ "tls-cert", S_STR, F(tls_cert), 0, 0, NULL, NULL, "FILE",
+	    "PEM certificate chain" },
+	{ "tls-key", S_STR, F(tls_key), 0, 0, NULL, NULL, "FILE",
+	    "PEM key; with tls-cert, STLS is offered" },
+	{ "implicit-tls", S_BOOL, F(implicit_tls), 0, 0, NULL, "no", NULL,
+	    "TLS before the greeting (port 995)" },
+	{ "secured", S_BOOL, F(secured), 0, 0, NULL, "no", NULL,
+	    "the transport is already protected (stunnel exec)" },
+	{ "uidl", S_ENUM, F(uidl), 0, 0, uidl_names, "counter", NULL,
+	    "UIDL form" },
+	{ "uidl-import", S_ENUM, F(uidl_import), 0, 0, import_names, "auto",
+	    NULL, "first login: keep the previous server's UIDLs" },
+	{ "hostname", S_HOST, F(hostname), 0, 0, NULL, NULL, "NAME",
+	    "in the greeting (default: gethostname())" },
+	{ "auth-fail-delay", S_UINT, F(auth_fail_delay), 0, 60, NULL, "2",
+	    "SECONDS", "before each authentication failure reply" },
+	{ "max-auth-failures", S_UINT, F(max_auth_failures), 1, 100, NULL,
+	    "3", "N", "then -ERR and close" },
+	{ "proxy-protocol", S_BOOL, F(proxy_protocol), 0, 0, NULL, "no", NULL,
+	    "a PROXY v1/v2 header comes first" },
+	{ "log", S_ENUM, F(log), 0, 0, log_names, "auto", NULL,
+	    "where log entries go" },
+	{ "log-retrievals", S_BOOL, F(log_retrievals), 0, 0, NULL, "no", NULL,
+	    "retrieved and removed UIDLs in the logout entry" },
+	{ "penalty-file", S_PATH_NONE, F(penalty_file), 0, 0, NULL,
+	    "/var/lib/pop3-handler/penalty", "FILE|none",
+	    "failures per peer, shared by all sessions" },
+	{ "state-dir", S_PATH, F(state_dir), 0, 0, NULL,
+	    "/var/lib/pop3-handler", "DIR", "per-installation secrets" },
+	{ "auth-mechanisms", S_MECHS, F(auth_mechs), 0, 0, NULL,
+	    "plain login scram-sha-256 scram-sha-256-plus gssapi", "LIST",
+	    "SASL mechanisms that may be offered" },
+	{ "gssapi-keytab", S_PATH, F(gssapi_keytab), 0, 0, NULL, NULL, "FILE",
+	    "Kerberos keytab; set: GSSAPI is offered" },
+	{ "gssapi-realms", S_STR, F(gssapi_realms), 0, 0, NULL, NULL,
+	    "\"R1 R2\"", "realms accepted (default: krb5.conf's)" },
+	{ "gssapi-rcache-dir", S_PATH, F(gssapi_rcache_dir), 0, 0, NULL, NULL,
+	    "DIR", "replay cache shared by all sessions (state-dir/rcache)" },
+	{ "login-delay", S_U32, F(login_delay), 0, MAX_LOGIN_DELAY, NULL, "0",
+	    "SECONDS", "least time between two logins of a user; 0: off" },
+	{ "expire", S_U32_NEVER, F(expire_days), 0, MAX_EXPIRE_DAYS, NULL,
+	    "never", "DAYS|never", "remove messages retrieved DAYS ago" },
+	{ "tls-ticket-key-file", S_PATH_NONE, F(tls_ticket_key_file), 0, 0,
+	    NULL, "none", "FILE|none",
+	    "TLS ticket keys shared by all sessions; none: no tickets" },
+	{ NULL, S_STR, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+_Static_assert(sizeof(enum plaintext_auth) == sizeof(int) &&
+    sizeof(enum uidl_mode) == sizeof(int) &&
+    sizeof(enum log_backend) == sizeof(int) &&
+    sizeof(unsigned int) == sizeof(int), "S_ENUM fields are int-sized");
 
 static int
 set_bool(bool *b, const char *v, const char **errstr)
@@ -41,10 +143,12 @@ set_bool(bool *b, const char *v, const char **errstr)
 	return 0;
 }
 
+/* "out of range (1..86400)": the reason names the range. */
 static int
-set_uint(unsigned int *u, const char *v, uint32_t lo, uint32_t hi,
+set_u32(uint32_t *u, const char *v, uint32_t lo, uint32_t hi,
     const char **errstr)
 {
+	static char range[64];
 	uint32_t n;
 	enum parse_num r;
 
@@ -53,7 +157,9 @@ set_uint(unsigned int *u, const char *v, uint32_t lo, uint32_t hi,
 		return -1;
 	}
 	if (n < lo || n > hi) {
-		*errstr = "out of range";
+		(void)snprintf(range, sizeof(range), "out of range (%u..%u)",
+		    (unsigned int)lo, (unsigned int)hi);
+		*errstr = range;
 		return -1;
 	}
 	*u = n;
@@ -104,92 +210,152 @@ set_enum(int *e, const char *v, const char *const *names, const char **errstr)
 	return -1;
 }
 
-/* Order matches the enums in pop3.h. */
-static const char *const plaintext_names[] = { "tls", "never", "always",
-    NULL };
-static const char *const uidl_names[] = { "counter", "filename", NULL };
-/* Order matches enum uidmap_import in uidmap.h. */
-static const char *const import_names[] = { "auto", "dovecot", "courier",
-    "filename", "none", NULL };
-static const char *const log_names[] = { "auto", "journal", "syslog",
-    "stderr", NULL };
+const char *
+config_mech_name(enum auth_mech m)
+{
+	return (unsigned int)m < MECH_COUNT ? mech_names[m] : "?";
+}
+
+int
+config_parse_mechs(const char *v, unsigned int *out, const char **errstr)
+{
+	char name[32];
+	size_t n;
+	unsigned int set = 0, m;
+
+	for (;;) {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		n = strcspn(v, " \t,");
+		if (n >= sizeof(name)) {
+			*errstr = "unknown mechanism";
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			name[i] = (v[i] >= 'A' && v[i] <= 'Z') ?
+			    (char)(v[i] - 'A' + 'a') : v[i];
+		name[n] = '\0';
+		for (m = 0; m < MECH_COUNT; m++)
+			if (!strcmp(name, mech_names[m]))
+				break;
+		if (m == MECH_COUNT) {
+			*errstr = "unknown mechanism";
+			return -1;
+		}
+		set |= MECH_BIT(m);
+		v += n;
+	}
+	*out = set;
+	return 0;
+}
+
+/*
+ * Sets one table row from v.  String defaults (own == false) point at
+ * the table's literal; values from the user are copied into c->owned.
+ */
+static int
+apply(struct config *c, const struct setting *t, const char *v, bool own,
+    const char **errstr)
+{
+	void *p = (char *)c + t->off;
+	const char **sp = p;
+
+	switch (t->type) {
+	case S_PATH_NONE:
+		if (!strcmp(v, "none")) {
+			*sp = NULL;
+			return 0;
+		}
+		/* FALLTHROUGH */
+	case S_PATH:
+		if (v[0] != '/') {
+			*errstr = t->type == S_PATH ? "expected an absolute path"
+			    : "expected an absolute path or none";
+			return -1;
+		}
+		break;
+	case S_MAILDIR:
+		if (config_check_template(v, errstr) == -1)
+			return -1;
+		break;
+	case S_HOST:
+		if (has_ctl(v, strlen(v)) || strlen(v) > 255) {
+			*errstr = "not a valid host name";
+			return -1;
+		}
+		break;
+	case S_STR:
+		break;
+	case S_UINT:
+		return set_u32((uint32_t *)p, v, t->lo, t->hi, errstr);
+	case S_U32_NEVER:
+		if (!strcmp(v, "never")) {
+			*(uint32_t *)p = EXPIRE_NEVER;
+			return 0;
+		}
+		/* FALLTHROUGH */
+	case S_U32:
+		return set_u32((uint32_t *)p, v, t->lo, t->hi, errstr);
+	case S_BOOL:
+		return set_bool((bool *)p, v, errstr);
+	case S_ENUM:
+		return set_enum((int *)p, v, t->names, errstr);
+	case S_MECHS:
+		return config_parse_mechs(v, (unsigned int *)p, errstr);
+	}
+	if (!own) {
+		*sp = v;
+		return 0;
+	}
+	return set_str(c, sp, v, errstr);
+}
+
+void
+config_defaults(struct config *c)
+{
+	const struct setting *t;
+	const char *errstr;
+
+	memset(c, 0, sizeof(*c));
+	for (t = settings; t->name != NULL; t++)
+		if (t->def != NULL && apply(c, t, t->def, false, &errstr) == -1)
+			abort();	/* a bad default is a bug */
+}
 
 int
 config_set(struct config *c, const char *name, const char *v,
     const char **errstr)
 {
-	int e, r;
+	const struct setting *t;
 
-	if (!strcmp(name, "passwd-file"))
-		return set_str(c, &c->passwd_file, v, errstr);
-	if (!strcmp(name, "maildir")) {
-		if (config_check_template(v, errstr) == -1)
-			return -1;
-		return set_str(c, &c->maildir, v, errstr);
-	}
-	if (!strcmp(name, "timeout-unauth"))
-		return set_uint(&c->timeout_unauth, v, 1, 86400, errstr);
-	if (!strcmp(name, "timeout-auth"))
-		return set_uint(&c->timeout_auth, v, 1, 86400, errstr);
-	if (!strcmp(name, "max-command-length"))
-		return set_uint(&c->max_command_length, v, MIN_COMMAND_LENGTH,
-		    MAX_COMMAND_LENGTH, errstr);
-	if (!strcmp(name, "plaintext-auth")) {
-		if ((r = set_enum(&e, v, plaintext_names, errstr)) == 0)
-			c->plaintext_auth = (enum plaintext_auth)e;
-		return r;
-	}
-	if (!strcmp(name, "tls-cert"))
-		return set_str(c, &c->tls_cert, v, errstr);
-	if (!strcmp(name, "tls-key"))
-		return set_str(c, &c->tls_key, v, errstr);
-	if (!strcmp(name, "implicit-tls"))
-		return set_bool(&c->implicit_tls, v, errstr);
-	if (!strcmp(name, "secured"))
-		return set_bool(&c->secured, v, errstr);
-	if (!strcmp(name, "uidl")) {
-		if ((r = set_enum(&e, v, uidl_names, errstr)) == 0)
-			c->uidl = (enum uidl_mode)e;
-		return r;
-	}
-	if (!strcmp(name, "uidl-import")) {
-		/* SPEC 6, C0009: the first login's source of kept UIDLs. */
-		if ((r = set_enum(&e, v, import_names, errstr)) == 0)
-			c->uidl_import = (unsigned int)e;
-		return r;
-	}
-	if (!strcmp(name, "hostname")) {
-		if (has_ctl(v, strlen(v)) || strlen(v) > 255) {
-			*errstr = "not a valid host name";
-			return -1;
-		}
-		return set_str(c, &c->hostname, v, errstr);
-	}
-	if (!strcmp(name, "auth-fail-delay"))
-		return set_uint(&c->auth_fail_delay, v, 0, 60, errstr);
-	if (!strcmp(name, "max-auth-failures"))
-		return set_uint(&c->max_auth_failures, v, 1, 100, errstr);
-	if (!strcmp(name, "proxy-protocol"))
-		return set_bool(&c->proxy_protocol, v, errstr);
-	if (!strcmp(name, "log")) {
-		if ((r = set_enum(&e, v, log_names, errstr)) == 0)
-			c->log = (enum log_backend)e;
-		return r;
-	}
-	if (!strcmp(name, "penalty-file")) {
-		/* Issue 5: an absolute path, or "none" to turn it off. */
-		if (!strcmp(v, "none")) {
-			c->penalty_file = NULL;
-			return 0;
-		}
-		if (v[0] != '/') {
-			*errstr = "expected an absolute path or none";
-			return -1;
-		}
-		return set_str(c, &c->penalty_file, v, errstr);
-	}
+	for (t = settings; t->name != NULL; t++)
+		if (!strcmp(name, t->name))
+			return apply(c, t, v, true, errstr);
 	*errstr = "unknown setting";
 	return -1;
+}
+
+void
+config_usage(FILE *f)
+{
+	const struct setting *t;
+	const char *const *n;
+
+	for (t = settings; t->name != NULL; t++) {
+		fprintf(f, "  --%s=", t->name);
+		if (t->type == S_BOOL)
+			fputs("yes|no", f);
+		else if (t->type == S_ENUM)
+			for (n = t->names; *n != NULL; n++)
+				fprintf(f, "%s%s", n == t->names ? "" : "|", *n);
+		else
+			fputs(t->arg, f);
+		fprintf(f, "\n      %s%s%s%s\n", t->help, t->def != NULL ?
+		    " (default: " : "", t->def != NULL ? t->def : "",
+		    t->def != NULL ? ")" : "");
+	}
 }
 
 static bool

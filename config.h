@@ -6,6 +6,7 @@
 #define CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "pop3.h"
 
@@ -21,6 +22,19 @@ void	config_defaults(struct config *c);
  */
 int	config_set(struct config *c, const char *name, const char *value,
 	    const char **errstr_out);
+
+/*
+ * SPEC 4.1: parses a list of mechanism names (blank- or comma-separated,
+ * any case) into a set of MECH_BIT()s.  Returns 0, or -1 with a reason.
+ */
+int	config_parse_mechs(const char *v, unsigned int *out,
+	    const char **errstr_out);
+
+/* The lower-case name of a mechanism ("scram-sha-256-plus"). */
+const char *config_mech_name(enum auth_mech);
+
+/* Writes one line or two per setting, from the table, for --help. */
+void	config_usage(FILE *);
 
 /* Frees the values config_set() copied; c is unusable afterwards. */
 void	config_free(struct config *c);

@@ -55,6 +55,7 @@ static bool	syslog_open;
 static char	ctx_user[MAX_CTX];
 static char	ctx_peer[MAX_CTX];
 static char	ctx_tls[MAX_CTX];
+static char	ctx_mech[32];
 
 static const char *const event_names[] = {
 	[EVENT_LOGIN] = "login",
@@ -174,17 +175,25 @@ log_set_tls(const char *s)
 	set_ctx(ctx_tls, s);
 }
 
+void
+log_set_mech(const char *s)
+{
+	/* Names come from the mechanism table, never from the client. */
+	(void)strlcpy_(ctx_mech, s != NULL ? s : "", sizeof(ctx_mech));
+}
+
 /* "event=login user=u remote=r tls=t " with unset fields left out. */
 static void
 event_words(char *buf, size_t size, int ev)
 {
 	int	n;
 
-	n = snprintf(buf, size, "event=%s %s%s%s%s%s%s%s%s%s",
+	n = snprintf(buf, size, "event=%s %s%s%s%s%s%s%s%s%s%s%s%s",
 	    event_names[ev],
 	    ctx_user[0] ? "user=" : "", ctx_user, ctx_user[0] ? " " : "",
 	    ctx_peer[0] ? "remote=" : "", ctx_peer, ctx_peer[0] ? " " : "",
-	    ctx_tls[0] ? "tls=" : "", ctx_tls, ctx_tls[0] ? " " : "");
+	    ctx_tls[0] ? "tls=" : "", ctx_tls, ctx_tls[0] ? " " : "",
+	    ctx_mech[0] ? "mech=" : "", ctx_mech, ctx_mech[0] ? " " : "");
 	if (n < 0)
 		buf[0] = '\0';
 }
@@ -266,11 +275,11 @@ journal_send(const struct iovec *fields, int n)
 static int
 write_journal(int prio, int ev, const char *msg)
 {
-	char		 f_msg[MAX_ESC + 3 * MAX_CTX + 80], f_prio[16];
+	char		 f_msg[MAX_ESC + 3 * MAX_CTX + 160], f_prio[16];
 	char		 f_id[40];
 	char		 f_user[MAX_CTX + 16], f_peer[MAX_CTX + 16];
-	char		 f_tls[MAX_CTX + 16], f_ev[32], p[4];
-	struct iovec	 iov[8];
+	char		 f_tls[MAX_CTX + 16], f_ev[32], p[4], f_mech[48];
+	struct iovec	 iov[9];
 	int		 n = 0;
 
 	(void)snprintf(p, sizeof(p), "%d", prio);
@@ -281,6 +290,7 @@ write_journal(int prio, int ev, const char *msg)
 	add_field(iov, &n, f_user, sizeof(f_user), "POP3_USER", ctx_user);
 	add_field(iov, &n, f_peer, sizeof(f_peer), "POP3_REMOTE", ctx_peer);
 	add_field(iov, &n, f_tls, sizeof(f_tls), "POP3_TLS", ctx_tls);
+	add_field(iov, &n, f_mech, sizeof(f_mech), "POP3_MECH", ctx_mech);
 	if (ev >= 0)
 		add_field(iov, &n, f_ev, sizeof(f_ev), "POP3_EVENT",
 		    event_names[ev]);
@@ -291,8 +301,8 @@ write_journal(int prio, int ev, const char *msg)
 static void
 vlog(int prio, int ev, bool with_errno, const char *fmt, va_list ap)
 {
-	char	raw[MAX_RAW], esc[MAX_ESC + 3 * MAX_CTX + 64];
-	char	words[3 * MAX_CTX + 64];
+	char	raw[MAX_RAW], esc[MAX_ESC + 3 * MAX_CTX + 128];
+	char	words[3 * MAX_CTX + 128];
 	int	saved = errno, b, n;
 
 	n = vsnprintf(raw, sizeof(raw), fmt, ap);

@@ -25,6 +25,8 @@ void	log_set_debug(bool);
 void	log_set_user(const char *);
 void	log_set_peer(const char *);
 void	log_set_tls(const char *);
+/* SPEC 4.1: the mechanism of the AUTH under way ("plain"); NULL clears. */
+void	log_set_mech(const char *);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "io.h"
 #include "log.h"
+#include "ntlm.h"
 #include "proxy.h"
 #include "session.h"
 #include "tls.h"
@@ -39,32 +40,12 @@ enum mode {
 
 static const char usage[] =
 "usage: pop3-handler [--config=FILE] [--name=value ...] [--debug]\n"
-"       pop3-handler --check-config | --check-user=NAME | --hash-password\n"
+"       pop3-handler --check-config | --check-user=NAME\n"
+"       pop3-handler --hash-password [--scheme=yescrypt|ntlm]\n"
 "       pop3-handler --version | --help\n"
 "\n"
 "Serves one POP3 session on fd 0/1 (inetd style).  Settings, each also a\n"
-"\"name = value\" line in the --config file (the command line wins):\n"
-"  passwd-file=FILE          user:hash:uid:gid:gecos:home:extra (required)\n"
-"  maildir=TEMPLATE          %h/Maildir (%u user, %h home, %% percent)\n"
-"  timeout-unauth=SECONDS    60     idle limit before login\n"
-"  timeout-auth=SECONDS      1800   idle limit after login\n"
-"  max-command-length=N      512    octets incl. CRLF, 255..8192\n"
-"  plaintext-auth=tls|never|always  tls\n"
-"  tls-cert=FILE, tls-key=FILE      PEM; both set offers STLS\n"
-"  implicit-tls=yes|no       no     TLS before the greeting (995)\n"
-"  secured=yes|no            no     transport already protected\n"
-"  uidl=counter|filename     counter\n"
-"  uidl-import=auto|dovecot|courier|filename|none   auto\n"
-"                            first login without a state file: keep the\n"
-"                            old server's UIDLs (dovecot-uidlist,\n"
-"                            courierpop3dsizelist, or base names)\n"
-"  hostname=NAME             gethostname()\n"
-"  auth-fail-delay=SECONDS   2\n"
-"  max-auth-failures=N       3\n"
-"  proxy-protocol=yes|no     no\n"
-"  log=auto|journal|syslog|stderr   auto\n"
-"  penalty-file=FILE|none    /var/lib/pop3-handler/penalty\n"
-"                            failures per peer, shared by all sessions\n";
+"\"name = value\" line in the --config file (the command line wins):\n";
 
 static bool
 fd_is_socket(int fd)
@@ -151,7 +132,7 @@ split_option(const char *arg, char *buf, size_t size, const char **name,
 
 static enum mode
 parse_args(struct config *c, int argc, char **argv, bool *debug,
-    const char **check_user)
+    const char **check_user, const char **scheme)
 {
 	char buf[CONFIG_MAX_LINE];
 	const char *name, *value, *errstr;
@@ -172,9 +153,14 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 			*check_user = argv[i] + sizeof("--check-user=") - 1;
 			continue;
 		}
+		if (!strcmp(name, "scheme") && value != NULL) {
+			*scheme = argv[i] + sizeof("--scheme=") - 1;
+			continue;
+		}
 		if (value == NULL) {
 			if (!strcmp(name, "help")) {
 				fputs(usage, stdout);
+				config_usage(stdout);
 				exit(0);
 			}
 			if (!strcmp(name, "version")) {
@@ -202,12 +188,64 @@ parse_args(struct config *c, int argc, char **argv, bool *debug,
 	return mode;
 }
 
+/* --hash-password --scheme=yescrypt: a $y$ hash field. */
 static int
-hash_password(void)
+hash_yescrypt(const char *pw, size_t len)
 {
-	char pw[MAX_PASSWORD + 2], hash[AUTH_MAX_HASH];
-	size_t len;
+	char hash[AUTH_MAX_HASH];
 
+	(void)len;
+	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
+		fprintf(stderr, "pop3-handler: cannot hash the password\n");
+		return EXIT_CONFIG;
+	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+/* --hash-password --scheme=ntlm: the ntlm= extra field (SPEC 4.2). */
+static int
+hash_ntlm(const char *pw, size_t len)
+{
+	uint8_t h[NTLM_HASH_LEN];
+	const char *errstr;
+	int i;
+
+	if (ntlm_nt_hash(pw, len, h, &errstr) == -1) {
+		fprintf(stderr, "pop3-handler: %s\n", errstr);
+		return EXIT_CONFIG;
+	}
+	printf("ntlm=");
+	for (i = 0; i < NTLM_HASH_LEN; i++)
+		printf("%02x", h[i]);
+	printf("\n");
+	explicit_bzero(h, sizeof(h));
+	return 0;
+}
+
+/* SPEC 4.1: --scheme=NAME picks a row; the first is the default. */
+static const struct hash_scheme {
+	const char	*name;
+	int		(*run)(const char *pw, size_t len);
+} hash_schemes[] = {
+	{ "yescrypt", hash_yescrypt },
+	{ "ntlm", hash_ntlm },
+	{ NULL, NULL }
+};
+
+static int
+hash_password(const char *scheme)
+{
+	const struct hash_scheme *hs = hash_schemes;
+	char pw[MAX_PASSWORD + 2];
+	size_t len;
+	int st;
+
+	while (scheme != NULL && hs->name != NULL && strcmp(hs->name, scheme))
+		hs++;
+	if (hs->name == NULL)
+		config_error("--scheme=%s: unknown scheme (yescrypt, ntlm)",
+		    scheme);
 	if (fgets(pw, sizeof(pw), stdin) == NULL) {
 		fprintf(stderr, "pop3-handler: no password on stdin\n");
 		return EXIT_CONFIG;
@@ -217,14 +255,9 @@ hash_password(void)
 		pw[--len] = '\0';
 	if (len > 0 && pw[len - 1] == '\r')
 		pw[--len] = '\0';
-	if (auth_hash_password(pw, hash, sizeof(hash)) == -1) {
-		explicit_bzero(pw, sizeof(pw));
-		fprintf(stderr, "pop3-handler: cannot hash the password\n");
-		return EXIT_CONFIG;
-	}
+	st = hs->run(pw, len);
 	explicit_bzero(pw, sizeof(pw));
-	printf("%s\n", hash);
-	return 0;
+	return st;
 }
 
 static int
@@ -235,8 +268,12 @@ check_config(const struct config *c)
 	int bad;
 
 	if (c->tls_cert != NULL) {
-		if ((t = tls_new(c->tls_cert, c->tls_key, &errstr)) == NULL) {
+		/* Everything a session loads only when TLS is used. */
+		if ((t = tls_new(c->tls_cert, c->tls_key,
+		    c->tls_ticket_key_file, &errstr)) == NULL ||
+		    tls_check(t, &errstr) == -1) {
 			fprintf(stderr, "pop3-handler: %s\n", errstr);
+			tls_free(t);
 			return EXIT_CONFIG;
 		}
 		tls_free(t);
@@ -346,6 +383,8 @@ serve(const struct config *cfg, struct tls *tls)
 {
 	struct io_transport tr;
 	struct proxy_result pr;
+	struct config proxied;
+	char ptls[sizeof(pr.ssl_version) + sizeof(pr.ssl_cipher) + 8];
 	struct session s;
 	const char *errstr;
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -366,6 +405,21 @@ serve(const struct config *cfg, struct tls *tls)
 			log_set_peer(pr.addr);
 			peer_addr = pr.addr;
 		}
+		if (!pr.local && pr.ssl && !cfg->implicit_tls) {
+			/*
+			 * Issue 15: the proxy ended TLS (send-proxy-v2-ssl).
+			 * The transport is protected as with "secured": no
+			 * STLS inside it, plaintext auth as under TLS.
+			 */
+			proxied = *cfg;
+			proxied.secured = true;
+			cfg = &proxied;
+			tls = NULL;
+			(void)snprintf(ptls, sizeof(ptls), "proxy:%s/%s",
+			    pr.ssl_version[0] ? pr.ssl_version : "TLS",
+			    pr.ssl_cipher[0] ? pr.ssl_cipher : "unknown");
+			log_set_tls(ptls);
+		}
 	}
 	if ((io = io_new(STDIN_FILENO, STDOUT_FILENO,
 	    cfg->max_command_length)) == NULL) {
@@ -382,6 +436,8 @@ serve(const struct config *cfg, struct tls *tls)
 		}
 		io_set_transport(io, &tr);
 		log_set_tls(tls_describe(tls));
+		log_debug("implicit TLS: %s, %s", tls_describe(tls),
+		    tls_resumed(tls) ? "resumed" : "full handshake");
 	}
 	session_init(&s, cfg, io, loopback, tls, cfg->implicit_tls);
 	s.peer = peer_addr;
@@ -396,17 +452,19 @@ main(int argc, char **argv)
 	static char hostname[256];
 	struct config cfg;
 	struct tls *tls = NULL;
-	const char *errstr, *check_user = NULL;
+	const char *errstr, *check_user = NULL, *scheme = NULL;
 	bool debug = false;
 	enum mode mode;
 	int st;
 
 	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&cfg);
-	mode = parse_args(&cfg, argc, argv, &debug, &check_user);
+	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &scheme);
 	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
-		return hash_password();
+		return hash_password(scheme);
+	if (scheme != NULL)
+		config_error("--scheme is for --hash-password only");
 	if (cfg.passwd_file == NULL)
 		config_error("passwd-file is not set (see --help)");
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
@@ -432,8 +490,9 @@ main(int argc, char **argv)
 		return st;
 	}
 
-	if (cfg.tls_cert != NULL &&
-	    (tls = tls_new(cfg.tls_cert, cfg.tls_key, &errstr)) == NULL)
+	/* Issue 15: no OpenSSL yet; STLS or implicit TLS loads it. */
+	if (cfg.tls_cert != NULL && (tls = tls_new(cfg.tls_cert, cfg.tls_key,
+	    cfg.tls_ticket_key_file, &errstr)) == NULL)
 		config_error("%s", errstr);
 	log_init(cfg.log);
 	log_set_debug(debug);

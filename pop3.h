@@ -42,6 +42,27 @@ enum log_backend {
 	LOGTO_STDERR,
 };
 
+/*
+ * SASL mechanisms (SPEC 4.1).  cfg->auth_mechs is a set of MECH_BIT()s:
+ * what may be offered; session.c decides what is usable on a connection.
+ */
+enum auth_mech {
+	MECH_PLAIN,
+	MECH_LOGIN,
+	MECH_SCRAM_SHA_1,
+	MECH_SCRAM_SHA_1_PLUS,
+	MECH_SCRAM_SHA_256,
+	MECH_SCRAM_SHA_256_PLUS,
+	MECH_GSSAPI,
+	MECH_NTLM,
+	MECH_COUNT
+};
+#define MECH_BIT(m)	(1u << (m))
+
+#define EXPIRE_NEVER	UINT32_MAX	/* RFC 2449 6.7: EXPIRE NEVER */
+#define MAX_EXPIRE_DAYS	36500
+#define MAX_LOGIN_DELAY	(31u * 86400u)	/* seconds */
+
 /* Filled once before the first byte is read; never written afterwards. */
 struct config {
 	const char		*passwd_file;
@@ -62,7 +83,16 @@ struct config {
 	bool			 proxy_protocol;
 	enum log_backend	 log;
 	const char		*penalty_file;	/* NULL: off (issue 5) */
-	char			*owned[32];	/* strdup()ed values */
+	unsigned int		 auth_mechs;	/* MECH_BIT()s, SPEC 4.1 */
+	const char		*gssapi_keytab;	/* NULL: no GSSAPI */
+	const char		*gssapi_realms;	/* NULL: krb5 default realm */
+	const char		*gssapi_rcache_dir; /* NULL: state-dir/rcache */
+	const char		*state_dir;	/* per-installation secrets */
+	uint32_t		 login_delay;	/* seconds; 0: off (SPEC 4.3) */
+	uint32_t		 expire_days;	/* EXPIRE_NEVER: off */
+	bool			 log_retrievals; /* UIDLs in logout (SPEC 9) */
+	const char		*tls_ticket_key_file;	/* NULL: no tickets */
+	char			*owned[48];	/* strdup()ed values */
 	unsigned int		 nowned;
 };
 

@@ -2,9 +2,11 @@
  * proxy.c: PROXY protocol v1 (text) and v2 (binary) header parsing
  * (SPEC 9).  Pure: bytes in, a result or a reason out.  Trusts nothing:
  * every length is checked against the bytes present and our bounds.
- * Accepted: v1 TCP4, TCP6 and UNKNOWN; v2 PROXY over TCP4 or TCP6 (TLVs
- * after the addresses are skipped) and LOCAL or UNSPEC, which keep the
- * real peer.  Anything else is malformed: the caller closes without a
+ * Accepted: v1 TCP4, TCP6 and UNKNOWN; v2 PROXY over TCP4 or TCP6 and
+ * LOCAL or UNSPEC, which keep the real peer.  Of the TLVs after the v2
+ * addresses only PP2_TYPE_SSL is read (issue 15: TLS ended at the
+ * proxy); the others are skipped, and a TLV area that does not add up
+ * is ignored as a whole.  Anything else is malformed: the caller closes without a
  * reply.
  */
 #include <arpa/inet.h>
@@ -106,6 +108,77 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_result *out,
 	return -1;
 }
 
+#define PP2_TYPE_SSL		0x20
+#define PP2_CLIENT_SSL		0x01
+#define PP2_SUBTYPE_SSL_VERSION	0x21
+#define PP2_SUBTYPE_SSL_CIPHER	0x23
+
+/* Copies a TLV value that is all printable ASCII and fits; else "". */
+static void
+tlv_string(char *dst, size_t size, const unsigned char *v, size_t len)
+{
+	size_t i;
+
+	dst[0] = '\0';
+	if (len == 0 || len >= size)
+		return;
+	for (i = 0; i < len; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
+			return;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+/*
+ * Walks the TLVs in p[0..len): type, 16-bit length, value.  Fills the ssl
+ * fields of out only when every TLV (and every sub-TLV of PP2_TYPE_SSL)
+ * lies inside its area.
+ */
+static void
+parse_tlvs(const unsigned char *p, size_t len, struct proxy_result *out)
+{
+	struct proxy_result r;
+	const unsigned char *v, *sv;
+	size_t off = 0, vlen, soff, slen;
+
+	memset(&r, 0, sizeof(r));
+	while (off < len) {
+		if (len - off < 3)
+			return;
+		vlen = (size_t)p[off + 1] << 8 | p[off + 2];
+		if (vlen > len - off - 3)
+			return;
+		v = p + off + 3;
+		if (p[off] == PP2_TYPE_SSL) {
+			/* client flags (1), verify (4), then sub-TLVs */
+			if (vlen < 5)
+				return;
+			r.ssl = (v[0] & PP2_CLIENT_SSL) != 0;
+			for (soff = 5; soff < vlen; soff += 3 + slen) {
+				if (vlen - soff < 3)
+					return;
+				slen = (size_t)v[soff + 1] << 8 | v[soff + 2];
+				if (slen > vlen - soff - 3)
+					return;
+				sv = v + soff + 3;
+				if (v[soff] == PP2_SUBTYPE_SSL_VERSION)
+					tlv_string(r.ssl_version,
+					    sizeof(r.ssl_version), sv, slen);
+				else if (v[soff] == PP2_SUBTYPE_SSL_CIPHER)
+					tlv_string(r.ssl_cipher,
+					    sizeof(r.ssl_cipher), sv, slen);
+			}
+		}
+		off += 3 + vlen;
+	}
+	out->ssl = r.ssl;
+	if (r.ssl) {
+		memcpy(out->ssl_version, r.ssl_version,
+		    sizeof(out->ssl_version));
+		memcpy(out->ssl_cipher, r.ssl_cipher, sizeof(out->ssl_cipher));
+	}
+}
+
 static int
 parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out,
     const char **errstr)
@@ -147,6 +220,7 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out,
 		memcpy(&a4, buf + 16, 4);
 		out->loopback = loopback4(&a4);
 		inet_ntop(AF_INET, &a4, out->addr, sizeof(out->addr));
+		parse_tlvs(buf + 16 + 12, body - 12, out);
 		return (int)total;
 	case 0x21:	/* TCP over IPv6 */
 		if (body < 36)
@@ -154,6 +228,7 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out,
 		memcpy(&a6, buf + 16, 16);
 		out->loopback = loopback6(&a6);
 		inet_ntop(AF_INET6, &a6, out->addr, sizeof(out->addr));
+		parse_tlvs(buf + 16 + 36, body - 36, out);
 		return (int)total;
 	case 0x00:	/* UNSPEC */
 		out->local = true;

@@ -15,6 +15,14 @@ struct proxy_result {
 	bool	local;		/* LOCAL / UNKNOWN: keep the real peer */
 	bool	loopback;	/* the announced source is a loopback one */
 	char	addr[46];	/* the announced source, printable */
+	/*
+	 * v2 PP2_TYPE_SSL with PP2_CLIENT_SSL (HAProxy send-proxy-v2-ssl):
+	 * the client reached the proxy over TLS.  Version and cipher are
+	 * its sub-TLVs when present and printable, else empty.
+	 */
+	bool	ssl;
+	char	ssl_version[32];
+	char	ssl_cipher[64];
 };
 
 /*

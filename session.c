@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -21,6 +22,7 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
+#include "ntlm.h"
 #include "penalty.h"
 #include "sandbox.h"
 #include "session.h"
@@ -71,6 +73,48 @@ static const struct command trans_cmds[] = {
 	{ "RETR", cmd_retr }, { "DELE", cmd_dele }, { "NOOP", cmd_noop },
 	{ "RSET", cmd_rset }, { "TOP", cmd_top }, { "UIDL", cmd_uidl },
 	{ "QUIT", cmd_quit_trans }, { NULL, NULL }
+};
+
+static bool			 plaintext_allowed(const struct session *);
+static enum cmd_result	 plain_step(struct session *, char *);
+static enum cmd_result	 login_start(struct session *);
+static enum cmd_result	 login_step(struct session *, char *);
+static enum cmd_result	 ntlm_step(struct session *, char *);
+static bool			 mech_usable(const struct session *,
+				    enum auth_mech);
+
+/*
+ * SPEC 4.1: the SASL mechanisms, indexed by enum auth_mech.  A row with no
+ * step is not built in; usable (NULL: always) is the connection's rule;
+ * plaintext marks the mechanisms that carry a password in the clear
+ * (refused with the plaintext reply where that is disallowed); start
+ * (NULL: an empty "+ " challenge) begins an exchange without an initial
+ * response; step takes each client line.
+ */
+struct mech {
+	enum auth_mech	 id;
+	const char	*name;
+	bool		 plaintext;
+	bool		(*usable)(const struct session *);
+	enum cmd_result	(*start)(struct session *);
+	enum cmd_result	(*step)(struct session *, char *);
+};
+
+static const struct mech mechs[MECH_COUNT] = {
+	[MECH_PLAIN] = { MECH_PLAIN, "PLAIN", true, plaintext_allowed, NULL,
+	    plain_step },
+	[MECH_LOGIN] = { MECH_LOGIN, "LOGIN", true, plaintext_allowed,
+	    login_start, login_step },
+	[MECH_SCRAM_SHA_1] = { MECH_SCRAM_SHA_1, "SCRAM-SHA-1", false, NULL,
+	    NULL, NULL },
+	[MECH_SCRAM_SHA_1_PLUS] = { MECH_SCRAM_SHA_1_PLUS, "SCRAM-SHA-1-PLUS",
+	    false, NULL, NULL, NULL },
+	[MECH_SCRAM_SHA_256] = { MECH_SCRAM_SHA_256, "SCRAM-SHA-256", false,
+	    NULL, NULL, NULL },
+	[MECH_SCRAM_SHA_256_PLUS] = { MECH_SCRAM_SHA_256_PLUS,
+	    "SCRAM-SHA-256-PLUS", false, NULL, NULL, NULL },
+	[MECH_GSSAPI] = { MECH_GSSAPI, "GSSAPI", false, NULL, NULL, NULL },
+	[MECH_NTLM] = { MECH_NTLM, "NTLM", false, NULL, NULL, ntlm_step },
 };
 
 /* Ends the session with status st; the loop exits after this command. */
@@ -244,9 +288,24 @@ refuse_plaintext(struct session *s)
 	return CMD_DONE;
 }
 
+/* SPEC 8: STLS only where TLS is configured, not active, not protected. */
+static bool
+stls_offered(const struct session *s)
+{
+	return tls_configured(s) && !s->tls_active && !s->cfg->secured;
+}
+
+/*
+ * SPEC 3, RFC 2449 section 5: the same list in both states, so what
+ * AUTHORIZATION announces is still announced after login.
+ */
 static enum cmd_result
 cmd_capa(struct session *s, char *args)
 {
+	char line[MAX_REPLY - 2];
+	size_t n;
+	int m;
+
 	(void)args;
 	reply(s, "+OK Capability list follows");
 	reply(s, "TOP");
@@ -254,15 +313,24 @@ cmd_capa(struct session *s, char *args)
 	reply(s, "RESP-CODES");
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
-	reply(s, "EXPIRE NEVER");
-	if (s->state == STATE_AUTHORIZATION) {
-		if (plaintext_allowed(s)) {
-			reply(s, "USER");
-			reply(s, "SASL PLAIN");
-		}
-		if (tls_configured(s) && !s->tls_active)
-			reply(s, "STLS");
-	}
+	if (s->cfg->expire_days == EXPIRE_NEVER)
+		reply(s, "EXPIRE NEVER");
+	else
+		reply(s, "EXPIRE %u", (unsigned int)s->cfg->expire_days);
+	if (s->cfg->login_delay > 0)
+		reply(s, "LOGIN-DELAY %u", (unsigned int)s->cfg->login_delay);
+	if (plaintext_allowed(s))
+		reply(s, "USER");
+	n = (size_t)snprintf(line, sizeof(line), "SASL");
+	for (m = 0; m < MECH_COUNT; m++)
+		if (mech_usable(s, (enum auth_mech)m) &&
+		    n + strlen(mechs[m].name) + 1 < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+			    " %s", mechs[m].name);
+	if (n > 4)
+		reply(s, "%s", line);
+	if (stls_offered(s))
+		reply(s, "STLS");
 	reply(s, "IMPLEMENTATION pop3-handler");
 	reply(s, ".");
 	return CMD_DONE;
@@ -350,28 +418,50 @@ auth_failed(struct session *s, const char *why)
 }
 
 /*
+ * Issue 5: the peer's recent failures in the penalty file delay a
+ * credential check; penalty_done() writes the outcome back.  A penalty
+ * file that cannot be used is reported once per connection.
+ */
+static void
+penalty_wait(struct session *s)
+{
+	unsigned int wait;
+
+	s->auth_warn = s->auth_failures == 0;
+	s->auth_pen = penalty_check(s->cfg->penalty_file, s->peer,
+	    s->cfg->auth_fail_delay, s->auth_warn, &wait) == 0;
+	if (wait > 0) {
+		log_debug("penalty: waiting %u s before the check", wait);
+		(void)io_flush(s->io);
+		sleep(wait);
+	}
+}
+
+/* Before session_login(): the file is out of reach after it. */
+static void
+penalty_done(struct session *s, bool failed)
+{
+	if (s->auth_pen)
+		(void)penalty_note(s->cfg->penalty_file, s->peer, failed,
+		    s->auth_warn);
+	s->auth_pen = false;
+}
+
+/*
  * Checks credentials; an invalid or unknown name costs the same crypt
- * time as a known one (SPEC 4).  Issue 5: the peer's recent failures in
- * the penalty file delay the check; the outcome is written back.  A
- * penalty file that cannot be used is reported once per connection.
+ * time as a known one (SPEC 4), with the penalty of issue 5 around it.
  */
 static enum cmd_result
 try_login(struct session *s, const char *name, size_t name_len, bool valid,
     const char *pw, size_t pw_len)
 {
 	struct passwd_entry e;
-	bool found = false, ok, pen, warn = s->auth_failures == 0;
-	unsigned int wait;
+	const char *cred;
+	bool found = false, ok;
 	enum cmd_result r;
 
 	log_set_user(name);
-	pen = penalty_check(s->cfg->penalty_file, s->peer,
-	    s->cfg->auth_fail_delay, warn, &wait) == 0;
-	if (wait > 0) {
-		log_debug("penalty: waiting %u s before the check", wait);
-		(void)io_flush(s->io);
-		sleep(wait);
-	}
+	penalty_wait(s);
 	if (valid) {
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
@@ -379,15 +469,17 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 			log_warn("cannot read %s", s->cfg->passwd_file);
 	}
 	(void)name_len;
-	ok = auth_verify(found ? &e : NULL, pw, pw_len);
-	/* Before session_login(): the file is out of reach after it. */
-	if (pen)
-		(void)penalty_note(s->cfg->penalty_file, s->peer, !ok, warn);
+	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
+	penalty_done(s, !ok);
 	if (!ok) {
 		r = auth_failed(s, found ? "bad password" : "unknown user");
 		log_set_user(NULL);
-	} else
+	} else {
+		/* SPEC 4.2: which application password, never the secret. */
+		if (cred != NULL)
+			log_info("credential: cred=%s", cred);
 		r = session_login(s, &e);
+	}
 	explicit_bzero(&e, sizeof(e));
 	return r;
 }
@@ -406,27 +498,26 @@ cmd_pass(struct session *s, char *args)
 	if (len == 0)
 		return bad(s, "-ERR Missing password");
 	s->have_user = false;
+	log_set_mech("user");
 	/* V0011: the whole rest of the line is the password. */
 	r = try_login(s, s->user, s->user_len, s->user_valid, args, len);
 	explicit_bzero(args, len);
 	return r;
 }
 
-/* RFC 4616 PLAIN data: "*" cancels, anything else is decoded. */
+/* RFC 4616 PLAIN data, decoded and verified like USER/PASS. */
 static enum cmd_result
-auth_plain_data(struct session *s, const char *data)
+plain_step(struct session *s, char *data)
 {
 	char buf[SASL_BUF];
 	const char *authcid, *pw, *errstr;
 	size_t authcid_len, pw_len;
 	enum cmd_result r;
 
-	if (!strcmp(data, "*"))
-		return bad(s, "-ERR Authentication cancelled");
 	if (auth_sasl_plain(data, buf, sizeof(buf), &authcid, &authcid_len,
 	    &pw, &pw_len, &errstr) == -1) {
 		explicit_bzero(buf, sizeof(buf));
-		if (!strcmp(errstr, "authorization identity differs"))
+		if (errstr == auth_err_authzid)
 			return auth_failed(s, errstr);
 		return bad(s, "-ERR Malformed authentication data");
 	}
@@ -436,32 +527,248 @@ auth_plain_data(struct session *s, const char *data)
 	return r;
 }
 
+/*
+ * draft-murchison-sasl-login: "Username:" then "Password:", each a
+ * base64 challenge; the answers are base64 too.  The name waits in
+ * s->user between the two steps.
+ */
+static enum cmd_result
+login_step(struct session *s, char *data)
+{
+	char buf[SASL_BUF];
+	ssize_t n;
+	enum cmd_result r;
+
+	if ((n = b64_decode(data, buf, sizeof(buf) - 1)) < 0) {
+		explicit_bzero(buf, sizeof(buf));
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	buf[n] = '\0';
+	if (s->auth_step++ == 0) {
+		s->user_len = (size_t)n;
+		s->user_valid = auth_valid_username(buf, (size_t)n);
+		(void)strlcpy_(s->user, buf, sizeof(s->user));
+		s->auth_pending = &mechs[MECH_LOGIN];
+		reply(s, "+ UGFzc3dvcmQ6");		/* "Password:" */
+		return CMD_DONE;
+	}
+	r = try_login(s, s->user, s->user_len, s->user_valid, buf, (size_t)n);
+	explicit_bzero(buf, sizeof(buf));
+	return r;
+}
+
+static enum cmd_result
+login_start(struct session *s)
+{
+	s->auth_pending = &mechs[MECH_LOGIN];
+	reply(s, "+ VXNlcm5hbWU6");			/* "Username:" */
+	return CMD_DONE;
+}
+
+/*
+ * SPEC 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
+ * ntlm= NT hash; a name that is not valid UTF-16 or fails the SPEC 4
+ * checks, an unknown user, a locked account, a user without ntlm= and an
+ * NTLMv1 or LM response all take the same HMAC work against a dummy and
+ * the same failure as a wrong password.
+ */
+static enum cmd_result
+ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct ntlm_authenticate a;
+	struct passwd_entry e;
+	char name[MAX_USERNAME + 1];
+	const char *errstr, *why;
+	size_t name_len = 0;
+	bool valid, found = false, key, ok;
+	enum cmd_result r;
+
+	if (ntlm_parse_authenticate(msg, len, &a, &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	valid = ntlm_utf16_to_utf8(a.user, a.user_len, name, sizeof(name),
+	    &name_len) == 0 && auth_valid_username(name, name_len);
+	if (!valid)
+		(void)strlcpy_(name, "(invalid)", sizeof(name));
+	/* As try_login(): penalty, lookup, check, penalty, outcome. */
+	log_set_user(name);
+	penalty_wait(s);
+	if (valid) {
+		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
+			found = true;
+		else if (errno != ENOENT)
+			log_warn("cannot read %s", s->cfg->passwd_file);
+	}
+	key = found && e.has_ntlm && !(auth_hash_locked(e.hash) &&
+	    e.pw_scram < 0);
+	ok = ntlm_verify(s->ntlm->crypto, key ? e.ntlm : NULL, &a,
+	    s->ntlm->challenge, &s->ntlm->t);
+	penalty_done(s, !ok);
+	if (!ok) {
+		if (!found)
+			why = "unknown user";
+		else if (!key)
+			why = e.has_ntlm ? "account locked" : "no ntlm= key";
+		else if (a.nt_len < NTLM_V2_MIN)
+			why = "not an NTLMv2 response";
+		else
+			why = "bad password";
+		r = auth_failed(s, why);
+		log_set_user(NULL);
+	} else
+		r = session_login(s, &e);
+	explicit_bzero(&e, sizeof(e));
+	return r;
+}
+
+/* Ends the session's NTLM exchange, if any. */
+static void
+ntlm_end(struct session *s)
+{
+	ntlm_exchange_free(s->ntlm);
+	s->ntlm = NULL;
+}
+
+/*
+ * The NEGOTIATE: starts the exchange and answers "+ " and the CHALLENGE.
+ * libcrypto is loaded here, when an exchange starts, and never for other
+ * sessions.
+ */
+static enum cmd_result
+ntlm_negotiate(struct session *s, const uint8_t *msg, size_t n)
+{
+	char b64[MAX_REPLY];
+	const char *errstr;
+
+	ntlm_end(s);
+	if ((s->ntlm = ntlm_exchange_new(&errstr)) == NULL) {
+		log_warnx("NTLM: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] NTLM is not available now");
+		return CMD_DONE;
+	}
+	if (ntlm_exchange_negotiate(s->ntlm, msg, n, s->cfg->hostname,
+	    time(NULL), &errstr) == -1) {
+		log_debug("NTLM: %s", errstr);
+		ntlm_end(s);
+		return bad(s, "-ERR Malformed authentication data");
+	}
+	/* C0001: the builder keeps the CHALLENGE within one reply line. */
+	if (b64_encode(s->ntlm->t.challenge, s->ntlm->t.challenge_len, b64,
+	    sizeof(b64)) == 0) {
+		ntlm_end(s);
+		reply(s, "-ERR [SYS/PERM] Internal error");
+		return CMD_DONE;
+	}
+	s->auth_pending = &mechs[MECH_NTLM];
+	reply(s, "+ %s", b64);
+	return CMD_DONE;
+}
+
+/*
+ * MS-OXPOP3 framing: AUTH NTLM, "+ ", the NEGOTIATE (or it as the
+ * initial response); "+ " and the CHALLENGE; the AUTHENTICATE.  The
+ * decoded messages are cleared after use.
+ */
+static enum cmd_result
+ntlm_step(struct session *s, char *data)
+{
+	char msg[NTLM_MAX_MESSAGE];
+	enum cmd_result r;
+	ssize_t n;
+
+	if ((n = b64_decode(data, msg, sizeof(msg))) <= 0) {
+		ntlm_end(s);
+		r = bad(s, "-ERR Malformed authentication data");
+	} else if (s->auth_step++ == 0)
+		r = ntlm_negotiate(s, (const uint8_t *)msg, (size_t)n);
+	else {
+		r = ntlm_authenticate(s, (const uint8_t *)msg, (size_t)n);
+		ntlm_end(s);
+	}
+	explicit_bzero(msg, sizeof(msg));
+	return r;
+}
+
+/*
+ * SPEC 4.1: a mechanism is usable on this connection right now when it is
+ * listed in auth-mechanisms, built, and its own rule allows it here.
+ */
+static bool
+mech_usable(const struct session *s, enum auth_mech m)
+{
+	if ((s->cfg->auth_mechs & MECH_BIT(m)) == 0 || mechs[m].step == NULL)
+		return false;
+	return mechs[m].usable == NULL || mechs[m].usable(s);
+}
+
+static const struct mech *
+mech_find(const char *name)
+{
+	int m;
+
+	for (m = 0; m < MECH_COUNT; m++)
+		if (mechs[m].name != NULL && !strcasecmp(name, mechs[m].name))
+			return &mechs[m];
+	return NULL;
+}
+
+/*
+ * RFC 5034: AUTH alone lists the usable mechanisms; AUTH mech [initial]
+ * starts one.  An initial response is the first step's data ("=": empty).
+ */
 static enum cmd_result
 cmd_auth(struct session *s, char *args)
 {
+	const struct mech *mech;
 	char *argv[2];
-	int argc;
+	int argc, m;
 
 	argc = split_args(args, argv, 2);
 	if (argc == 0) {
 		reply(s, "+OK Supported mechanisms follow");
-		reply(s, "PLAIN");
+		for (m = 0; m < MECH_COUNT; m++)
+			if (mech_usable(s, (enum auth_mech)m))
+				reply(s, "%s", mechs[m].name);
 		reply(s, ".");
 		return CMD_DONE;
 	}
 	if (argc > 2)
 		return bad(s, "-ERR Too many arguments");
-	if (strcasecmp(argv[0], "PLAIN") != 0)
-		return bad(s, "-ERR Unsupported authentication mechanism");
-	if (!plaintext_allowed(s))
+	mech = mech_find(argv[0]);
+	if (mech != NULL && mech->plaintext && !plaintext_allowed(s) &&
+	    (s->cfg->auth_mechs & MECH_BIT(mech->id)) != 0)
 		return refuse_plaintext(s);
-	if (argc == 1) {
-		/* RFC 5034: an empty challenge, data on the next line. */
-		s->auth_continue = true;
-		reply(s, "+ ");
-		return CMD_DONE;
+	if (mech == NULL || !mech_usable(s, mech->id))
+		return bad(s, "-ERR Unsupported authentication mechanism");
+	s->auth_step = 0;
+	s->auth_pending = NULL;
+	log_set_mech(config_mech_name(mech->id));
+	if (argc == 2) {
+		if (!strcmp(argv[1], "*"))
+			return bad(s, "-ERR Authentication cancelled");
+		if (!strcmp(argv[1], "="))
+			argv[1][0] = '\0';
+		return mech->step(s, argv[1]);
 	}
-	return auth_plain_data(s, argv[1]);
+	if (mech->start != NULL)
+		return mech->start(s);
+	/* An empty challenge, the data on the next line. */
+	s->auth_pending = mech;
+	reply(s, "+ ");
+	return CMD_DONE;
+}
+
+/* A line that answers a "+ " challenge; "*" cancels (RFC 5034). */
+static enum cmd_result
+auth_continue(struct session *s, char *line)
+{
+	const struct mech *mech = s->auth_pending;
+
+	s->auth_pending = NULL;
+	if (!strcmp(line, "*"))
+		return bad(s, "-ERR Authentication cancelled");
+	return mech->step(s, line);
 }
 
 /*
@@ -479,6 +786,11 @@ cmd_stls(struct session *s, char *args)
 		return bad(s, "-ERR TLS is not configured");
 	if (s->tls_active)
 		return bad(s, "-ERR TLS is already active");
+	if (tls_load(s->tls, &errstr) == -1) {	/* OpenSSL, loaded now */
+		log_warnx("STLS: %s", errstr);
+		reply(s, "-ERR [SYS/TEMP] TLS is not available");
+		return CMD_DONE;
+	}
 	reply(s, "+OK Begin TLS negotiation");
 	if (s->closing || io_flush(s->io) == -1)
 		return session_close(s, EXIT_ERROR);
@@ -491,9 +803,10 @@ cmd_stls(struct session *s, char *args)
 	io_set_transport(s->io, &s->tr);
 	s->tls_active = true;
 	s->have_user = false;
-	s->auth_continue = false;
+	s->auth_pending = NULL;
 	log_set_tls(tls_describe(s->tls));
-	log_debug("STLS: %s", tls_describe(s->tls));
+	log_debug("STLS: %s, %s", tls_describe(s->tls),
+	    tls_resumed(s->tls) ? "resumed" : "full handshake");
 	return CMD_DONE;
 }
 
@@ -815,13 +1128,12 @@ static void
 session_line(struct session *s, char *line, size_t len)
 {
 	if (memchr(line, '\0', len) != NULL) {
-		s->auth_continue = false;
+		s->auth_pending = NULL;
 		(void)bad(s, "-ERR Command contains a NUL octet");
 		return;
 	}
-	if (s->auth_continue) {
-		s->auth_continue = false;
-		(void)auth_plain_data(s, line);
+	if (s->auth_pending != NULL) {
+		(void)auth_continue(s, line);
 		explicit_bzero(line, len);
 		return;
 	}
@@ -843,7 +1155,7 @@ session_run(struct session *s)
 			session_line(s, line, len);
 			break;
 		case IO_TOO_LONG:
-			s->auth_continue = false;
+			s->auth_pending = NULL;
 			(void)bad(s, "-ERR Command line too long");
 			break;
 		case IO_TIMEOUT:
@@ -870,6 +1182,7 @@ session_run(struct session *s)
 		    "retrieved=%u marked=%u, nothing removed", s->stats.retr,
 		    s->stats.dele);
 	io_finish(s->io);
+	ntlm_end(s);
 	readahead_free(s->ra);
 	if (s->snap != NULL)
 		maildir_close(s->snap);

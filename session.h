@@ -10,6 +10,8 @@
 #include "io.h"
 #include "pop3.h"
 
+struct mech;
+struct ntlm_exchange;
 struct snapshot;
 struct tls;
 
@@ -37,7 +39,10 @@ struct session {
 	size_t			 user_len;
 	bool			 have_user;	/* USER given, PASS may follow */
 	bool			 user_valid;	/* SPEC 4 name checks passed */
-	bool			 auth_continue;	/* AUTH PLAIN awaits "+ " data */
+	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
+	unsigned int		 auth_step;	/* lines taken by this AUTH */
+	bool			 auth_pen;	/* penalty file usable */
+	bool			 auth_warn;	/* report a penalty fault */
 	bool			 loopback;	/* peer is local (SPEC 1) */
 	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;
@@ -49,6 +54,7 @@ struct session {
 	struct readahead	*ra;		/* NULL until a RETR in order */
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
+	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
 };
 
 /*

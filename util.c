@@ -109,3 +109,84 @@ close_keep_errno(int fd, int rv)
 	errno = saved;
 	return rv;
 }
+
+/* RFC 4648 base64 value of c, or -1. */
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict RFC 4648 decoding: padding required, no blanks, no bits set in
+ * the padding.  Returns the decoded length, or -1.
+ */
+ssize_t
+b64_decode(const char *in, char *out, size_t outsize)
+{
+	size_t		 inlen = strlen(in), i, o = 0, pad = 0;
+	uint32_t	 acc;
+	int		 v, j;
+
+	if (inlen % 4 != 0)
+		return -1;
+	if (inlen > 0 && in[inlen - 1] == '=')
+		pad = inlen > 1 && in[inlen - 2] == '=' ? 2 : 1;
+	if (inlen / 4 * 3 - pad > outsize)
+		return -1;
+	for (i = 0; i < inlen; i += 4) {
+		acc = 0;
+		for (j = 0; j < 4; j++) {
+			if (i + (size_t)j >= inlen - pad)
+				v = 0;
+			else if ((v = b64_value((unsigned char)in[i + j])) < 0)
+				return -1;
+			acc = acc << 6 | (uint32_t)v;
+		}
+		out[o++] = (char)(acc >> 16);
+		if (i + 4 < inlen || pad < 2)
+			out[o++] = (char)(acc >> 8 & 0xff);
+		if (i + 4 < inlen || pad < 1)
+			out[o++] = (char)(acc & 0xff);
+		/* Non-canonical: bits hidden under the padding. */
+		if (i + 4 >= inlen && ((pad == 1 && (acc & 0xff) != 0) ||
+		    (pad == 2 && (acc & 0xffff) != 0)))
+			return -1;
+	}
+	return (ssize_t)o;
+}
+
+size_t
+b64_encode(const unsigned char *in, size_t len, char *out, size_t outsize)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0;
+	uint32_t acc;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 || (len + 2) / 3 * 4 >= outsize)
+		return 0;
+	for (i = 0; i < len; i += 3) {
+		acc = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			acc |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < len)
+			acc |= in[i + 2];
+		out[o++] = tab[acc >> 18 & 63];
+		out[o++] = tab[acc >> 12 & 63];
+		out[o++] = i + 1 < len ? tab[acc >> 6 & 63] : '=';
+		out[o++] = i + 2 < len ? tab[acc & 63] : '=';
+	}
+	out[o] = '\0';
+	return o;
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum parse_num {
 	NUM_OK = 0,
@@ -33,5 +34,19 @@ bool		 has_ctl(const char *s, size_t len);
 
 /* Closes fd keeping errno (a failure path's); returns rv. */
 int		 close_keep_errno(int fd, int rv);
+
+/*
+ * Strict RFC 4648 base64: padding required, no blanks, no bits set under
+ * the padding.  Decodes NUL-terminated in; returns the length, or -1 when
+ * in is not canonical base64 or does not fit in outsize bytes.
+ */
+ssize_t		 b64_decode(const char *in, char *out, size_t outsize);
+
+/*
+ * Encodes in[0..len) with padding and a NUL into out; returns the length
+ * without the NUL, or 0 when it does not fit (len 0 gives "" and 0).
+ */
+size_t		 b64_encode(const unsigned char *in, size_t len, char *out,
+		    size_t outsize);
 
 #endif

@@ -14,7 +14,15 @@
  * With --rss, fetch also finds the process that holds the server end of
  * its connection (through /proc/net/tcp and /proc/PID/fd) just before
  * QUIT, and reports that process's VmHWM: the peak RSS of the serving
- * process over the whole session.
+ * process over the whole session, and its private memory then
+ * (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup: what the
+ * session costs beyond shared library pages).
+ * With --tls every connection starts with a TLS handshake (implicit TLS,
+ * port 995 style; OpenSSL, no certificate check: loopback only);
+ * --resume makes each login worker offer the session of its previous
+ * connection and count how many were resumed; --sigalgs=rsa|ecdsa limits
+ * the signature algorithms offered, which picks the server's certificate
+ * when it has both.
  *
  * Trusts nothing the server sends: every line is bounded, every session
  * has a deadline, the message count is bounded, and every worker loop
@@ -45,6 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define RBUF		(256 * 1024)	/* receive buffer */
 #define MAX_LINE	4096		/* longest status or listing line */
 #define MAX_MSGS	4000000		/* bound on a listing */
@@ -65,10 +76,20 @@ struct opts {
 	int64_t		 expect_octets;
 	bool		 rss;
 	bool		 quiet;
+	bool		 tls;
+	bool		 resume;
+	const char	*sigalgs;
 };
+
+static void	usage(void) __attribute__((noreturn));
+
+static SSL_CTX		*tls_ctx;	/* --tls */
+static SSL_SESSION	*tls_sess;	/* --resume: the last session */
+static uint64_t		 tls_resumed;	/* --resume: connections resumed */
 
 struct conn {
 	int		 fd;
+	SSL		*ssl;
 	double		 deadline;	/* CLOCK_MONOTONIC seconds */
 	size_t		 start, end;
 	char		 sendq[MAX_WINDOW * 16];
@@ -126,6 +147,104 @@ wait_fd(struct conn *c, short events)
 	}
 }
 
+/*
+ * read()/write() on the connection, through TLS when it runs: -1 with
+ * errno EAGAIN and *ev the poll events to wait for, 0 at EOF.
+ */
+static ssize_t
+cread(struct conn *c, void *buf, size_t len, short *ev)
+{
+	size_t	 n;
+	int	 r;
+
+	*ev = POLLIN;
+	if (c->ssl == NULL)
+		return read(c->fd, buf, len);
+	if ((r = SSL_read_ex(c->ssl, buf, len, &n)) == 1)
+		return (ssize_t)n;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		*ev = POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (errno == 0)
+			return 0;
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t
+cwrite(struct conn *c, const void *buf, size_t len, short *ev)
+{
+	size_t	 n;
+	int	 r;
+
+	*ev = POLLOUT;
+	if (c->ssl == NULL)
+		return write(c->fd, buf, len);
+	if ((r = SSL_write_ex(c->ssl, buf, len, &n)) == 1)
+		return (ssize_t)n;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		*ev = POLLIN;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPIPE;
+		return -1;
+	}
+}
+
+/* The client handshake on c->fd, offering tls_sess when resuming. */
+static int
+tls_connect(struct conn *c, const struct opts *o)
+{
+	short	 ev;
+	int	 r;
+
+	if ((c->ssl = SSL_new(tls_ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (o->resume && tls_sess != NULL)
+		(void)SSL_set_session(c->ssl, tls_sess);
+	while ((r = SSL_connect(c->ssl)) != 1) {
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			ev = POLLIN;
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			ev = POLLOUT;
+			break;
+		default:
+			ERR_clear_error();
+			errno = EPROTO;
+			return -1;
+		}
+		if (wait_fd(c, ev) == -1)
+			return -1;
+	}
+	if (o->resume && SSL_session_reused(c->ssl))
+		tls_resumed++;
+	return 0;
+}
+
 static int
 conn_open(struct conn *c, const struct opts *o)
 {
@@ -159,9 +278,14 @@ conn_open(struct conn *c, const struct opts *o)
 			goto fail;
 		}
 	}
+	if (o->tls && tls_connect(c, o) == -1)
+		goto fail;
 	return 0;
  fail:
 	err = errno;
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
 	(void)close(c->fd);
 	c->fd = -1;
 	errno = err;
@@ -171,6 +295,19 @@ conn_open(struct conn *c, const struct opts *o)
 static void
 conn_close(struct conn *c)
 {
+	if (c->ssl != NULL) {
+		/*
+		 * TLS 1.3 tickets arrive after the handshake: keep the last.
+		 * Without close_notify OpenSSL marks the session spoiled.
+		 */
+		(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		if (tls_sess != NULL)
+			SSL_SESSION_free(tls_sess);
+		tls_sess = SSL_get1_session(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	if (c->fd != -1)
 		(void)close(c->fd);
 	c->fd = -1;
@@ -181,6 +318,7 @@ static int
 conn_fill(struct conn *c)
 {
 	ssize_t	 n;
+	short	 ev;
 
 	if (c->start == c->end)
 		c->start = c->end = 0;
@@ -194,7 +332,7 @@ conn_fill(struct conn *c)
 		return -1;
 	}
 	for (;;) {
-		n = read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end);
+		n = cread(c, c->buf + c->end, sizeof(c->buf) - c->end, &ev);
 		if (n > 0) {
 			c->end += (size_t)n;
 			return 0;
@@ -207,7 +345,7 @@ conn_fill(struct conn *c)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (wait_fd(c, POLLIN) == -1)
+		if (wait_fd(c, ev) == -1)
 			return -1;
 	}
 }
@@ -218,9 +356,10 @@ conn_flush(struct conn *c)
 {
 	size_t	 off = 0;
 	ssize_t	 n;
+	short	 ev;
 
 	while (off < c->sendlen) {
-		n = write(c->fd, c->sendq + off, c->sendlen - off);
+		n = cwrite(c, c->sendq + off, c->sendlen - off, &ev);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
@@ -228,7 +367,7 @@ conn_flush(struct conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(c, POLLOUT) == -1)
+			if (wait_fd(c, ev) == -1)
 				return -1;
 			continue;
 		}
@@ -398,11 +537,12 @@ quit(struct conn *c)
 {
 	char	 tmp[512];
 	ssize_t	 n;
+	short	 ev;
 
 	if (conn_send(c, "QUIT") == -1 || expect_ok(c, NULL) == -1)
 		return -1;
 	for (;;) {
-		n = read(c->fd, tmp, sizeof(tmp));
+		n = cread(c, tmp, sizeof(tmp), &ev);
 		if (n == 0)
 			return 0;
 		if (n > 0)
@@ -411,7 +551,7 @@ quit(struct conn *c)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return 0;	/* reset after QUIT: still done */
-		if (wait_fd(c, POLLIN) == -1)
+		if (wait_fd(c, ev) == -1)
 			return -1;
 	}
 }
@@ -519,6 +659,25 @@ status_kb(long pid, const char *key)
 	return v;
 }
 
+/* Private_Clean + Private_Dirty of /proc/PID/smaps_rollup, or -1. */
+static long
+private_kb(long pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 v = -1, n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Private_Clean: %ld", &n) == 1 ||
+		    sscanf(line, "Private_Dirty: %ld", &n) == 1)
+			v = (v < 0 ? 0 : v) + n;
+	(void)fclose(f);
+	return v;
+}
+
 /* Prints rss_* words for the server-side owner(s) of the connection. */
 static void
 report_rss(int fd)
@@ -530,7 +689,7 @@ report_rss(int fd)
 	DIR			*d;
 	struct dirent		*e;
 	long			 pid, hwm, anon, besthwm = -1;
-	long			 bestanon = -1;
+	long			 bestanon = -1, bestpriv = -1;
 	int			 owners = 0;
 	FILE			*f;
 	char			*end;
@@ -557,6 +716,7 @@ report_rss(int fd)
 			continue;
 		besthwm = hwm;
 		bestanon = anon;
+		bestpriv = private_kb(pid);
 		comm[0] = '\0';
 		(void)snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
 		if ((f = fopen(path, "r")) != NULL) {
@@ -568,8 +728,9 @@ report_rss(int fd)
 		(void)snprintf(best, sizeof(best), "%ld/%s", pid, comm);
 	}
 	(void)closedir(d);
-	printf(" rss_hwm_kb=%ld rss_anon_kb=%ld rss_owners=%d rss_proc=%s",
-	    besthwm, bestanon, owners, best[0] != '\0' ? best : "none");
+	printf(" rss_hwm_kb=%ld rss_anon_kb=%ld private_kb=%ld rss_owners=%d "
+	    "rss_proc=%s", besthwm, bestanon, bestpriv, owners,
+	    best[0] != '\0' ? best : "none");
 }
 
 /* ---- modes ---- */
@@ -622,8 +783,8 @@ worker(const struct opts *o, double end, int wfd)
 		if (++consecutive >= 50)
 			break;
 	}
-	len = snprintf(msg, sizeof(msg), "%" PRIu64 " %" PRIu64 "\n", ok,
-	    failed);
+	len = snprintf(msg, sizeof(msg), "%" PRIu64 " %" PRIu64 " %" PRIu64
+	    "\n", ok, failed, tls_resumed);
 	if (len > 0 && write(wfd, msg, (size_t)len) != len)
 		_exit(1);
 	_exit(0);
@@ -636,7 +797,7 @@ mode_login(const struct opts *o)
 	int		 fds[MAX_CLIENTS];
 	int		 p[2], i, st, alive;
 	double		 t0, end, hard, t1;
-	uint64_t	 ok = 0, failed = 0, a, b;
+	uint64_t	 ok = 0, failed = 0, resumed = 0, a, b, r;
 	char		 buf[128];
 	ssize_t		 n;
 	pid_t		 w;
@@ -678,16 +839,24 @@ mode_login(const struct opts *o)
 		n = read(fds[i], buf, sizeof(buf) - 1);
 		if (n > 0) {
 			buf[n] = '\0';
-			if (sscanf(buf, "%" SCNu64 " %" SCNu64, &a, &b) == 2) {
+			if (sscanf(buf, "%" SCNu64 " %" SCNu64 " %" SCNu64,
+			    &a, &b, &r) == 3) {
 				ok += a;
 				failed += b;
+				resumed += r;
 			}
 		} else
 			failed++;
 		(void)close(fds[i]);
 	}
-	printf("sessions=%" PRIu64 " failed=%" PRIu64 " secs=%.3f rate=%.1f\n",
+	printf("sessions=%" PRIu64 " failed=%" PRIu64 " secs=%.3f rate=%.1f",
 	    ok, failed, t1 - t0, (double)ok / (t1 - t0));
+	/* The first connection of each worker has nothing to offer. */
+	if (o->resume)
+		printf(" resumed=%" PRIu64 " resumed_pct=%.1f", resumed,
+		    ok > (uint64_t)o->clients ? 100.0 * (double)resumed /
+		    (double)(ok - (uint64_t)o->clients) : 0.0);
+	printf("\n");
 	return failed == 0 && ok > 0 ? 0 : 1;
 }
 
@@ -849,6 +1018,34 @@ mode_stattime(const struct opts *o)
 	return 1;
 }
 
+/* The client context: TLS 1.2+, no certificate check (loopback). */
+static int
+tls_setup(const struct opts *o)
+{
+	static const char rsa[] = "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
+	    "rsa_pss_rsae_sha512:rsa_pkcs1_sha256:rsa_pkcs1_sha384";
+	static const char ecdsa[] = "ecdsa_secp256r1_sha256:"
+	    "ecdsa_secp384r1_sha384";
+
+	if ((tls_ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) != 1)
+		return -1;
+	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+	/* Sessions are kept by hand (SSL_get1_session), not cached. */
+	(void)SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+	if (!o->resume)
+		SSL_CTX_set_options(tls_ctx, SSL_OP_NO_TICKET);
+	if (o->sigalgs != NULL) {
+		if (strcmp(o->sigalgs, "rsa") != 0 &&
+		    strcmp(o->sigalgs, "ecdsa") != 0)
+			usage();
+		if (SSL_CTX_set1_sigalgs_list(tls_ctx,
+		    strcmp(o->sigalgs, "rsa") == 0 ? rsa : ecdsa) != 1)
+			return -1;
+	}
+	return 0;
+}
+
 static void
 usage(void)
 {
@@ -858,6 +1055,8 @@ usage(void)
 	    "  login:    [-c clients=16] [-d seconds=10] [-n max-per-worker]\n"
 	    "  fetch:    [-W window=1] [--rss]\n"
 	    "  fetch, login, stattime: [--expect-count N]\n"
+	    "  all: [--tls] (implicit TLS) [--sigalgs=rsa|ecdsa]\n"
+	    "  login:    [--resume] (offer the previous TLS session)\n"
 	    "  fetch:    [--expect-octets N]\n");
 	exit(2);
 }
@@ -882,6 +1081,9 @@ main(int argc, char *argv[])
 		{ "rss", no_argument, NULL, 'R' },
 		{ "expect-count", required_argument, NULL, 'E' },
 		{ "expect-octets", required_argument, NULL, 'O' },
+		{ "tls", no_argument, NULL, 'S' },
+		{ "resume", no_argument, NULL, 'r' },
+		{ "sigalgs", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o;
@@ -918,6 +1120,9 @@ main(int argc, char *argv[])
 		case 'R': o.rss = true; break;
 		case 'E': o.expect_count = num(optarg, 0, MAX_MSGS); break;
 		case 'O': o.expect_octets = num(optarg, 0, INT64_MAX); break;
+		case 'S': o.tls = true; break;
+		case 'r': o.resume = true; break;
+		case 'A': o.sigalgs = optarg; break;
 		default: usage();
 		}
 	}
@@ -926,6 +1131,12 @@ main(int argc, char *argv[])
 		usage();
 	(void)signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (o.resume && !o.tls)
+		usage();
+	if (o.tls && tls_setup(&o) == -1) {
+		fprintf(stderr, "popbench: cannot set up TLS\n");
+		return 2;
+	}
 	if (strcmp(mode, "login") == 0)
 		return mode_login(&o);
 	if (strcmp(mode, "fetch") == 0)

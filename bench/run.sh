@@ -34,6 +34,8 @@ S3_MB=${BENCH_S3_MB:-400}
 S4_MB=${BENCH_S4_MB:-100}
 SEED=${BENCH_SEED:-1}
 USE_DOVECOT=${BENCH_DOVECOT:-auto}
+USE_TLS=${BENCH_TLS:-yes}	# the TLS scenarios S1T-S4T (issue 15)
+ONLY=${BENCH_ONLY:-}		# "tls": the TLS scenarios alone
 TIMEOUT=${BENCH_TIMEOUT:-600}	# bound on one session and on each server
 PASSWORD=bench-secret
 
@@ -56,6 +58,8 @@ cp "$HANDLER" "$WORK/pop3-handler" || die "cannot copy $HANDLER"
 HANDLER=$WORK/pop3-handler
 PIDS=()
 DOVECOT_CONF=
+DOVECOT_CONFS=()	# the TLS instances
+declare -A PORT_OF	# server id -> port, for the TLS servers
 NOTES=()
 
 cleanup() {
@@ -63,6 +67,9 @@ cleanup() {
 	if [ -n "$DOVECOT_CONF" ]; then
 		timeout 20 dovecot -c "$DOVECOT_CONF" stop >/dev/null 2>&1
 	fi
+	for p in "${DOVECOT_CONFS[@]}"; do
+		timeout 20 dovecot -c "$p" stop >/dev/null 2>&1
+	done
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -193,7 +200,8 @@ pb() {
 	case $srv in
 	h) port=$PORT_H ;;
 	h1) port=$PORT_H1 pin=(taskset -c 0) ;;
-	*) port=$PORT_D ;;
+	d) port=$PORT_D ;;
+	*) port=${PORT_OF[$srv]} ;;
 	esac
 	mkdir -p "$WORK/res"
 	out=$(timeout "$((TIMEOUT + 30))" "${pin[@]}" "$POPBENCH" "$1" -p "$port" \
@@ -211,6 +219,9 @@ pb() {
 
 srvname() {
 	case $1 in h) echo handler ;; h1) echo "handler on one CPU" ;;
+	hte) echo "handler TLS ECDSA" ;; htr) echo "handler TLS RSA" ;;
+	hp) echo "haproxy TLS -> handler" ;; dt) echo "dovecot TLS" ;;
+	dl) echo "dovecot TLS long-lived login" ;;
 	*) echo dovecot ;; esac
 }
 
@@ -287,6 +298,7 @@ done
 start_handler
 [ "$HAVE_DOVECOT" = 1 ] && start_dovecot
 echo "bench: handler on 127.0.0.1:$PORT_H${PORT_D:+, dovecot on 127.0.0.1:$PORT_D}" >&2
+if [ "$ONLY" != tls ]; then
 
 # S1: login rate on a 200-message box; one warm-up login first (the
 # handler moves new/ to cur/, Dovecot builds its index).
@@ -350,6 +362,175 @@ for r in $(seq 1 "$REPEAT"); do
 		    --rss
 	done
 done
+fi	# ONLY != tls
+
+# ---------------------------------------------------------------- TLS
+# Issue 15: implicit TLS (TLS 1.3, X25519) with the same certificates:
+# the handler with an ECDSA P-256 and an RSA-2048 listener (both with a
+# tls-ticket-key-file, as documented), Dovecot with both certificates
+# (ssl_cert ECDSA, ssl_alt_cert RSA; the client's signature algorithms
+# pick one) once by default (a pop3-login process per connection) and
+# once with long-lived login processes (service_count = 0,
+# process_min_avail = 2), and haproxy ending TLS (ECDSA) in front of a
+# plaintext handler listener (send-proxy-v2-ssl, proxy-protocol = yes).
+TLS_SERVERS=()
+# start_h ID ARGS...: a handler listener with ARGS for server ID.
+start_h() {
+	local id=$1 port
+	shift
+	port=$(free_port) || die "no free port"
+	timeout "$((TIMEOUT * 4))" "${RUNAS[@]}" systemd-socket-activate \
+	    --inetd -a -l "127.0.0.1:$port" "$HANDLER" \
+	    --passwd-file="$PASSWD" --maildir="$WORK/h/%u/Maildir" \
+	    --log=syslog --auth-fail-delay=0 "$@" >>"$WORK/handler.log" 2>&1 &
+	PIDS+=($!)
+	wait_listen "$port" || die "handler did not listen on $port"
+	PORT_OF[$id]=$port
+}
+
+# start_dovecot_tls ID LONG: a Dovecot serving pop3s only; LONG=1 keeps
+# two login processes that serve every connection.
+start_dovecot_tls() {
+	local id=$1 d=$WORK/dovecot-$1 port
+	port=$(free_port) || die "no free port"
+	mkdir -p "$d" "$WORK/$id"
+	for u in u1 u2 u4; do copy "$id" "$u"; done
+	dovecot_conf "$d" "$PASSWD" "$MAIL_UID" "$MAIL_GID" "$WORK/$id/%u" 0 |
+	    sed -e 's/^ssl = no$/ssl = required/' \
+		-e "/inet_listener pop3s/,/}/ s/port = 0/port = $port/" \
+		>"$d/dovecot.conf"
+	if [ "$2" = 1 ]; then
+		sed -i '/^service pop3-login {/a\
+  service_count = 0\
+  process_min_avail = 2' "$d/dovecot.conf"
+	fi
+	cat >>"$d/dovecot.conf" <<-EOF
+	ssl_cert = <$TLSD/ec.crt
+	ssl_key = <$TLSD/ec.key
+	ssl_alt_cert = <$TLSD/rsa.crt
+	ssl_alt_key = <$TLSD/rsa.key
+	ssl_dh = </usr/share/dovecot/dh.pem
+	ssl_min_protocol = TLSv1.2
+	protocol pop3 {
+	  mail_max_userip_connections = 1000
+	}
+	EOF
+	chmod 755 "$d" "$WORK/$id"
+	DOVECOT_CONFS+=("$d/dovecot.conf")
+	timeout "$((TIMEOUT * 4))" dovecot -F -c "$d/dovecot.conf" \
+	    >"$d/stdout.log" 2>&1 &
+	PIDS+=($!)
+	wait_listen "$port" || die "dovecot $id did not listen on $port"
+	PORT_OF[$id]=$port
+}
+
+# start_haproxy: TLS (ECDSA) on a port, PROXY v2 with the SSL TLV to a
+# plaintext handler listener.
+start_haproxy() {
+	local port
+	start_h hb --proxy-protocol=yes
+	port=$(free_port) || die "no free port"
+	cat "$TLSD/ec.crt" "$TLSD/ec.key" >"$TLSD/haproxy.pem"
+	cat >"$TLSD/haproxy.cfg" <<-EOF
+	global
+	    maxconn 1000
+	defaults
+	    mode tcp
+	    timeout connect 5s
+	    timeout client ${TIMEOUT}s
+	    timeout server ${TIMEOUT}s
+	frontend pop3s
+	    bind 127.0.0.1:$port ssl crt $TLSD/haproxy.pem ssl-min-ver TLSv1.2
+	    default_backend handler
+	backend handler
+	    server h 127.0.0.1:${PORT_OF[hb]} send-proxy-v2-ssl
+	EOF
+	timeout "$((TIMEOUT * 4))" haproxy -f "$TLSD/haproxy.cfg" -db \
+	    >"$TLSD/haproxy.log" 2>&1 &
+	PIDS+=($!)
+	wait_listen "$port" || die "haproxy did not listen on $port"
+	PORT_OF[hp]=$port
+}
+
+if [ "$USE_TLS" != no ]; then
+	TLSD=$WORK/tls
+	mkdir -p "$TLSD/state"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 7 -subj /CN=localhost -keyout "$TLSD/ec.key" \
+	    -out "$TLSD/ec.crt" 2>/dev/null || die "no ECDSA certificate"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=localhost \
+	    -keyout "$TLSD/rsa.key" -out "$TLSD/rsa.crt" 2>/dev/null ||
+	    die "no RSA certificate"
+	chmod 600 "$TLSD"/*.key
+	chmod 700 "$TLSD/state"
+	chown -R "$MAIL_UID:$MAIL_GID" "$TLSD"
+	chmod 755 "$TLSD"
+	start_h hte --implicit-tls=yes --tls-cert="$TLSD/ec.crt" \
+	    --tls-key="$TLSD/ec.key" \
+	    --tls-ticket-key-file="$TLSD/state/ticket-key"
+	start_h htr --implicit-tls=yes --tls-cert="$TLSD/rsa.crt" \
+	    --tls-key="$TLSD/rsa.key" \
+	    --tls-ticket-key-file="$TLSD/state/ticket-key"
+	TLS_SERVERS=(hte)
+	if [ "$HAVE_DOVECOT" = 1 ]; then
+		start_dovecot_tls dt 0
+		start_dovecot_tls dl 1
+		TLS_SERVERS+=(dt dl)
+	fi
+	HAVE_HAPROXY=0
+	if command -v haproxy >/dev/null; then
+		start_haproxy
+		HAVE_HAPROXY=1
+	else
+		note "haproxy is not installed: no S1T row through haproxy"
+	fi
+	echo "bench: TLS servers: $(for k in "${!PORT_OF[@]}"; do printf '%s=%s ' "$k" "${PORT_OF[$k]}"; done)" >&2
+
+	USERNAME=u1
+	for s in "${TLS_SERVERS[@]}" htr; do
+		pb warmT "$s" login -c 1 -d 1 -n 2 --tls --expect-count "$S1_N"
+	done
+	for r in $(seq 1 "$REPEAT"); do
+		for s in "${TLS_SERVERS[@]}"; do
+			pb S1Te "$s" login -c "$S1_CLIENTS" -d "$S1_SECS" \
+			    --tls --sigalgs=ecdsa --expect-count "$S1_N"
+		done
+		for s in htr "${TLS_SERVERS[@]:1}"; do
+			pb S1Tr "$s" login -c "$S1_CLIENTS" -d "$S1_SECS" \
+			    --tls --sigalgs=rsa --expect-count "$S1_N"
+		done
+		for s in "${TLS_SERVERS[@]}"; do
+			pb S1TR "$s" login -c "$S1_CLIENTS" -d "$S1_SECS" \
+			    --tls --resume --sigalgs=ecdsa --expect-count "$S1_N"
+		done
+		if [ "$HAVE_HAPROXY" = 1 ]; then
+			pb S1Te hp login -c "$S1_CLIENTS" -d "$S1_SECS" \
+			    --tls --sigalgs=ecdsa --expect-count "$S1_N"
+		fi
+	done
+	USERNAME=u2
+	c2=$(manifest u2 count) o2=$(manifest u2 octets)
+	for s in "${TLS_SERVERS[@]}"; do
+		pb warm2T "$s" fetch -W 1 --tls --expect-count "$c2"
+	done
+	for r in $(seq 1 "$REPEAT"); do
+		for s in "${TLS_SERVERS[@]}"; do
+			pb S2T "$s" fetch -W 1 --tls --expect-count "$c2" \
+			    --expect-octets "$o2" --rss
+		done
+	done
+	USERNAME=u4
+	o4=$(manifest u4 octets)
+	for s in "${TLS_SERVERS[@]}"; do
+		pb warm4T "$s" fetch -W 1 --tls --expect-count 1
+	done
+	for r in $(seq 1 "$REPEAT"); do
+		for s in "${TLS_SERVERS[@]}"; do
+			pb S4T "$s" fetch -W 1 --tls --expect-count 1 \
+			    --expect-octets "$o4" --rss
+		done
+	done
+fi
 
 # Sizes: every RETR of every run against its LIST size.
 for s in $(servers); do
@@ -366,8 +547,8 @@ for s in $(servers); do
 	ow=$(vals S2 "$s" rss_owners | sort -u | tr '\n' ' ')
 	[ -n "$ow" ] && [ "$ow" != "1 " ] && note "$(srvname "$s"): socket owners found for RSS: $ow"
 done
-HANDLER_BAD=$(cat "$WORK"/res/*.h "$WORK"/res/*.h1 2>/dev/null | sed -n 's/.*\<mismatches=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
-HANDLER_RETR=$(cat "$WORK"/res/*.h "$WORK"/res/*.h1 2>/dev/null | sed -n 's/.*\<msgs=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
+HANDLER_BAD=$(cat "$WORK"/res/*.h "$WORK"/res/*.h1 "$WORK"/res/*.hte 2>/dev/null | sed -n 's/.*\<mismatches=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
+HANDLER_RETR=$(cat "$WORK"/res/*.h "$WORK"/res/*.h1 "$WORK"/res/*.hte 2>/dev/null | sed -n 's/.*\<msgs=\([0-9]*\).*/\1/p' | awk '{ t += $1 } END { print t + 0 }')
 
 # ---------------------------------------------------------------- table
 # row LABEL UNIT SCENARIO KEY DIVISOR DIR TARGET
@@ -429,6 +610,8 @@ row "S5 peak RSS (VmHWM) in S2P" "MiB" S2P rss_hwm_kb 1024 abs 4
 row "S5 peak RSS (VmHWM) in S4" "MiB" S4 rss_hwm_kb 1024 abs 4
 row "  (RssAnon at end of S2)" "MiB" S2 rss_anon_kb 1024 info "-"
 row "  (RssAnon at end of S4)" "MiB" S4 rss_anon_kb 1024 info "-"
+row "  (private at end of S2)" "MiB" S2 private_kb 1024 info "-"
+row "  (private at end of S4)" "MiB" S4 private_kb 1024 info "-"
 # s2ratio LABEL SERVER: the handler's S2 median over its S2P median.
 s2ratio() {
 	local s2 s2p
@@ -451,6 +634,57 @@ fi
 printf '%-30s %-7s %-26s %-26s %-7s %-12s %s\n' "LIST size == RETR octets" "" \
     "$HANDLER_BAD bad of $HANDLER_RETR" "" "" "0 bad" \
     "$([ "$HANDLER_BAD" = 0 ] && [ "$HANDLER_RETR" -gt 0 ] && echo PASS || echo FAIL)"
+# trow LABEL UNIT SCENARIO KEY DIVISOR HANDLER-ID DIR TARGET: a TLS row;
+# the ratio is the handler over the faster Dovecot.  DIR hi: ratio >=
+# TARGET; min: the handler's median >= TARGET; info: no target.
+trow() {
+	local label=$1 unit=$2 sc=$3 key=$4 div=$5 hs=$6 dir=$7 tgt=$8
+	local h d l hm dm lm best ratio=- verdict=- tcol=-
+	h=$(vals "$sc" "$hs" "$key" | awk -v d="$div" '{ print $1 / d }' | stats)
+	d=$(vals "$sc" dt "$key" | awk -v d="$div" '{ print $1 / d }' | stats)
+	l=$(vals "$sc" dl "$key" | awk -v d="$div" '{ print $1 / d }' | stats)
+	hm=${h%% *} dm=${d%% *} lm=${l%% *}
+	best=$(awk -v a="$dm" -v b="$lm" 'BEGIN {
+	    if (a == "-" && b == "-") print "-"
+	    else if (a == "-") print b; else if (b == "-") print a
+	    else print (a + 0 > b + 0 ? a : b) }')
+	if [ "$hm" != - ] && [ "$best" != - ] && [ "$dir" != min ]; then
+		ratio=$(awk -v a="$hm" -v b="$best" 'BEGIN {
+		    if (b == 0) print "-"; else printf "%.2fx", a / b }')
+	fi
+	case $dir in
+	hi) tcol=">= ${tgt}x"
+	    [ "$ratio" != - ] && verdict=$(awk -v r="${ratio%x}" -v t="$tgt" \
+		'BEGIN { print (r >= t ? "PASS" : "FAIL") }') ;;
+	min) tcol=">= $tgt"
+	    [ "$hm" != - ] && verdict=$(awk -v r="$hm" -v t="$tgt" \
+		'BEGIN { print (r >= t ? "PASS" : "FAIL") }') ;;
+	esac
+	printf '%-32s %-6s %-22s %-22s %-22s %-6s %-8s %s\n' "$label" \
+	    "$unit" "$(fmt $h)" "$(fmt $d)" "$(fmt $l)" "$ratio" "$tcol" \
+	    "$verdict"
+}
+if [ "$USE_TLS" != no ]; then
+	echo
+	echo "TLS (implicit TLS, TLS 1.3 unless the server picks less): the" \
+	    "handler, Dovecot by default, Dovecot with long-lived login"
+	echo "processes; ratio: the handler over the faster Dovecot." \
+	    "Dovecot's memory is its pop3-login process (it holds the TLS socket)."
+	printf '%-32s %-6s %-22s %-22s %-22s %-6s %-8s %s\n' scenario unit \
+	    handler dovecot "dovecot long-lived" ratio target verdict
+	trow "S1T login, ECDSA P-256" sess/s S1Te rate 1 hte hi 1.5
+	trow "S1T login, RSA-2048" sess/s S1Tr rate 1 htr hi 1.2
+	trow "S1T-R login, resumption offered" sess/s S1TR rate 1 hte hi 1.5
+	trow "  S1T-R share resumed" % S1TR resumed_pct 1 hte min 90
+	[ "${HAVE_HAPROXY:-0}" = 1 ] &&
+	    trow "S1T via haproxy (TLS there)" sess/s S1Te rate 1 hp info -
+	trow "S2T fetch all, 1 in flight" MB/s S2T mbps 1 hte hi 4
+	trow "S4T one $((S4_BYTES / 1000000)) MB message" MB/s S4T mbps 1 hte hi 4
+	trow "  peak RSS (VmHWM) in S2T" MiB S2T rss_hwm_kb 1024 hte info -
+	trow "  private at end of S2T" MiB S2T private_kb 1024 hte info -
+	trow "  peak RSS (VmHWM) in S4T" MiB S4T rss_hwm_kb 1024 hte info -
+	trow "  private at end of S4T" MiB S4T private_kb 1024 hte info -
+fi
 if [ "${#NOTES[@]}" -gt 0 ]; then
 	echo "notes:"
 	for n in "${NOTES[@]}"; do echo "  - $n"; done

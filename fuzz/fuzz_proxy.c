@@ -41,7 +41,10 @@ check_prefix(const uint8_t *data, size_t j, int r,
 		fuzz_check(rj == r);
 		fuzz_check(res.local == whole->local &&
 		    res.loopback == whole->loopback &&
-		    strcmp(res.addr, whole->addr) == 0);
+		    strcmp(res.addr, whole->addr) == 0 &&
+		    res.ssl == whole->ssl &&
+		    strcmp(res.ssl_version, whole->ssl_version) == 0 &&
+		    strcmp(res.ssl_cipher, whole->ssl_cipher) == 0);
 	} else if (r >= 0)
 		fuzz_check(rj == 0);
 	else

@@ -20,7 +20,7 @@ tls_files() {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER 'SASL PLAIN' \
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER "$SASL_LINE" \
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
@@ -28,17 +28,17 @@ tls_files() {
 	add_user alice s3cret
 	drive --sock 'CAPA\r\nQUIT\r\n'
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER 'SASL PLAIN' \
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER "$SASL_LINE" \
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA after login: exact list without USER, SASL, STLS (SPEC 3)" {
+@test "CAPA after login: the same list as before, USER and SASL included (SPEC 3, RFC 2449 section 5)" {
 	add_user alice s3cret
 	{ login alice s3cret; crlf CAPA QUIT; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" '+OK Password required' \
 	    '+OK Logged in, 0 messages (0 octets)' \
-	    "${CAPA_HEAD[@]}" "${CAPA_TAIL[@]}" '+OK Bye'
+	    "${CAPA_HEAD[@]}" USER "$SASL_LINE" "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
 @test "CAPA without TLS configured has no STLS line (SPEC 3)" {
@@ -52,14 +52,15 @@ tls_files() {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat --plaintext-auth=never
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" "${CAPA_TAIL[@]}" '+OK Bye'
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" "${SASL_NOPLAIN[@]}" \
+	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
 @test "CAPA with --plaintext-auth=never --secured=yes: USER and SASL PLAIN (SPEC 1, 3)" {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat --plaintext-auth=never --secured=yes
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER 'SASL PLAIN' \
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER "$SASL_LINE" \
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
@@ -67,7 +68,7 @@ tls_files() {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat --plaintext-auth=always
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER 'SASL PLAIN' \
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER "$SASL_LINE" \
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
@@ -76,7 +77,8 @@ tls_files() {
 	{ printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'; crlf CAPA QUIT; } |
 	    chat --proxy-protocol=yes
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" "${CAPA_TAIL[@]}" '+OK Bye'
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" "${SASL_NOPLAIN[@]}" \
+	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
 @test "CAPA with TLS configured and not active lists STLS before IMPLEMENTATION (SPEC 3, 8)" {
@@ -84,25 +86,26 @@ tls_files() {
 	tls_files
 	crlf CAPA QUIT | chat --tls-cert="$T/cert.pem" --tls-key="$T/key.pem"
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER 'SASL PLAIN' STLS \
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER "$SASL_LINE" STLS \
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA after login with TLS configured: no STLS (SPEC 3)" {
+@test "CAPA after login with TLS configured: STLS still announced, STLS itself refused (SPEC 3, 8)" {
 	add_user alice s3cret
 	tls_files
-	{ login alice s3cret; crlf CAPA QUIT; } |
+	{ login alice s3cret; crlf CAPA STLS QUIT; } |
 	    chat --tls-cert="$T/cert.pem" --tls-key="$T/key.pem"
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" '+OK Password required' \
 	    '+OK Logged in, 0 messages (0 octets)' \
-	    "${CAPA_HEAD[@]}" "${CAPA_TAIL[@]}" '+OK Bye'
+	    "${CAPA_HEAD[@]}" USER "$SASL_LINE" STLS "${CAPA_TAIL[@]}" \
+	    '-ERR STLS is only valid before login' '+OK Bye'
 }
 
 @test "capa in lower case is answered (SPEC 2 case-insensitive keyword)" {
 	add_user alice s3cret
 	crlf capa QUIT | chat
 	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER 'SASL PLAIN' \
+	expect_bytes "$GREET" "${CAPA_HEAD[@]}" USER "$SASL_LINE" \
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }

@@ -268,7 +268,7 @@ root_variant_tree() {
 
 @test "the man page documents every setting and the departures by clause id (SPEC 10)" {
 	local m=$TOP/pop3-handler.8 name id
-	for name in $("$HANDLER" --help | sed -n 's/^  \([a-z-]*\)=.*/\1/p'); do
+	for name in $("$HANDLER" --help | sed -n 's/^  --\([a-z-]*\)=.*/\1/p'); do
 		grep -q -- "\\\\-\\\\-$name=" "$m" ||
 		    { echo "not in the man page: $name" >&2; false; }
 	done
@@ -282,7 +282,7 @@ root_variant_tree() {
 
 @test "the sample config names every setting, and its defaults pass --check-config (SPEC 1, 10)" {
 	local c=$TOP/pop3-handler.conf name
-	for name in $("$HANDLER" --help | sed -n 's/^  \([a-z-]*\)=.*/\1/p'); do
+	for name in $("$HANDLER" --help | sed -n 's/^  --\([a-z-]*\)=.*/\1/p'); do
 		grep -Eq "^#?$name = " "$c" ||
 		    { echo "not in the sample: $name" >&2; false; }
 	done

@@ -6,7 +6,7 @@
 
 load helpers/load
 
-TARGETS='command proxy passwd saslplain config mdname uidmap uidimport crlf'
+TARGETS='command proxy passwd extra saslplain config mdname uidmap uidimport crlf ntlm'
 
 setup_file() {
 	local t bins=
@@ -46,6 +46,10 @@ replay() {
 	replay passwd
 }
 
+@test "fuzz corpus: passwd extra fields and allow_nets matching (SPEC 4.2)" {
+	replay extra
+}
+
 @test "fuzz corpus: SASL PLAIN base64 messages (SPEC 4)" {
 	replay saslplain
 }
@@ -68,6 +72,10 @@ replay() {
 
 @test "fuzz corpus: RFC 1939 transform, sizes equal RETR octets (SPEC 3, 6)" {
 	replay crlf
+}
+
+@test "fuzz corpus: NTLM messages, the CHALLENGE, MS-NLMP 4.2.4 (SPEC 4.1)" {
+	replay ntlm
 }
 
 @test "fuzz replay fails on an input it cannot read (STYLE 3.10)" {

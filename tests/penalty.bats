@@ -146,12 +146,12 @@ EOF
 
 @test "a failure's log entry names the user and, at its end, the peer (issue 5, SPEC 9)" {
 	attempt 192.0.2.9 wrong
-	grep -qx 'pop3-handler: event=login-failed user=alice remote=192.0.2.9 authentication failed: bad password from 192.0.2.9' "$log"
+	grep -qx 'pop3-handler: event=login-failed user=alice remote=192.0.2.9 mech=user authentication failed: bad password from 192.0.2.9' "$log"
 	{
 		printf 'PROXY TCP4 192.0.2.9 192.0.2.1 40000 110\r\n'
 		crlf 'USER nobody' 'PASS x' QUIT
 	} | chat --proxy-protocol=yes --plaintext-auth=always --penalty-file=none
-	grep -qx 'pop3-handler: event=login-failed user=nobody remote=192.0.2.9 authentication failed: unknown user from 192.0.2.9' "$log"
+	grep -qx 'pop3-handler: event=login-failed user=nobody remote=192.0.2.9 mech=user authentication failed: unknown user from 192.0.2.9' "$log"
 }
 
 @test "a penalty file that cannot be used never blocks a login: one warning per connection (issue 5)" {

@@ -28,7 +28,7 @@ one_write() {
 FULL_SCRIPT=(CAPA 'USER alice' 'PASS s3cret' STAT LIST 'LIST 2' 'RETR 1'
     'TOP 2 1' 'DELE 1' STAT RSET NOOP QUIT)
 FULL_REPLY=("$GREET" '+OK Capability list follows' TOP UIDL RESP-CODES
-    AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' USER 'SASL PLAIN'
+    AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' USER "$SASL_LINE"
     'IMPLEMENTATION pop3-handler' .
     "$PWREQ" '+OK Logged in, 2 messages (43 octets)'
     '+OK 2 43'

@@ -318,22 +318,30 @@ print(p.quit().decode())
 	grep -q 'No such file or directory' "$log"
 }
 
-@test "a tls-key that does not match tls-cert: exit 2, clear message (SPEC 1)" {
+@test "a tls-key that does not match tls-cert: STLS answers, the handshake fails, the log says why, exit 1 (SPEC 1, issue 15)" {
+	# Issue 15: the PEM files are parsed at the first full handshake,
+	# not before the greeting; --check-config (below) reports it early.
 	add_user alice pw
-	crlf QUIT | chat --tls-cert="$CERT" --tls-key="$OTHERKEY"
-	[ "$status" -eq 2 ]
-	[ ! -s "$out" ]
-	grep -qiE 'tls-key.*(mismatch|does not match)' "$log"
+	serve --tls-cert="$CERT" --tls-key="$OTHERKEY"
+	talk "$PORT" stls 'QUIT\r\n'
+	[ "$cstatus" -eq 3 ]
+	expect_bytes "$GREET" "$BEGIN_TLS"
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+	grep -qiE 'event=error .*STLS: .*tls-key.*(mismatch|does not match)' "$log"
 }
 
-@test "an RSA tls-key with an EC tls-cert: exit 2, mismatch reported (SPEC 1)" {
+@test "an RSA tls-key with an EC tls-cert, implicit TLS: no octet, mismatch reported, exit 1 (SPEC 1, issue 15)" {
 	add_user alice pw
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	    -out "$T/rsa.pem" 2>/dev/null
-	crlf QUIT | chat --tls-cert="$CERT" --tls-key="$T/rsa.pem"
-	[ "$status" -eq 2 ]
+	serve --tls-cert="$CERT" --tls-key="$T/rsa.pem" --implicit-tls=yes
+	talk "$PORT" tls 'QUIT\r\n'
+	[ "$cstatus" -eq 3 ]
 	[ ! -s "$out" ]
-	grep -qiE 'tls-key.*(mismatch|does not match)' "$log"
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+	grep -qiE 'implicit TLS: .*tls-key.*(mismatch|does not match)' "$log"
 }
 
 @test "tls-cert without tls-key: exit 2 (SPEC 1)" {
@@ -364,14 +372,15 @@ print(p.quit().decode())
 	[ "$status" -eq 0 ]
 }
 
-@test "a bad tls-key on a socket: the only octets sent are -ERR [SYS/PERM] Server misconfigured, exit 2 (SPEC 1)" {
+@test "a tls-key that is not PEM on a socket: the only octets sent are -ERR [SYS/PERM] Server misconfigured, exit 2 (SPEC 1)" {
 	add_user alice pw
-	serve --tls-cert="$CERT" --tls-key="$OTHERKEY"
+	printf 'not a key\n' >"$T/bad-key.pem"
+	serve --tls-cert="$CERT" --tls-key="$T/bad-key.pem"
 	talk "$PORT"
 	expect_bytes '-ERR [SYS/PERM] Server misconfigured'
 	wait_exits 1
 	[ "$(exit_status 1)" -eq 2 ]
-	grep -qiE 'tls-key.*(mismatch|does not match)' "$log"
+	grep -q 'tls-key.*no PEM data' "$log"
 }
 
 # ---- handshake failures ----------------------------------------------

@@ -11,6 +11,13 @@ shopt -s lastpipe
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 HANDLER=${HANDLER:-$TOP/pop3-handler}
+
+# CAPA's SASL line and AUTH's list with the default auth-mechanisms
+# (SPEC 4.1): where plaintext is allowed, and where it is not (without
+# the handler's own TLS; SASL_NOPLAIN is a list of zero or one lines).
+SASL_LINE='SASL PLAIN LOGIN'
+SASL_NOPLAIN=()
+AUTH_LIST=(PLAIN LOGIN)
 case $HANDLER in /*) ;; *) HANDLER=$TOP/$HANDLER ;; esac
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}

@@ -406,7 +406,7 @@ capa_lines() {
 	CAPA=("${CAPA_HEAD[@]}")
 	for w in "$@"; do
 		case $w in
-		USER) CAPA+=(USER 'SASL PLAIN') ;;
+		USER) CAPA+=(USER "$SASL_LINE") ;;
 		STLS) CAPA+=(STLS) ;;
 		esac
 	done
