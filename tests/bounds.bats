@@ -300,7 +300,7 @@ big() {
 	# the 300th is greeted, and on a busy machine 300 sanitizer
 	# processes start slowly (with the default 60 s idle timer, 54 of
 	# 300 got "-ERR Autologout" under a load average of 15).
-	timeout 150 python3 - "$PORT" <<-'EOF'
+	timeout $((150 * SLOW)) python3 - "$PORT" <<-'EOF'
 	import asyncio, os, sys, time
 	port, N = int(sys.argv[1]), 300
 	want = (b'+OK Password required\r\n'

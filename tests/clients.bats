@@ -13,12 +13,12 @@ start_server() {
 	    skip "systemd-socket-activate is not installed"
 	PORT=$(free_port)
 	systemd-socket-activate -a --inetd -l "127.0.0.1:$PORT" \
-	    timeout 30 "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
+	    timeout $((30 * SLOW)) "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
 	    --hostname=test.example --auth-fail-delay=0 "$@" \
 	    2>"$T/server.log" &
 	SERVER_PID=$!
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * SLOW))); do
 		if ss -Hltn "sport = :$PORT" | grep -q LISTEN; then
 			return 0
 		fi

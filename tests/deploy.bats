@@ -421,7 +421,7 @@ start_journal() {
 	: >"$T/journal"
 	bg_start journald python3 "$DEPLOY_PY/deploy-journal.py" \
 	    "$T/j/socket" "$T/journal" 30
-	for _ in $(seq 50); do
+	for _ in $(seq $((50 * SLOW))); do
 		[ -S "$T/j/socket" ] && return 0
 		sleep 0.1
 	done
@@ -434,7 +434,7 @@ stop_journal() {
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b"POP3_TEST_STOP=1\n", sys.argv[1])' "$T/j/socket"
 	pid=$(cat "$T/journald.pid")
-	for _ in $(seq 50); do
+	for _ in $(seq $((50 * SLOW))); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done

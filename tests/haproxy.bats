@@ -44,7 +44,7 @@ haproxy_start() {
 		cat "$T/haproxy.check" >&2; return 1; }
 	timeout 120 haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.out" 2>&1 &
 	HAPROXY_PID=$!
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 $((100 * SLOW))); do
 		listening "$PORT_FE" && listening "$PORT_FE_REMOTE" && return 0
 		sleep 0.05
 	done

@@ -28,7 +28,8 @@ setup_file() {
 	fi
 	live_stage
 	live_boot
-	live_deploy
+	# A container that could not boot left its reason in $L/skip.
+	[ -s "$L/skip" ] || live_deploy
 }
 
 teardown_file() {

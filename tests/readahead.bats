@@ -72,7 +72,7 @@ rchar() {
 # multi-line answers (lines that are just "."), then 0.3 s more.
 wait_dots() {
 	local i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 $((200 * SLOW))); do
 		if [ "$(grep -ac $'^\\.\r$' "$T/$1.out")" -ge "$2" ]; then
 			sleep 0.3
 			return 0

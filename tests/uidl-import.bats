@@ -35,9 +35,9 @@ dv_start() {
 	mkdir -p "$d"
 	dovecot_conf "$d" "$PASSWD" 65534 65534 "$MAILROOT/%u" "$DV_PORT" \
 	    >"$d/dovecot.conf"
-	timeout 60 dovecot -F -c "$d/dovecot.conf" >"$d/stdout" 2>&1 &
+	timeout $((60 * SLOW)) dovecot -F -c "$d/dovecot.conf" >"$d/stdout" 2>&1 &
 	DV_PID=$!
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * SLOW))); do
 		wait_tcp "$DV_PORT" && return 0
 		sleep 0.05
 	done
@@ -50,7 +50,9 @@ dv_stop() {
 	local i
 	[ -n "${DV_PID:-}" ] || return 0
 	kill "$DV_PID" 2>/dev/null || true
-	for i in $(seq 1 100); do
+	# On a busy machine Dovecot takes a while to stop; a second
+	# dv_start before it has would find its master.pid.
+	for i in $(seq 1 $((100 * SLOW))); do
 		kill -0 "$DV_PID" 2>/dev/null || break
 		sleep 0.05
 	done

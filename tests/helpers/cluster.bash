@@ -30,7 +30,7 @@ host_listen() {
 		printf 'export ASAN_OPTIONS=%q UBSAN_OPTIONS=%q\n' \
 		    "$ASAN_OPTIONS" "$UBSAN_OPTIONS"
 		printf 'exec 3<&0\n'
-		printf 'timeout 60 %q "$@" <&3 3<&- &\n' "$HANDLER"
+		printf 'timeout %d %q "$@" <&3 3<&- &\n' $((60 * SLOW)) "$HANDLER"
 		printf 'c=$!\n'
 		printf 'echo "$c" >>%q\n' "$T/handler-pids"
 		printf 'exec 3<&- 0</dev/null 1>/dev/null\n'
@@ -62,7 +62,7 @@ s.close()')
 		CLUSTER_PIDS="$CLUSTER_PIDS $!"
 		pv=PORT_$name
 		printf -v "$pv" '%s' "$port"
-		for _ in $(seq 1 100); do
+		for _ in $(seq 1 $((100 * SLOW))); do
 			grep -q "Listening on 127.0.0.1:$port" "$T/$name.log" \
 			    2>/dev/null && return 0
 			sleep 0.05
@@ -80,7 +80,7 @@ host_exits() {
 # wait_host_exits NAME N: waits (at most 15 s) for N exits of NAME.
 wait_host_exits() {
 	local i
-	for i in $(seq 1 300); do
+	for i in $(seq 1 $((300 * SLOW))); do
 		[ "$(host_exits "$1")" -lt "$2" ] || return 0
 		sleep 0.05
 	done
@@ -94,11 +94,11 @@ popc() {
 		src=$2
 		shift 2
 	fi
-	timeout 20 python3 - "$src" "$@" >"$out" <<-'EOF'
-	import socket, sys
+	timeout $((20 * SLOW)) python3 - "$src" "$@" >"$out" <<-'EOF'
+	import os, socket, sys
 	src, port, lines = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 	s = socket.socket()
-	s.settimeout(15)
+	s.settimeout(15 * int(os.environ.get('SLOW', '1')))
 	if src:
 	    s.bind((src, 0))
 	s.connect(("127.0.0.1", port))

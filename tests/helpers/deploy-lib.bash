@@ -109,6 +109,6 @@ mkcert() {
 
 popclient() {
 	status=0
-	timeout 20 python3 "$DEPLOY_PY/deploy-pop.py" "$@" >"$out" \
+	timeout $((20 * SLOW)) python3 "$DEPLOY_PY/deploy-pop.py" "$@" >"$out" \
 	    2>"$T/client.err" || status=$?
 }

@@ -35,24 +35,6 @@ if [ -z "${SLOW:-}" ]; then
 	export SLOW
 fi
 
-# timeout [OPTION...] N CMD...: coreutils timeout with N whole seconds
-# stretched by SLOW.  A test's timeout is a bound against a hang, never
-# the event it waits for, so a slower machine only makes it later.
-timeout() {
-	local o=()
-	while [ $# -gt 1 ]; do
-		case $1 in
-		-s|-k|--signal|--kill-after) o+=("$1" "$2"); shift 2 ;;
-		-*) o+=("$1"); shift ;;
-		*) break ;;
-		esac
-	done
-	case $1 in
-	''|*[!0-9]*) command timeout "${o[@]}" "$@" ;;
-	*) local n=$(($1 * SLOW)); shift; command timeout "${o[@]}" "$n" "$@" ;;
-	esac
-}
-
 common_setup() {
 	T=$BATS_TEST_TMPDIR
 	PASSWD=$T/passwd
@@ -104,7 +86,7 @@ mkraw() {
 # caller's stdin; replies in $out, log in $log, exit status in $status.
 chat() {
 	status=0
-	timeout 20 "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
+	timeout $((20 * SLOW)) "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
 	    --hostname=test.example --auth-fail-delay=0 "$@" \
 	    >"$out" 2>"$log" || status=$?
 }

@@ -107,7 +107,7 @@ sess_start() {
 	shift
 	rm -f "$T/$name.in"
 	mkfifo "$T/$name.in"
-	timeout 30 "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
+	timeout $((30 * SLOW)) "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
 	    --hostname=test.example --auth-fail-delay=0 "$@" \
 	    <"$T/$name.in" >"$T/$name.out" 2>"$T/$name.log" &
 	pid=$!
@@ -127,7 +127,7 @@ sess_send() {
 # lines; fails otherwise.
 sess_wait() {
 	local i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 $((200 * SLOW))); do
 		[ "$(wc -l <"$T/$1.out")" -lt "$2" ] || return 0
 		sleep 0.05
 	done

@@ -22,7 +22,7 @@ shopt -s lastpipe
 # chat_raw ARGS...: the handler with only --log=stderr added.
 chat_raw() {
 	status=0
-	timeout 20 "$HANDLER" --log=stderr "$@" >"$out" 2>"$log" || status=$?
+	timeout $((20 * SLOW)) "$HANDLER" --log=stderr "$@" >"$out" 2>"$log" || status=$?
 }
 
 hash6() {
@@ -167,7 +167,7 @@ sys.exit(rc if rc >= 0 else 128 - rc)
 drive() {
 	status=0
 	P3_ELAPSED=$BATS_TEST_TMPDIR/elapsed HANDLER=$HANDLER out=$out \
-	    log=$log PASSWD=$PASSWD timeout 60 python3 -c "$PROTO_DRIVER" "$@" \
+	    log=$log PASSWD=$PASSWD timeout $((60 * SLOW)) python3 -c "$PROTO_DRIVER" "$@" \
 	    3>&- || status=$?
 	elapsed_ms=$(cat "$BATS_TEST_TMPDIR/elapsed" 2>/dev/null || echo -1)
 }

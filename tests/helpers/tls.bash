@@ -153,7 +153,7 @@ serve() {
 		    "$ASAN_OPTIONS" "$UBSAN_OPTIONS"
 		printf 't0=$(date +%%s%%N)\n'
 		printf 'exec 3<&0\n'
-		printf 'timeout 30 %q "$@" <&3 3<&- &\n' "$HANDLER"
+		printf 'timeout %d %q "$@" <&3 3<&- &\n' $((30 * SLOW)) "$HANDLER"
 		printf 'c=$!\n'
 		printf 'echo "$c" >>%q\n' "$T/handler-pids"
 		printf 'exec 3<&- 0</dev/null 1>/dev/null\n'
@@ -166,7 +166,7 @@ serve() {
 	chmod +x "$w"
 	for tries in 1 2 3; do
 		PORT=$(tls_port)
-		timeout 120 systemd-socket-activate --accept --inetd \
+		timeout $((120 * SLOW)) systemd-socket-activate --accept --inetd \
 		    -l "127.0.0.1:$PORT" "$w" --passwd-file="$PASSWD" \
 		    --log=stderr --hostname=test.example --auth-fail-delay=0 \
 		    "$@" 2>>"$log" &
