@@ -1,4 +1,4 @@
-# pop3-handler: one hand-written GNU Makefile (STYLE 3.11).
+# pop3-handler: one hand-written GNU Makefile (style 3.11).
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
@@ -122,7 +122,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(EXAMPLES)))
 	-rmdir $(DESTDIR)$(DOCDIR)
 
-# Fuzzing (STYLE 3.10): fuzz/fuzz_<t>.c links the project's objects.
+# Fuzzing (style 3.10): fuzz/fuzz_<t>.c links the project's objects.
 # fuzz-replay: gcc ASan/UBSan binaries replay fuzz/corpus/<t>/ (fast).
 # fuzz: clang libFuzzer (libclang-rt-14-dev), FUZZ_SECONDS per target;
 # new inputs go to build-fuzz/corpus/<t>/, crashes to build-fuzz/.
@@ -164,7 +164,7 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/lf/fuzz_%)
 .PRECIOUS: build-fuzz/replay/%.o build-fuzz/lf/%.o
 .PHONY: fuzz fuzz-replay
 
-# Static analysis (issue 5): cppcheck, then gcc -fanalyzer on every .c of
+# Static analysis (style 3.11): cppcheck, then gcc -fanalyzer on every .c of
 # the tree (fault-injection and replay code included); any finding fails.
 # A false positive gets an inline "cppcheck-suppress <id>" with a reason.
 LINT_SRCS = $(SRCS) pop3-handler.c $(wildcard fuzz/*.c bench/*.c)
@@ -185,7 +185,7 @@ clean:
 
 .PHONY: all check demo deps install uninstall clean
 
-# Benchmark (issue 6, bench/README.md): never part of `make check`;
+# Benchmark (bench/README.md): never part of `make check`;
 # bench-smoke is a one-second run against the handler that check may use.
 BENCH_BIN = bench/popbench bench/mkmaildir bench/tlscost
 bench/tlscost: bench/tlscost.c

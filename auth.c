@@ -1,6 +1,6 @@
 /*
  * auth.c: the passwd file, password verification, SASL PLAIN decoding and
- * the privilege drop (SPEC 4).
+ * the privilege drop (spec 4).
  *
  * This code runs before authentication, usually as the service account and
  * sometimes as root (passwd files that name uids).  It trusts neither the
@@ -12,11 +12,11 @@
  * password that can never match still pay for one crypt_r() call, so the
  * answer time does not tell them apart from a wrong password.
  *
- * One deliberate exception to STYLE 3.2: cost_hash below is file-scope
+ * One deliberate exception to style 3.2: cost_hash below is file-scope
  * mutable state.  auth_lookup() keeps the first usable hash of the passwd
  * file there, and auth_verify(NULL) then runs crypt_r() at that hash's
  * cost.  With a fixed dummy alone, an unknown user would answer 15 times
- * faster than a known one in a $y$ file (SPEC 4: the same cost).
+ * faster than a known one in a $y$ file (spec 4: the same cost).
  *
  * Nothing here writes protocol replies; results go back to session.c.
  * auth_become_user() is the only function that changes credentials.
@@ -164,7 +164,7 @@ auth_lookup(const char *file, const char *name, struct passwd_entry *out)
 	}
 	if (lr_open(r, file) == -1) {
 		/*
-		 * SPEC 9: a server fault, logged with the real errno; the
+		 * spec 9: a server fault, logged with the real errno; the
 		 * caller gets EIO for a missing file so that it does not
 		 * read as "no such user".
 		 */
@@ -306,9 +306,9 @@ auth_verify(const struct passwd_entry *e, const char *pw, size_t len,
 	if (cred_out != NULL)
 		*cred_out = NULL;
 	setting = verify_setting(e, &usable);
-	/* A {SCRAM-*} hash field: app passwords still work (SPEC 4.1). */
+	/* A {SCRAM-*} hash field: app passwords still work (spec 4.1). */
 	open = usable || (e != NULL && e->pw_scram >= 0);
-	/* SPEC 4: a password is never cut short at a NUL. */
+	/* spec 4: a password is never cut short at a NUL. */
 	if (len > MAX_PASSWORD || memchr(pw, '\0', len) != NULL) {
 		usable = open = false;
 		len = 0;
@@ -321,13 +321,13 @@ auth_verify(const struct passwd_entry *e, const char *pw, size_t len,
 	}
 	memcpy(buf, pw, len);
 	buf[len] = '\0';
-	/* SPEC 4.1: a {SCRAM-SHA-*} hash field costs its own PBKDF2. */
+	/* spec 4.1: a {SCRAM-SHA-*} hash field costs its own PBKDF2. */
 	if (e != NULL && e->pw_scram >= 0)
 		ok = sasl_scram_verify(&e->scram[e->pw_scram],
 		    (enum scram_hash)e->pw_scram, buf, len) && open;
 	else
 		ok = crypt_matches(cd, buf, setting, usable);
-	/* SPEC 4.2: application passwords; each costs its own crypt. */
+	/* spec 4.2: application passwords; each costs its own crypt. */
 	for (i = 0; open && !ok && i < e->napp; i++) {
 		if ((ok = crypt_matches(cd, buf, e->app[i].hash, true)) &&
 		    cred_out != NULL)
@@ -389,7 +389,7 @@ bad:
 	return -1;
 }
 
-/* STYLE 3.8: one function, nothing else, checked after the fact. */
+/* style 3.8: one function, nothing else, checked after the fact. */
 int
 auth_become_user(const struct passwd_entry *e, const char **errstr_out)
 {

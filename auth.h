@@ -1,6 +1,6 @@
 /*
  * auth.h: reading the passwd file, password verification, SASL PLAIN
- * decoding and the privilege drop (SPEC 4).  The line parsers are in
+ * decoding and the privilege drop (spec 4).  The line parsers are in
  * passwd.h.  Nothing here writes protocol replies.
  */
 #ifndef AUTH_H
@@ -16,7 +16,7 @@
 /*
  * Reads the passwd file fresh and finds the first entry for name.  Returns
  * 0 and fills *out; -1 with errno ENOENT when there is no such user, or
- * another errno when the file cannot be read (a server fault, SPEC 9:
+ * another errno when the file cannot be read (a server fault, spec 9:
  * logged here as event=error with the file and the real system error; a
  * missing file gives EIO to the caller).  Malformed lines are logged and
  * skipped.
@@ -33,7 +33,7 @@ int	auth_check_file(const char *file);
 /*
  * Verifies pw[0..len) against e->hash with crypt_r (a {SCRAM-SHA-*} hash
  * field: by recomputing its keys, sasl_scram_verify()), then against each
- * of e's app-password hashes (SPEC 4.2).  On success *cred_out (if not NULL)
+ * of e's app-password hashes (spec 4.2).  On success *cred_out (if not NULL)
  * is NULL for the account password or the app-password's label.  e ==
  * NULL (unknown user) verifies against a dummy hash of the same cost and
  * returns false: the first usable hash auth_lookup() met in the file,
@@ -60,7 +60,7 @@ int	auth_sasl_plain(const char *b64, char *buf, size_t bufsize,
 	    const char **errstr_out);
 
 /*
- * SPEC 4: when running as root, drops to the entry's uid/gid (refusing
+ * spec 4: when running as root, drops to the entry's uid/gid (refusing
  * uid 0), then verifies root cannot be regained.  When not root, or when
  * the entry has no uid/gid, keeps the identity.  Returns 0, or -1 with a
  * reason in *errstr_out; the caller must then close the session.

@@ -1,10 +1,10 @@
 /*
- * checkuser.c: the --check-user=NAME helper mode (SPEC 1).  Reports what
+ * checkuser.c: the --check-user=NAME helper mode (spec 1).  Reports what
  * a login of NAME would see: the passwd entry (never its hash, only
  * whether it is locked and its scheme), the identity the session would
  * take, the Maildir path, the message count and octets, how many sizes
- * are cached (SPEC 6), and the health of the UID state file and its lock,
- * and the policy of SPEC 4.2 and 4.3 (nologin, allow_nets, LOGIN-DELAY
+ * are cached (spec 6), and the health of the UID state file and its lock,
+ * and the policy of spec 4.2 and 4.3 (nologin, allow_nets, LOGIN-DELAY
  * with the next login allowed, EXPIRE with what the next QUIT removes).
  *
  * An administrator runs it, often as root, so it is strictly read-only:
@@ -51,12 +51,12 @@
 struct tally {
 	uint64_t	 count;		/* regular, non-dot files */
 	uint64_t	 cur, new;
-	uint64_t	 octets;	/* exact CRLF sizes (SPEC 6) */
+	uint64_t	 octets;	/* exact CRLF sizes (spec 6) */
 	uint64_t	 from_w;	/* size from ",W=" in the name */
 	uint64_t	 from_state;	/* size cached in the state file */
 	uint64_t	 unreadable;	/* no size: the file cannot be read */
 	bool		 overflow;
-	uint32_t	 expire_days;	/* SPEC 4.3: the user's EXPIRE */
+	uint32_t	 expire_days;	/* spec 4.3: the user's EXPIRE */
 	uint64_t	 now;
 	uint64_t	 retrieved;	/* with a first retrieval ("@retr") */
 	uint64_t	 expiring;	/* removed by the next QUIT */
@@ -113,7 +113,7 @@ hash_scheme(const char *h)
 	return "other crypt(3) scheme";
 }
 
-/* SPEC 6: the ",W=<n>" field of a base name (the part before ':'). */
+/* spec 6: the ",W=<n>" field of a base name (the part before ':'). */
 static bool
 w_size(const char *base, uint64_t *size_out)
 {
@@ -134,7 +134,7 @@ w_size(const char *base, uint64_t *size_out)
 	return false;
 }
 
-/* The exact CRLF size by reading the file once (SPEC 3, 6). */
+/* The exact CRLF size by reading the file once (spec 3, 6). */
 static int
 read_size(int dirfd, const char *file, uint64_t *size_out)
 {
@@ -234,7 +234,7 @@ scan_dir(int mdfd, const char *sub, const struct uidmap *m,
 	}
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
-		/* SPEC 5: dotfiles and anything but regular files are ignored. */
+		/* spec 5: dotfiles and anything but regular files are ignored. */
 		if (de->d_name[0] == '.' ||
 		    fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(sb.st_mode))
@@ -248,7 +248,7 @@ scan_dir(int mdfd, const char *sub, const struct uidmap *m,
 	return 0;
 }
 
-/* The lock of the state file: absent, held, or stale (SPEC 6). */
+/* The lock of the state file: absent, held, or stale (spec 6). */
 static void
 report_lock(int mdfd)
 {
@@ -302,7 +302,7 @@ report_state(int mdfd, struct uidmap *m)
 	return true;
 }
 
-/* SPEC 4.3: LOGIN-DELAY and EXPIRE as they apply to this user. */
+/* spec 4.3: LOGIN-DELAY and EXPIRE as they apply to this user. */
 static void
 report_policy(const struct policy *p)
 {
@@ -318,7 +318,7 @@ report_policy(const struct policy *p)
 		    p->user_expire ? "per user" : "setting");
 }
 
-/* SPEC 4.3: the last login the state file keeps, and the next allowed. */
+/* spec 4.3: the last login the state file keeps, and the next allowed. */
 static void
 report_delay(const struct policy *p, const struct uidmap *m, uint64_t now)
 {
@@ -392,7 +392,7 @@ report_messages(int mdfd, const struct uidmap *m, const struct policy *p)
 }
 
 /*
- * SPEC 9: whether the login, as e's uid and gid when it runs as root
+ * spec 9: whether the login, as e's uid and gid when it runs as root
  * (otherwise as this process), may create an entry in directory sb.
  * Supplementary groups are not counted: the login drops them.
  */
@@ -463,7 +463,7 @@ report_maildir(const struct config *cfg, const struct policy *p,
 	ok = report_state(fd, &m);
 	if (!report_messages(fd, &m, p))
 		ok = false;
-	/* SPEC 6, C0009: the UIDLs clients will see, before a migration. */
+	/* spec 6, C0009: the UIDLs clients will see, before a migration. */
 	if (uidimport_preview(fd, cfg->uidl == UIDL_COUNTER, stdout) == -1) {
 		printf("problem: cannot list the UIDLs: %s\n", strerror(errno));
 		ok = false;
@@ -484,7 +484,7 @@ print_net(const struct net_prefix *n)
 	printf(" %s/%u", a, n->bits);
 }
 
-/* SPEC 4.2: nologin and allow_nets; false when no login can work. */
+/* spec 4.2: nologin and allow_nets; false when no login can work. */
 static bool
 report_access(const struct passwd_entry *e)
 {
@@ -541,7 +541,7 @@ report_entry(const struct passwd_entry *e)
 }
 
 /*
- * SPEC 4.1: which of the configured mechanisms this user's credentials
+ * spec 4.1: which of the configured mechanisms this user's credentials
  * allow (USER/PASS, PLAIN, LOGIN: a usable hash field or app passwords;
  * SCRAM: keys for the hash; NTLM: ntlm=; GSSAPI: a keytab).  Where each
  * is offered still depends on the connection (plaintext-auth, TLS).
@@ -597,7 +597,7 @@ checkuser_run(const struct config *cfg, const char *name)
 	print_safe("user", name);
 	print_safe("passwd-file", cfg->passwd_file);
 	if (!auth_valid_username(name, strlen(name))) {
-		printf("account: not a valid user name (SPEC 4)\n");
+		printf("account: not a valid user name (spec 4)\n");
 		printf("result: a login would fail\n");
 		return CHECK_FAIL;
 	}

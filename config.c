@@ -1,6 +1,6 @@
 /*
  * config.c: defaults, validation and the "name = value" line parser for
- * the settings of SPEC 1.  Pure functions apart from strdup() of values:
+ * the settings of spec 1.  Pure functions apart from strdup() of values:
  * no I/O, no globals.  Reading files and argv is main()'s job.
  */
 #include <stddef.h>
@@ -22,7 +22,7 @@ static const char *const import_names[] = { "auto", "dovecot", "courier",
 static const char *const log_names[] = { "auto", "journal", "syslog",
     "stderr", NULL };
 
-/* SPEC 4.1: the names of enum auth_mech, lower case, in its order. */
+/* spec 4.1: the names of enum auth_mech, lower case, in its order. */
 static const char *const mech_names[MECH_COUNT] = {
 	"plain", "login", "scram-sha-1", "scram-sha-1-plus", "scram-sha-256",
 	"scram-sha-256-plus", "gssapi", "ntlm"
@@ -43,7 +43,7 @@ enum stype {
 };
 
 /*
- * SPEC 1: the one table of settings.  It drives config_set(), the
+ * spec 1: the one table of settings.  It drives config_set(), the
  * defaults (config_defaults()) and the settings part of --help; tests/
  * settings.bats holds the README, the man page and the sample config to
  * it.  def is the default as a value would be written (NULL: unset);

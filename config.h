@@ -1,5 +1,5 @@
 /*
- * config.h: the settings of SPEC 1, from long options and a config file.
+ * config.h: the settings of spec 1, from long options and a config file.
  * The parsers are pure: they fill a struct config and report a reason.
  */
 #ifndef CONFIG_H
@@ -12,7 +12,7 @@
 
 #define CONFIG_MAX_LINE	4096
 
-/* Fills c with the defaults of SPEC 1 (hostname and passwd-file unset). */
+/* Fills c with the defaults of spec 1 (hostname and passwd-file unset). */
 void	config_defaults(struct config *c);
 
 /*
@@ -24,7 +24,7 @@ int	config_set(struct config *c, const char *name, const char *value,
 	    const char **errstr_out);
 
 /*
- * SPEC 4.1: parses a list of mechanism names (blank- or comma-separated,
+ * spec 4.1: parses a list of mechanism names (blank- or comma-separated,
  * any case) into a set of MECH_BIT()s.  Returns 0, or -1 with a reason.
  */
 int	config_parse_mechs(const char *v, unsigned int *out,

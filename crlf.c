@@ -1,5 +1,5 @@
 /*
- * crlf.c: the RFC 1939 transform (SPEC 3, 6): LF and CRLF to CRLF,
+ * crlf.c: the RFC 1939 transform (spec 3, 6): LF and CRLF to CRLF,
  * dot-stuffing and the TOP limit, counting only (the sizes maildir.c
  * computes) or emitting, RETR/TOP streaming of an open message into the
  * io output buffer (crlf_stream()), and the readahead of the message a
@@ -21,11 +21,11 @@
 #include "io.h"
 #include "util.h"
 
-#define CHUNK		(64 * 1024)	/* SPEC 5: fixed read size */
+#define CHUNK		(64 * 1024)	/* spec 5: fixed read size */
 #define STREAM_ROOM	256		/* see stream_chunk() */
 
 /*
- * The RFC 1939 transform (SPEC 3, STYLE 3.4).  Lines end at LF; a CR just
+ * The RFC 1939 transform (spec 3, style 3.4).  Lines end at LF; a CR just
  * before the LF belongs to the line end, so LF and CRLF both become CRLF,
  * and any other CR is an ordinary byte.  A CR that ends a chunk waits in
  * pending_cr for the next one; a CR that ends the file ends its line.
@@ -324,7 +324,7 @@ crlf_stream_top(int fd, int64_t top_lines, struct io *io, bool *whole_out)
 }
 
 /*
- * Readahead (issue 6).  Clients fetch in order: RETR 1, RETR 2, ...,
+ * Readahead (doc/design.md 6).  Clients fetch in order: RETR 1, RETR 2, ...,
  * waiting for each answer before the next command.  While the client
  * reads message n, the server would sit idle; instead it reads and
  * transforms the start of message n+1 into ra->out, so that when RETR

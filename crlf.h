@@ -1,5 +1,5 @@
 /*
- * crlf.h: the RFC 1939 transform (SPEC 3, 6): LF -> CRLF, dot-stuffing,
+ * crlf.h: the RFC 1939 transform (spec 3, 6): LF -> CRLF, dot-stuffing,
  * TOP; counting the octets it gives (sizes) or emitting them, and RETR/TOP
  * streaming of an open message into the io output buffer.
  */
@@ -30,7 +30,7 @@ struct crlf_state {
 
 /*
  * Starts a transform; top_lines < 0 means the whole message.  dot_stuff
- * false gives the size a client holds after un-stuffing (SPEC 3, 6):
+ * false gives the size a client holds after un-stuffing (spec 3, 6):
  * STAT/LIST sizes come from the same code as RETR, so they cannot differ.
  * Line ends: LF and CRLF both become CRLF; a bare CR passes as a byte,
  * except a CR that ends the file, which ends the last line.
@@ -60,7 +60,7 @@ int	crlf_stream(int fd, int64_t top_lines, struct io *io);
 
 /*
  * crlf_stream() for TOP, which also tells in *whole_out whether the
- * whole message went out (SPEC 4.3: TOP of the whole body is a
+ * whole message went out (spec 4.3: TOP of the whole body is a
  * retrieval for EXPIRE).
  */
 int	crlf_stream_top(int fd, int64_t top_lines, struct io *io,

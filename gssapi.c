@@ -1,5 +1,5 @@
 /*
- * gssapi.c: the Kerberos side of the GSSAPI mechanism (RFC 4752, SPEC
+ * gssapi.c: the Kerberos side of the GSSAPI mechanism (RFC 4752, spec
  * 4.1).  GNU SASL runs the mechanism over MIT Kerberos (sasl.c); this file
  * sets up what Kerberos reads from the process environment and decides
  * which passwd line an authenticated principal is.

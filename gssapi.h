@@ -1,5 +1,5 @@
 /*
- * gssapi.h: what the GSSAPI mechanism (RFC 4752, SPEC 4.1) needs around
+ * gssapi.h: what the GSSAPI mechanism (RFC 4752, spec 4.1) needs around
  * GNU SASL and MIT Kerberos: the process environment Kerberos reads (the
  * keytab, the shared replay cache) and the mapping of a client principal
  * to a passwd line.  sasl.c runs the exchange itself.
@@ -11,7 +11,7 @@
 
 struct config;
 
-/* SPEC 4.1: the service principal is pop/<hostname>. */
+/* spec 4.1: the service principal is pop/<hostname>. */
 #define GSSAPI_SERVICE		"pop"
 
 /* Longest client principal looked at; longer ones are refused. */
@@ -29,7 +29,7 @@ struct config;
 int	gssapi_prepare(const struct config *cfg, const char **errstr_out);
 
 /*
- * SPEC 4.1: principal "user@REALM" (as gss_display_name() gives it)
+ * spec 4.1: principal "user@REALM" (as gss_display_name() gives it)
  * with REALM in realms (space-separated; NULL: the realm of krb5.conf's
  * default, asked of the loaded Kerberos library) maps to user, written
  * to name (size namesize).  authzid must be NULL, empty or equal to

@@ -1,6 +1,6 @@
 /*
  * io.c: buffered line input and coalesced output over fd 0/1 or a
- * transport, with poll()-based idle limits (SPEC 2, 7).
+ * transport, with poll()-based idle limits (spec 2, 7).
  *
  * Trusts nothing it reads: a line is bounded by max_line, a longer one is
  * discarded to its LF and reported once.  Memory is fixed at creation.

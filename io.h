@@ -1,5 +1,5 @@
 /*
- * io.h: the line reader and the output buffer on fd 0/1 (SPEC 2, 7).
+ * io.h: the line reader and the output buffer on fd 0/1 (spec 2, 7).
  *
  * Input is one fixed buffer; output is one fixed buffer flushed when full
  * or before the reader blocks, so answers to pipelined commands leave in

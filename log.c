@@ -1,10 +1,10 @@
 /*
- * log.c: logging to the journal, syslog or stderr (SPEC 9), with
+ * log.c: logging to the journal, syslog or stderr (spec 9), with
  * OpenSMTPD's vocabulary: fatal(), fatalx(), log_warn(), log_warnx(),
  * log_info(), log_debug(), plus log_event() for the structured entries.
  *
  * This file keeps the only mutable file-scope state outside main()
- * (STYLE 3.2): the backend, the debug switch and the session's user, peer
+ * (style 3.2): the backend, the debug switch and the session's user, peer
  * and TLS description that are attached to every entry.
  *
  * It trusts nothing it is given: user names and peers come from the
@@ -240,7 +240,7 @@ add_field(struct iovec *iov, int *n, char *buf, size_t size,
  * "NAME=value" lines, as sd_journal_sendv() writes it.  Values are escaped
  * before they get here, so none holds a newline and the simple form
  * suffices.  Speaking it directly spares every session the cost of
- * loading libsystemd and its six dependencies (issue 6).
+ * loading libsystemd and its six dependencies (doc/design.md 8).
  */
 static int
 journal_send(const struct iovec *fields, int n)

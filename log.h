@@ -1,5 +1,5 @@
 /*
- * log.h: logging to the journal, syslog or stderr (SPEC 9).  Never writes
+ * log.h: logging to the journal, syslog or stderr (spec 9).  Never writes
  * to fd 1 or fd 2 unless the backend is LOGTO_STDERR.
  *
  * log.c keeps the only mutable file-scope state outside main(): the backend
@@ -16,7 +16,7 @@ enum log_event {
 	EVENT_LOGOUT,
 	EVENT_AUTOLOGOUT,
 	EVENT_ERROR,
-	EVENT_ABORTED,		/* SPEC 9: the session ended before login */
+	EVENT_ABORTED,		/* spec 9: the session ended before login */
 };
 
 /* Chooses the backend; LOGTO_AUTO probes the journal socket. */
@@ -26,7 +26,7 @@ void	log_set_debug(bool);
 void	log_set_user(const char *);
 void	log_set_peer(const char *);
 void	log_set_tls(const char *);
-/* SPEC 4.1: the mechanism of the AUTH under way ("plain"); NULL clears. */
+/* spec 4.1: the mechanism of the AUTH under way ("plain"); NULL clears. */
 void	log_set_mech(const char *);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

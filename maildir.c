@@ -1,5 +1,5 @@
 /*
- * maildir.c: the snapshot of a user's Maildir (SPEC 5, 6): opening it,
+ * maildir.c: the snapshot of a user's Maildir (spec 5, 6): opening it,
  * new/ to cur/, the listing of cur/, exact CRLF sizes (",W=" field, the
  * size cache in the state file, or one read), the snapshot ordered by UID,
  * opening one of its messages, and closing it.  UIDs, the state file and
@@ -55,7 +55,7 @@
 #include "update.h"
 #include "util.h"
 
-#define CHUNK		(64 * 1024)	/* SPEC 5: fixed read size */
+#define CHUNK		(64 * 1024)	/* spec 5: fixed read size */
 
 struct scan {
 	struct uidmap_msg	*e;
@@ -119,7 +119,7 @@ open_sub(int dirfd, const char *sub, bool need)
 	return fd;
 }
 
-/* SPEC 4, 5: the Maildir and cur/ must open; new/ and tmp/ are optional. */
+/* spec 4, 5: the Maildir and cur/ must open; new/ and tmp/ are optional. */
 static int
 open_dirs(struct snap_priv *sp, const char *path, const char **errstr_out)
 {
@@ -174,7 +174,7 @@ dir_has_msgs(int dfd)
 	return found;
 }
 
-/* SPEC 5: every regular non-dot file of new/ moves to cur/ with ":2,". */
+/* spec 5: every regular non-dot file of new/ moves to cur/ with ":2,". */
 static void
 move_new(struct snap_priv *sp)
 {
@@ -313,7 +313,7 @@ coarse_after(uint64_t m)
 }
 
 /*
- * SPEC 5: the listing of cur/ is the snapshot (in readdir() order; see
+ * spec 5: the listing of cur/ is the snapshot (in readdir() order; see
  * match_cache()).  "stable" records that cur/ did not change while it
  * was read and not in the two seconds before (timestamps are coarse):
  * only then may a state-file record without a file be dropped, since
@@ -381,7 +381,7 @@ info_eq(const char *info, const char *file)
 }
 
 /*
- * SPEC 6: the size of a message with a record (e->old), unless ",W="
+ * spec 6: the size of a message with a record (e->old), unless ",W="
  * gave it.  The record is trusted without fstatat() when the whole file
  * name is the one recorded (uidmap.h: message files are immutable);
  * otherwise the file is statted and must still have the recorded byte
@@ -486,7 +486,7 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 }
 
 /*
- * SPEC 6: the CRLF size by reading the file once through the transform.
+ * spec 6: the CRLF size by reading the file once through the transform.
  * Reading stops at the st_size of the open (the file is immutable), so
  * a message takes openat, fstat, one read per CHUNK, and close.
  */
@@ -628,7 +628,7 @@ from_state(struct scan *sc, const struct uidmap *m)
 }
 
 /*
- * SPEC 4.3: true when the state file keeps a time the user's policy does
+ * spec 4.3: true when the state file keeps a time the user's policy does
  * not use (maildir.h): the login rewrites it without.
  */
 static bool
@@ -743,7 +743,7 @@ maildir_open(const char *path, enum uidl_mode mode,
 	sp->pub.dirfd = sp->curfd = sp->newfd = -1;
 	if (open_dirs(sp, path, &err) == -1)
 		goto fail;
-	/* SPEC 4.3: before UPDATE lists, new/ or the state file change. */
+	/* spec 4.3: before UPDATE lists, new/ or the state file change. */
 	if (login != NULL && login->delay > 0) {
 		if (policy_login_gate(sp->pub.dirfd, login->delay, login->now,
 		    &login->last, &later) == 1) {
@@ -792,7 +792,7 @@ maildir_open(const char *path, enum uidl_mode mode,
 	*out = &sp->pub;
 	return 0;
  fail:
-	saved = errno;		/* SPEC 9: the caller logs the system error */
+	saved = errno;		/* spec 9: the caller logs the system error */
 	free(sc.e);
 	free(sc.arena);
 	uidmap_free(&m1);
@@ -809,7 +809,7 @@ file_owned(const struct msg *m)
 }
 
 /*
- * SPEC 5 (C0004): a message renamed meanwhile is found by its base name.
+ * spec 5 (C0004): a message renamed meanwhile is found by its base name.
  * gcc 12's analyzer calls copy leaked once the index helpers are in
  * another file (mdir.c); it is stored in m->file, which the snapshot owns
  * and maildir_close() frees (file_owned()).

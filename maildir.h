@@ -1,5 +1,5 @@
 /*
- * maildir.h: the snapshot of a user's Maildir (SPEC 5, 6).  The RFC 1939
+ * maildir.h: the snapshot of a user's Maildir (spec 5, 6).  The RFC 1939
  * transform and RETR/TOP streaming are in crlf.h, UPDATE in update.h.
  * Nothing here writes protocol replies.
  */
@@ -19,7 +19,7 @@
 struct msg {
 	char		*name;		/* unique base name (before ':') */
 	char		*file;		/* file name in cur/ at snapshot time */
-	uint64_t	 size;		/* exact CRLF size (SPEC 6) */
+	uint64_t	 size;		/* exact CRLF size (spec 6) */
 	uint64_t	 uid;		/* counter UID (uidl = counter) */
 	char		*uidl;		/* UIDL string sent to the client */
 	bool		 deleted;	/* marked by DELE */
@@ -33,7 +33,7 @@ struct snapshot {
 };
 
 /*
- * SPEC 4.3 LOGIN-DELAY for maildir_open(): delay and now are inputs;
+ * spec 4.3 LOGIN-DELAY for maildir_open(): delay and now are inputs;
  * too_soon and last (the previous login, 0: unknown) are set by it.
  */
 struct maildir_login {

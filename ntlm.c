@@ -1,5 +1,5 @@
 /*
- * ntlm.c: NTLM messages and NTLMv2 verification for AUTH NTLM (SPEC 4.1,
+ * ntlm.c: NTLM messages and NTLMv2 verification for AUTH NTLM (spec 4.1,
  * MS-NLMP, MS-OXPOP3).
  *
  * Runs before authentication on hostile bytes.  The parsers read only

@@ -1,5 +1,5 @@
 /*
- * ntlm.h: NTLM (MS-NLMP) for AUTH NTLM, framed per MS-OXPOP3 (SPEC 4.1).
+ * ntlm.h: NTLM (MS-NLMP) for AUTH NTLM, framed per MS-OXPOP3 (spec 4.1).
  * The message parsers and the CHALLENGE builder are pure: bytes in, a
  * struct or bytes out, no allocation, no I/O.  The verification and the
  * NT hash use OpenSSL's libcrypto, loaded with dlopen() only when an NTLM

@@ -1,6 +1,6 @@
 /*
- * passwd.c: pure parsers for the passwd file's lines (SPEC 4) and their
- * extra fields (SPEC 4.2).
+ * passwd.c: pure parsers for the passwd file's lines (spec 4) and their
+ * extra fields (spec 4.2).
  *
  * Every byte here comes from a file an administrator wrote, possibly by
  * script from untrusted input (a user's chosen name, a label): every field
@@ -248,7 +248,7 @@ auth_parse_net(const char *s, size_t len, struct net_prefix *p)
 	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
 		p->family = AF_INET6;
 		max = 128;
-		/* ::ffff:a.b.c.d is the IPv4 network a.b.c.d (SPEC 9). */
+		/* ::ffff:a.b.c.d is the IPv4 network a.b.c.d (spec 9). */
 		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)p->addr) &&
 		    (slash == NULL || strlen(slash) > 0)) {
 			memmove(p->addr, p->addr + 12, 4);

@@ -1,5 +1,5 @@
 /*
- * passwd.h: the passwd file's lines (SPEC 4, 4.2), parsed by pure
+ * passwd.h: the passwd file's lines (spec 4, 4.2), parsed by pure
  * functions: Dovecot's eight fields
  *
  *	user:password:uid:gid:gecos:home:shell:extra_fields
@@ -73,7 +73,7 @@ struct passwd_entry {
 	gid_t	gid;
 	char	home[AUTH_MAX_HOME];
 
-	/* SPEC 4.2: the extra fields this project knows. */
+	/* spec 4.2: the extra fields this project knows. */
 	bool			nologin;
 	char			reason[AUTH_MAX_REASON]; /* '_' as ' ' */
 	unsigned int		nnets;		/* 0: from anywhere */
@@ -90,7 +90,7 @@ struct passwd_entry {
 };
 
 /*
- * SPEC 4: a name may reach the passwd file or a path only if it is 1..255
+ * spec 4: a name may reach the passwd file or a path only if it is 1..255
  * octets, has no '/', no control byte (NUL included), and does not start
  * with '.'.  len is the real length; a NUL inside makes it invalid.
  */
@@ -105,7 +105,7 @@ int	auth_parse_line(const char *line, size_t len, struct passwd_entry *out,
 	    const char **errstr_out);
 
 /*
- * Pure parser for the extra fields s[0..len) (SPEC 4.2) into e.  Unknown
+ * Pure parser for the extra fields s[0..len) (spec 4.2) into e.  Unknown
  * keys are ignored whatever their value; a known key with a bad value, an
  * empty key or too many items of one kind: -1 with a reason.
  */

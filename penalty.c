@@ -1,6 +1,6 @@
 /*
  * penalty.c: the per-peer failure counter shared by all handler processes
- * of one host (issue 5), in the file named by the penalty-file setting.
+ * of one host (spec 4), in the file named by the penalty-file setting.
  * Runs before authentication, as whatever identity the launcher gave.
  *
  * The file is a 32-octet header and PENALTY_SLOTS records of 32 octets:
@@ -173,7 +173,7 @@ lock_file(int fd)
 }
 
 /*
- * Issue 12: the file's directory, when missing, is created 0700 by
+ * spec 4: the file's directory, when missing, is created 0700 by
  * whoever runs (the service account); only that last component.
  */
 int

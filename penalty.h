@@ -1,6 +1,6 @@
 /*
  * penalty.h: brute-force slowdown across connections without a daemon
- * (issue 5).  Failed password checks are counted per peer address in a
+ * (spec 4).  Failed password checks are counted per peer address in a
  * small flock()-protected file (setting penalty-file); the next attempt
  * from that peer waits auth-fail-delay * 2^(failures - 1) seconds, at most
  * PENALTY_MAX_DELAY, before its password is checked.  A success clears the

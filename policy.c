@@ -1,5 +1,5 @@
 /*
- * policy.c: LOGIN-DELAY and EXPIRE enforced (SPEC 4.3) through the UID
+ * policy.c: LOGIN-DELAY and EXPIRE enforced (spec 4.3) through the UID
  * state file (uidmap.h, version 3 "@login" and "@retr" lines): the login
  * gate that maildir_open() runs before it changes anything, and the
  * marking of expired messages that QUIT runs before UPDATE, so they go in

@@ -1,8 +1,8 @@
 /*
- * policy.h: the per-user policy of SPEC 4.3 that needs the UID state
+ * policy.h: the per-user policy of spec 4.3 that needs the UID state
  * file: LOGIN-DELAY (the last successful login, "@login") and EXPIRE (the
  * first retrieval of each message, "@retr"); uidmap.h describes the
- * records.  nologin and allow_nets (SPEC 4.2) need no state: session.c
+ * records.  nologin and allow_nets (spec 4.2) need no state: session.c
  * checks them from the passwd entry.  Nothing here writes protocol
  * replies.
  */
@@ -35,7 +35,7 @@ struct policy {
 
 /*
  * The user's values: the passwd entry's login-delay= and expire= where
- * present, else the settings (SPEC 4.3).
+ * present, else the settings (spec 4.3).
  */
 void	policy_init(struct policy *, const struct config *,
 	    const struct passwd_entry *);
@@ -60,7 +60,7 @@ void	policy_note_retr(struct policy *, size_t count, size_t i,
 bool	policy_expired(uint64_t retr, uint32_t days, uint64_t now);
 
 /*
- * SPEC 4.3 LOGIN-DELAY, for maildir_open() before it changes anything:
+ * spec 4.3 LOGIN-DELAY, for maildir_open() before it changes anything:
  * under the state file's lock, a login sooner than delay seconds after
  * the "@login" time is refused (returns 1, *last_out the previous login);
  * otherwise the file gets "@login now" and 0 is returned.  When the file
@@ -75,7 +75,7 @@ int	policy_login_gate(int dirfd, uint32_t delay, uint64_t now,
 	    uint64_t *last_out, bool *later_out);
 
 /*
- * SPEC 4.3 EXPIRE, at QUIT before update_apply(): under the lock, stores
+ * spec 4.3 EXPIRE, at QUIT before update_apply(): under the lock, stores
  * this session's first retrievals in the records that have none, and
  * marks deleted every message of the snapshot whose first retrieval (the
  * file's, else this session's) is expired at now.  When the lock or the

@@ -1,7 +1,7 @@
 /*
  * pop3-handler.c: main().  Reads the options and the config file into one
  * struct config, handles the helper modes, finds the peer, and runs one
- * session on fd 0/1 (SPEC 1).  Runs before authentication with whatever
+ * session on fd 0/1 (spec 1).  Runs before authentication with whatever
  * identity the launcher gave; it opens only the config file.
  */
 #include <arpa/inet.h>
@@ -60,7 +60,7 @@ fd_is_socket(int fd)
 }
 
 /*
- * SPEC 1: a bad setting gives a clear message and exit 2; the only byte
+ * spec 1: a bad setting gives a clear message and exit 2; the only byte
  * sent on a socket is one -ERR line.  Under xinetd fd 2 may be the
  * socket, so the message then goes to syslog instead.
  */
@@ -213,7 +213,7 @@ read_pw_line(char *pw, size_t size)
 }
 
 /*
- * Issue 12: on a terminal, prompts on stderr with echo off and asks
+ * spec 4.1: on a terminal, prompts on stderr with echo off and asks
  * twice (a mismatch: -1 with a message); otherwise reads the first line
  * of stdin as it is.  Returns 0 and the length in *len_out, or -1.
  */
@@ -274,7 +274,7 @@ hash_yescrypt(const char *pw, size_t len, uint32_t iter)
 	return 0;
 }
 
-/* --hash-password --scheme=ntlm: the ntlm= extra field (SPEC 4.2). */
+/* --hash-password --scheme=ntlm: the ntlm= extra field (spec 4.2). */
 static int
 hash_ntlm(const char *pw, size_t len, uint32_t iter)
 {
@@ -297,7 +297,7 @@ hash_ntlm(const char *pw, size_t len, uint32_t iter)
 
 /*
  * --scheme=scram-sha-256|scram-sha-1: Dovecot's {SCRAM-SHA-*} field
- * (SPEC 4.1), iter PBKDF2 rounds.
+ * (spec 4.1), iter PBKDF2 rounds.
  */
 static int
 hash_scram(const char *pw, enum scram_hash h, uint32_t iter)
@@ -330,7 +330,7 @@ hash_scram1(const char *pw, size_t len, uint32_t iter)
 }
 
 /*
- * SPEC 4.1: --scheme=NAME picks a row; the first is the default.  iter
+ * spec 4.1: --scheme=NAME picks a row; the first is the default.  iter
  * says whether --iterations applies.
  */
 static const struct hash_scheme {
@@ -373,7 +373,7 @@ hash_password(const char *scheme, const char *iterations)
 }
 
 /*
- * Issue 12: the penalty file's directory must exist or be creatable by
+ * spec 1: the penalty file's directory must exist or be creatable by
  * the service account; --check-config says so, it does not create it.
  */
 static void
@@ -429,7 +429,7 @@ check_config(const struct config *c)
 }
 
 /*
- * SPEC 9: the peer from getpeername(0); pipes and socketpairs are local.
+ * spec 9: the peer from getpeername(0); pipes and socketpairs are local.
  * Writes a printable address into buf and returns whether it is loopback.
  */
 static bool
@@ -466,7 +466,7 @@ find_peer(char *buf, size_t size)
 }
 
 /*
- * SPEC 9: reads a PROXY v1/v2 header from fd 0 without reading past it,
+ * spec 9: reads a PROXY v1/v2 header from fd 0 without reading past it,
  * within the unauthenticated idle limit.  Returns 0 or -1 (close).
  */
 static int
@@ -543,7 +543,7 @@ serve(const struct config *cfg, struct tls *tls)
 		}
 		if (!pr.local && pr.ssl && !cfg->implicit_tls) {
 			/*
-			 * Issue 15: the proxy ended TLS (send-proxy-v2-ssl).
+			 * spec 9: the proxy ended TLS (send-proxy-v2-ssl).
 			 * The transport is protected as with "secured": no
 			 * STLS inside it, plaintext auth as under TLS.
 			 */
@@ -563,11 +563,11 @@ serve(const struct config *cfg, struct tls *tls)
 		return EXIT_ERROR;
 	}
 	if (cfg->implicit_tls) {
-		/* SPEC 8, RFC 8314: the handshake comes before the greeting. */
+		/* spec 8, RFC 8314: the handshake comes before the greeting. */
 		if (tls_accept(tls, STDIN_FILENO, STDOUT_FILENO,
 		    cfg->timeout_unauth, &tr, &errstr) == -1) {
 			log_event(EVENT_ERROR, "implicit TLS: %s", errstr);
-			/* SPEC 9: as session.c writes it. */
+			/* spec 9: as session.c writes it. */
 			log_event(EVENT_ABORTED, "aborted login: "
 			    "reason=tls-handshake-failed attempts=0 tls=no");
 			io_free(io);
@@ -633,7 +633,7 @@ main(int argc, char **argv)
 		return st;
 	}
 
-	/* Issue 15: no OpenSSL yet; STLS or implicit TLS loads it. */
+	/* spec 8: no OpenSSL yet; STLS or implicit TLS loads it. */
 	if (cfg.tls_cert != NULL && (tls = tls_new(cfg.tls_cert, cfg.tls_key,
 	    cfg.tls_ticket_key_file, &errstr)) == NULL)
 		config_error("%s", errstr);

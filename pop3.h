@@ -1,6 +1,6 @@
 /*
  * pop3.h: limits, exit statuses and the read-only configuration shared by
- * every module.  Each limit cites the SPEC clause that sets it.
+ * every module.  Each limit cites the spec section or clause that sets it.
  */
 #ifndef POP3_H
 #define POP3_H
@@ -13,8 +13,8 @@
 #define MAX_REPLY		512	/* C0001: one reply line incl. CRLF */
 #define MIN_COMMAND_LENGTH	255	/* 2.1.2: max-command-length range */
 #define MAX_COMMAND_LENGTH	8192	/* E0006, E0007 */
-#define MAX_BAD_COMMANDS	20	/* SPEC 2: then -ERR and close */
-#define MAX_USERNAME		255	/* SPEC 4: longer never looked up */
+#define MAX_BAD_COMMANDS	20	/* spec 2: then -ERR and close */
+#define MAX_USERNAME		255	/* spec 4: longer never looked up */
 #define MAX_PASSWORD		1024	/* longer never verified */
 
 enum exit_status {
@@ -43,7 +43,7 @@ enum log_backend {
 };
 
 /*
- * SASL mechanisms (SPEC 4.1).  cfg->auth_mechs is a set of MECH_BIT()s:
+ * SASL mechanisms (spec 4.1).  cfg->auth_mechs is a set of MECH_BIT()s:
  * what may be offered; session.c decides what is usable on a connection.
  */
 enum auth_mech {
@@ -82,15 +82,15 @@ struct config {
 	unsigned int		 max_auth_failures;
 	bool			 proxy_protocol;
 	enum log_backend	 log;
-	const char		*penalty_file;	/* NULL: off (issue 5) */
-	unsigned int		 auth_mechs;	/* MECH_BIT()s, SPEC 4.1 */
+	const char		*penalty_file;	/* NULL: off (spec 4) */
+	unsigned int		 auth_mechs;	/* MECH_BIT()s, spec 4.1 */
 	const char		*gssapi_keytab;	/* NULL: no GSSAPI */
 	const char		*gssapi_realms;	/* NULL: krb5 default realm */
 	const char		*gssapi_rcache_dir; /* NULL: state-dir/rcache */
 	const char		*state_dir;	/* per-installation secrets */
-	uint32_t		 login_delay;	/* seconds; 0: off (SPEC 4.3) */
+	uint32_t		 login_delay;	/* seconds; 0: off (spec 4.3) */
 	uint32_t		 expire_days;	/* EXPIRE_NEVER: off */
-	bool			 log_retrievals; /* UIDLs in logout (SPEC 9) */
+	bool			 log_retrievals; /* UIDLs in logout (spec 9) */
 	const char		*tls_ticket_key_file;	/* NULL: no tickets */
 	char			*owned[48];	/* strdup()ed values */
 	unsigned int		 nowned;

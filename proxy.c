@@ -1,10 +1,10 @@
 /*
  * proxy.c: PROXY protocol v1 (text) and v2 (binary) header parsing
- * (SPEC 9).  Pure: bytes in, a result or a reason out.  Trusts nothing:
+ * (spec 9).  Pure: bytes in, a result or a reason out.  Trusts nothing:
  * every length is checked against the bytes present and our bounds.
  * Accepted: v1 TCP4, TCP6 and UNKNOWN; v2 PROXY over TCP4 or TCP6 and
  * LOCAL or UNSPEC, which keep the real peer.  Of the TLVs after the v2
- * addresses only PP2_TYPE_SSL is read (issue 15: TLS ended at the
+ * addresses only PP2_TYPE_SSL is read (spec 9: TLS ended at the
  * proxy); the others are skipped, and a TLV area that does not add up
  * is ignored as a whole.  Anything else is malformed: the caller closes without a
  * reply.
@@ -35,7 +35,7 @@ loopback6(const struct in6_addr *a)
 }
 
 /*
- * SPEC 9: an address in its usual form; an IPv4 peer reached over an IPv6
+ * spec 9: an address in its usual form; an IPv4 peer reached over an IPv6
  * socket (::ffff:a.b.c.d) prints as a.b.c.d.
  */
 void
@@ -225,7 +225,7 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out,
 		*errstr = "unknown PROXY v2 command";
 		return -1;
 	}
-	/* SPEC 9: POP3 runs over TCP; UDP and AF_UNIX are refused. */
+	/* spec 9: POP3 runs over TCP; UDP and AF_UNIX are refused. */
 	switch (buf[13]) {
 	case 0x11:	/* TCP over IPv4 */
 		if (body < 12)

@@ -1,6 +1,6 @@
 /*
  * proxy.h: a pure parser for HAProxy's PROXY protocol v1 and v2 headers
- * (SPEC 9).  No I/O: the caller feeds the bytes read so far.
+ * (spec 9).  No I/O: the caller feeds the bytes read so far.
  */
 #ifndef PROXY_H
 #define PROXY_H
@@ -34,7 +34,7 @@ int	proxy_parse(const unsigned char *buf, size_t len,
 	    struct proxy_result *out, const char **errstr_out);
 
 struct in6_addr;
-/* Prints a, with ::ffff:a.b.c.d as a.b.c.d (SPEC 9); size >= 46. */
+/* Prints a, with ::ffff:a.b.c.d as a.b.c.d (spec 9); size >= 46. */
 void	proxy_ntop6(const struct in6_addr *a, char *buf, size_t size);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * sandbox.c: the Landlock step after login (STYLE 3.8, issue 5).  The only
+ * sandbox.c: the Landlock step after login (style 3.8).  The only
  * file with sandbox code.  Once the privilege drop is checked and the
  * Maildir snapshot is taken, the process limits its own file-system access
  * to the Maildir tree: the snapshot's descriptors, RETR/TOP (openat),
@@ -45,7 +45,7 @@
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)	/* ABI 5 */
 #endif
 
-/* What the session needs inside the Maildir (SPEC 5, 6). */
+/* What the session needs inside the Maildir (spec 5, 6). */
 #define MAILDIR_RIGHTS	(LANDLOCK_ACCESS_FS_READ_FILE |			\
 			 LANDLOCK_ACCESS_FS_READ_DIR |			\
 			 LANDLOCK_ACCESS_FS_WRITE_FILE |		\

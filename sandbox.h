@@ -1,6 +1,6 @@
 /*
- * sandbox.h: the process's own file-system sandbox after login (STYLE 3.8,
- * issue 5).  All of it lives in sandbox.c, as gmid keeps its sandbox.c.
+ * sandbox.h: the process's own file-system sandbox after login (style 3.8,
+ * doc/design.md 3).  All of it lives in sandbox.c, as gmid keeps its sandbox.c.
  */
 #ifndef SANDBOX_H
 #define SANDBOX_H

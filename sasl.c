@@ -1,5 +1,5 @@
 /*
- * sasl.c: SASL exchanges through GNU SASL (SPEC 4.1).  SCRAM-SHA-1 and
+ * sasl.c: SASL exchanges through GNU SASL (spec 4.1).  SCRAM-SHA-1 and
  * SCRAM-SHA-256 (RFC 5802, RFC 7677) with their -PLUS variants; the
  * library does the mechanism, this file answers its property requests.
  *
@@ -18,7 +18,7 @@
  *
  * libgsasl is loaded with dlopen() on first use (tls.c does the same with
  * OpenSSL), so sessions that never use SCRAM do not map it and the four
- * libraries it needs.  One deliberate exception to STYLE 3.2: the loaded
+ * libraries it needs.  One deliberate exception to style 3.2: the loaded
  * library and its context are file-scope state, created once per process.
  *
  * Nothing here writes protocol replies; session.c does.
@@ -371,7 +371,7 @@ cb_property(struct sasl *x, Gsasl_property prop)
 }
 
 /*
- * SPEC 4.1 GSSAPI: Kerberos verified the ticket; the principal user@REALM
+ * spec 4.1 GSSAPI: Kerberos verified the ticket; the principal user@REALM
  * (REALM in gssapi-realms) is the passwd line user, which must exist and
  * not be locked (a {SCRAM-*} hash field is not locked); an authorisation
  * identity must be empty or user.
@@ -487,7 +487,7 @@ sasl_start(const struct sasl_params *p, const char **errstr_out)
 		return NULL;
 	}
 	gl.gsasl_session_hook_set(x->gs, x);
-	/* SPEC 4.1: the service principal pop/<hostname>. */
+	/* spec 4.1: the service principal pop/<hostname>. */
 	if (p->mech == MECH_GSSAPI &&
 	    (gl.gsasl_property_set(x->gs, GSASL_SERVICE, GSSAPI_SERVICE) !=
 	    GSASL_OK || gl.gsasl_property_set(x->gs, GSASL_HOSTNAME,
@@ -499,7 +499,7 @@ sasl_start(const struct sasl_params *p, const char **errstr_out)
 	return x;
 }
 
-/* After the library's OK: the checks of SPEC 4 it cannot make. */
+/* After the library's OK: the checks of spec 4 it cannot make. */
 static enum sasl_result
 scram_verdict(struct sasl *x, const char **why_out)
 {

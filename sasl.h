@@ -1,5 +1,5 @@
 /*
- * sasl.h: SASL exchanges through GNU SASL (SPEC 4.1): SCRAM-SHA-1,
+ * sasl.h: SASL exchanges through GNU SASL (spec 4.1): SCRAM-SHA-1,
  * SCRAM-SHA-256 and their -PLUS variants, and the mechanisms built on the
  * same context (GSSAPI).  libgsasl is loaded with dlopen() on the first
  * exchange that needs it, so USER/PASS and PLAIN sessions never map it.
@@ -24,7 +24,7 @@ struct config;
 struct sasl;
 struct tls;
 
-/* SPEC 4.1: --hash-password's default and the decoy's iteration count. */
+/* spec 4.1: --hash-password's default and the decoy's iteration count. */
 #define SASL_SCRAM_ITER		10000
 #define SASL_SCRAM_SALT_LEN	16	/* octets; the decoy's salt too */
 
@@ -97,7 +97,7 @@ const struct passwd_entry *sasl_entry(const struct sasl *x);
 void		 sasl_end(struct sasl *x);
 
 /*
- * SPEC 4.1 "{SCRAM-SHA-*} hash field": recomputes the keys of k from the
+ * spec 4.1 "{SCRAM-SHA-*} hash field": recomputes the keys of k from the
  * password pw[0..len) (SASLprep, then PBKDF2 with k's salt and
  * iterations) and compares StoredKey in constant time.  Always runs the
  * full derivation.  A password holding a NUL, or one SASLprep refuses,

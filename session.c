@@ -1,5 +1,5 @@
 /*
- * session.c: the POP3 state machine (SPEC 2, 3, 4, 7).  One command table
+ * session.c: the POP3 state machine (spec 2, 3, 4, 7).  One command table
  * per state, one loop that reads a line, splits it, looks the keyword up
  * and calls the handler.  Only this file writes protocol replies.
  *
@@ -93,7 +93,7 @@ static enum cmd_result	 auth_failed_text(struct session *, const char *,
 				    const char *);
 
 /*
- * SPEC 4.1: the SASL mechanisms, indexed by enum auth_mech.  A row with no
+ * spec 4.1: the SASL mechanisms, indexed by enum auth_mech.  A row with no
  * step is not built in; usable (NULL: always) is the connection's rule;
  * plaintext marks the mechanisms that carry a password in the clear
  * (refused with the plaintext reply where that is disallowed); start
@@ -137,7 +137,7 @@ session_close(struct session *s, int st)
 }
 
 /*
- * SPEC 9: why a session that never logged in ended; the first reason
+ * spec 9: why a session that never logged in ended; the first reason
  * given wins (the words of the event=aborted line).
  */
 static void
@@ -168,7 +168,7 @@ tried_put(char *buf, size_t size, size_t *o, unsigned char c)
 	return true;
 }
 
-/* SPEC 9: one credential check, for the event=aborted line. */
+/* spec 9: one credential check, for the event=aborted line. */
 static void
 count_attempt(struct session *s)
 {
@@ -177,7 +177,7 @@ count_attempt(struct session *s)
 }
 
 /*
- * SPEC 9: the name (len octets, hostile) an attempt gave, kept escaped in
+ * spec 9: the name (len octets, hostile) an attempt gave, kept escaped in
  * s->tried unless it is there already or does not fit (then tried_more).
  */
 static void
@@ -209,7 +209,7 @@ note_attempt(struct session *s, const char *name, size_t len)
 }
 
 /*
- * SPEC 9, after Dovecot's "Aborted login": one event=aborted line for a
+ * spec 9, after Dovecot's "Aborted login": one event=aborted line for a
  * session that ends in AUTHORIZATION, with why, the attempts, the names
  * tried and whether TLS protected it (the tls= word when it did).
  */
@@ -262,7 +262,7 @@ reply(struct session *s, const char *fmt, ...)
 	}
 }
 
-/* SPEC 2: a bad command's reply; the 20th is replaced by a close. */
+/* spec 2: a bad command's reply; the 20th is replaced by a close. */
 static enum cmd_result __attribute__((format(printf, 2, 3)))
 bad(struct session *s, const char *fmt, ...)
 {
@@ -312,7 +312,7 @@ split_args(char *args, char **argv, int max)
 	return n;
 }
 
-/* SPEC 2: message numbers are 1..count, decimal, no sign. */
+/* spec 2: message numbers are 1..count, decimal, no sign. */
 static bool
 get_msg(struct session *s, const char *arg, size_t *idx_out,
     enum cmd_result *res)
@@ -371,7 +371,7 @@ live_totals(const struct session *s, size_t *count, uint64_t *octets)
 	}
 }
 
-/* SPEC 1: where a password may travel. */
+/* spec 1: where a password may travel. */
 static bool
 plaintext_allowed(const struct session *s)
 {
@@ -392,7 +392,7 @@ tls_configured(const struct session *s)
 	return s->tls != NULL;
 }
 
-/* SPEC 4.1: -PLUS binds to the handler's own TLS, not to `secured`. */
+/* spec 4.1: -PLUS binds to the handler's own TLS, not to `secured`. */
 static bool
 own_tls(const struct session *s)
 {
@@ -408,7 +408,7 @@ refuse_plaintext(struct session *s)
 	return CMD_DONE;
 }
 
-/* SPEC 8: STLS only where TLS is configured, not active, not protected. */
+/* spec 8: STLS only where TLS is configured, not active, not protected. */
 static bool
 stls_offered(const struct session *s)
 {
@@ -416,7 +416,7 @@ stls_offered(const struct session *s)
 }
 
 /*
- * SPEC 4.3: the settings before login; after it the user's values, with
+ * spec 4.3: the settings before login; after it the user's values, with
  * RFC 2449's USER tag where they differ from the settings (NEVER takes
  * no tag; LOGIN-DELAY 0 is not announced).
  */
@@ -438,7 +438,7 @@ capa_policy(struct session *s)
 }
 
 /*
- * SPEC 3, RFC 2449 section 5: the same list in both states, so what
+ * spec 3, RFC 2449 section 5: the same list in both states, so what
  * AUTHORIZATION announces is still announced after login.
  */
 static enum cmd_result
@@ -496,7 +496,7 @@ cmd_user(struct session *s, char *args)
 }
 
 /*
- * SPEC 4.2: nologin and allow_nets, checked once the credentials are
+ * spec 4.2: nologin and allow_nets, checked once the credentials are
  * verified, whatever the mechanism: every one reaches session_login().
  * From a network not allowed the login fails exactly like a wrong
  * password (the nologin reason is not shown there); nologin answers
@@ -525,7 +525,7 @@ policy_check(struct session *s, const struct passwd_entry *e,
 	return false;
 }
 
-/* SPEC 4.3: a login too soon after the previous one: answer and close. */
+/* spec 4.3: a login too soon after the previous one: answer and close. */
 static enum cmd_result
 login_too_soon(struct session *s, const struct maildir_login *ml)
 {
@@ -544,7 +544,7 @@ login_too_soon(struct session *s, const struct maildir_login *ml)
 
 /*
  * Enters TRANSACTION for a verified user: privilege drop, then the
- * Maildir snapshot (SPEC 4), after the policy of SPEC 4.2 (policy_check())
+ * Maildir snapshot (spec 4), after the policy of spec 4.2 (policy_check())
  * and with the LOGIN-DELAY gate of 4.3 (maildir_open()).  The only
  * AUTHORIZATION -> TRANSACTION path: every mechanism's success ends here.
  */
@@ -580,7 +580,7 @@ session_login(struct session *s, const struct passwd_entry *e)
 	if (maildir_open(path, s->cfg->uidl, &ml, &s->snap, &errstr) == -1) {
 		if (ml.too_soon)
 			return login_too_soon(s, &ml);
-		/* SPEC 9: the file and the system error. */
+		/* spec 9: the file and the system error. */
 		log_event(EVENT_ERROR, "cannot open maildrop %s: %s: %s", path,
 		    errstr, strerror(errno));
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
@@ -590,7 +590,7 @@ session_login(struct session *s, const struct passwd_entry *e)
 	if (s->cfg->log_retrievals && (s->retrieved = calloc(
 	    s->snap->count + 1, 1)) == NULL)
 		log_warnx("log-retrievals: out of memory, UIDLs not logged");
-	/* STYLE 3.8: from here on only the Maildir is reachable. */
+	/* style 3.8: from here on only the Maildir is reachable. */
 	(void)sandbox_maildir(s->snap->dirfd, path);
 	s->state = STATE_TRANSACTION;
 	io_set_timeout(s->io, s->cfg->timeout_auth);
@@ -602,7 +602,7 @@ session_login(struct session *s, const struct passwd_entry *e)
 }
 
 /*
- * SPEC 4: delay, answer, and close after max-auth-failures.  The entry
+ * spec 4: delay, answer, and close after max-auth-failures.  The entry
  * names the peer at the end of its text, after the user name the client
  * chose, so a fail2ban pattern anchored at the end cannot be fooled.
  */
@@ -630,7 +630,7 @@ auth_failed(struct session *s, const char *why)
 }
 
 /*
- * Issue 5: the peer's recent failures in the penalty file delay a
+ * spec 4: the peer's recent failures in the penalty file delay a
  * credential check; penalty_done() writes the outcome back.  A penalty
  * file that cannot be used is reported once per connection.
  */
@@ -644,7 +644,7 @@ penalty_wait(struct session *s)
 	s->auth_pen = penalty_check(s->cfg->penalty_file, s->peer,
 	    s->cfg->auth_fail_delay, s->auth_warn, &wait) == 0;
 	if (wait > 0) {
-		/* Issue 12: a user kept waiting needs a reason in the log. */
+		/* spec 9: a user kept waiting needs a reason in the log. */
 		log_info("penalty: waiting %u s before the check", wait);
 		(void)io_flush(s->io);
 		sleep(wait);
@@ -662,7 +662,7 @@ penalty_done(struct session *s, bool failed)
 }
 
 /*
- * SPEC 4.2: allow_nets of the entry found (NULL: nothing to refuse).
+ * spec 4.2: allow_nets of the entry found (NULL: nothing to refuse).
  * Through a pointer, so cppcheck sees no read of an entry never filled.
  */
 static bool
@@ -672,7 +672,7 @@ net_allowed(const struct passwd_entry *e, const char *peer)
 }
 
 /*
- * SPEC 9: the passwd file could not be read (auth_lookup() logged the
+ * spec 9: the passwd file could not be read (auth_lookup() logged the
  * event=error entry with the file and the system error).  Never reported
  * as a wrong password, never counted as a failure, nothing to the
  * penalty file.
@@ -696,7 +696,7 @@ entry_locked(const struct passwd_entry *e)
 
 /*
  * Checks credentials; an invalid or unknown name costs the same crypt
- * time as a known one (SPEC 4), with the penalty of issue 5 around it.
+ * time as a known one (spec 4), with the penalty of spec 4 around it.
  */
 static enum cmd_result
 try_login(struct session *s, const char *name, size_t name_len, bool valid,
@@ -717,14 +717,14 @@ try_login(struct session *s, const char *name, size_t name_len, bool valid,
 			return auth_fault(s);
 	}
 	ok = auth_verify(found ? &e : NULL, pw, pw_len, &cred);
-	/* SPEC 4.2: a refused network counts as a failure here too. */
+	/* spec 4.2: a refused network counts as a failure here too. */
 	penalty_done(s, !ok || !net_allowed(found ? &e : NULL, s->peer));
 	if (!ok) {
 		r = auth_failed(s, !found ? "unknown user" : entry_locked(&e) ?
 		    "locked" : "bad password");
 		log_set_user(NULL);
 	} else {
-		/* SPEC 4.2: which application password, never the secret. */
+		/* spec 4.2: which application password, never the secret. */
 		if (cred != NULL)
 			log_info("credential: cred=%s", cred);
 		r = session_login(s, &e);
@@ -826,7 +826,7 @@ ntlm_key(const struct passwd_entry *e)
 	return e->ntlm;
 }
 
-/* SPEC 4.1: GSSAPI only with a keytab to accept tickets with. */
+/* spec 4.1: GSSAPI only with a keytab to accept tickets with. */
 static bool
 gssapi_keytab_set(const struct session *s)
 {
@@ -842,7 +842,7 @@ sasl_reset(struct session *s)
 	s->sasl_final = false;
 }
 
-/* SPEC 4.1: RFC 5034's empty answer to the final data, then the login. */
+/* spec 4.1: RFC 5034's empty answer to the final data, then the login. */
 static enum cmd_result
 sasl_finish(struct session *s, const char *data)
 {
@@ -934,8 +934,8 @@ sasl_mech_step(struct session *s, char *data)
 }
 
 /*
- * SPEC 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
- * ntlm= NT hash; a name that is not valid UTF-16 or fails the SPEC 4
+ * spec 4.1: the AUTHENTICATE of an NTLM exchange.  The key is the user's
+ * ntlm= NT hash; a name that is not valid UTF-16 or fails the spec 4
  * checks, an unknown user, a locked account, a user without ntlm= and an
  * NTLMv1 or LM response all take the same HMAC work against a dummy and
  * the same failure as a wrong password.
@@ -967,12 +967,12 @@ ntlm_authenticate(struct session *s, const uint8_t *msg, size_t len)
 		if (auth_lookup(s->cfg->passwd_file, name, &e) == 0)
 			found = true;
 		else if (errno != ENOENT)
-			return auth_fault(s);	/* SPEC 9 */
+			return auth_fault(s);	/* spec 9 */
 	}
 	key = found && ntlm_key(&e) != NULL;
 	ok = ntlm_verify(s->ntlm->crypto, key ? ntlm_key(&e) : NULL, &a,
 	    s->ntlm->challenge, &s->ntlm->t);
-	/* SPEC 4.2: a refused network counts as a failure here too. */
+	/* spec 4.2: a refused network counts as a failure here too. */
 	penalty_done(s, !ok || !net_allowed(found ? &e : NULL, s->peer));
 	if (!ok) {
 		if (!found)
@@ -1060,7 +1060,7 @@ ntlm_step(struct session *s, char *data)
 }
 
 /*
- * SPEC 4.1: a mechanism is usable on this connection right now when it is
+ * spec 4.1: a mechanism is usable on this connection right now when it is
  * listed in auth-mechanisms, built, and its own rule allows it here.
  */
 static bool
@@ -1145,7 +1145,7 @@ auth_continue(struct session *s, char *line)
 }
 
 /*
- * SPEC 8, RFC 2595: answer, drop whatever the client pipelined in
+ * spec 8, RFC 2595: answer, drop whatever the client pipelined in
  * plaintext, hand fd 0/1 to the handshake, and start AUTHORIZATION over.
  */
 static enum cmd_result
@@ -1159,7 +1159,7 @@ cmd_stls(struct session *s, char *args)
 		return bad(s, "-ERR TLS is not configured");
 	if (s->tls_active)
 		return bad(s, "-ERR TLS is already active");
-	/* SPEC 8: secured = yes: stunnel's TLS is there already. */
+	/* spec 8: secured = yes: stunnel's TLS is there already. */
 	if (s->cfg->secured)
 		return bad(s, "-ERR The transport is already protected; "
 		    "STLS is not available");
@@ -1244,7 +1244,7 @@ cmd_list(struct session *s, char *args)
 }
 
 /*
- * Readahead (issue 6, crlf.c): once the answer is out and no command is
+ * Readahead (doc/design.md 6): once the answer is out and no command is
  * waiting, read the next undeleted message from index i on.
  */
 static void
@@ -1363,7 +1363,7 @@ cmd_top(struct session *s, char *args)
 	res = send_message(s, i, lines, &whole);
 	if (res == CMD_DONE)
 		s->stats.top++;
-	/* SPEC 4.3: TOP of the whole body is a retrieval. */
+	/* spec 4.3: TOP of the whole body is a retrieval. */
 	if (res == CMD_DONE && whole)
 		policy_note_retr(&s->pol, s->snap->count, i,
 		    (uint64_t)time(NULL));
@@ -1432,7 +1432,7 @@ cmd_uidl(struct session *s, char *args)
 }
 
 /*
- * SPEC 9, log-retrievals = yes: the UIDLs retrieved and removed follow the
+ * spec 9, log-retrievals = yes: the UIDLs retrieved and removed follow the
  * entry's counters as "retrieved-uidls=u1,u2 removed-uidls=u3" (',', '='
  * and '\\' in a UIDL written as \xNN).  A list longer than UIDL_LOG_MAX
  * octets goes on in further entries of the same event, "continued:
@@ -1523,7 +1523,7 @@ uidl_log_all(const struct session *s, struct uidl_log *u,
 	uidl_log_emit(u);
 }
 
-/* SPEC 5: UPDATE happens here and nowhere else. */
+/* spec 5: UPDATE happens here and nowhere else. */
 static enum cmd_result
 cmd_quit_trans(struct session *s, char *args)
 {
@@ -1531,7 +1531,7 @@ cmd_quit_trans(struct session *s, char *args)
 	unsigned int marked, failed, expired;
 
 	(void)args;
-	/* SPEC 4.3: expired messages join the marked ones in one UPDATE. */
+	/* spec 4.3: expired messages join the marked ones in one UPDATE. */
 	policy_expire(&s->pol, s->snap, (uint64_t)time(NULL), &expired);
 	if (expired > 0)
 		log_info("EXPIRE %u: %u retrieved messages expired",
@@ -1669,7 +1669,7 @@ session_run(struct session *s)
 		}
 	}
 	/*
-	 * SPEC 5: no UPDATE without QUIT.  Saying so explains to an
+	 * spec 5: no UPDATE without QUIT.  Saying so explains to an
 	 * administrator why a client sees those messages again.
 	 */
 	if (s->state == STATE_AUTHORIZATION)

@@ -1,5 +1,5 @@
 /*
- * session.h: one POP3 session from greeting to exit (SPEC 2, 3, 4, 7).
+ * session.h: one POP3 session from greeting to exit (spec 2, 3, 4, 7).
  */
 #ifndef SESSION_H
 #define SESSION_H
@@ -22,7 +22,7 @@ enum pop3_state {
 	STATE_TRANSACTION,
 };
 
-/* Counters for the logout journal entry (SPEC 9). */
+/* Counters for the logout journal entry (spec 9). */
 struct session_stats {
 	unsigned int	 retr;
 	uint64_t	 retr_octets;
@@ -40,7 +40,7 @@ struct session {
 	char			 user[MAX_USERNAME + 1];
 	size_t			 user_len;
 	bool			 have_user;	/* USER given, PASS may follow */
-	bool			 user_valid;	/* SPEC 4 name checks passed */
+	bool			 user_valid;	/* spec 4 name checks passed */
 	const struct mech	*auth_pending;	/* AUTH awaits "+ " data */
 	unsigned int		 auth_step;	/* lines taken by this AUTH */
 	const struct mech	*auth_mech;	/* the AUTH under way */
@@ -48,20 +48,20 @@ struct session {
 	bool			 sasl_final;	/* final data sent, "" due */
 	bool			 auth_pen;	/* penalty file usable */
 	bool			 auth_warn;	/* report a penalty fault */
-	bool			 loopback;	/* peer is local (SPEC 1) */
+	bool			 loopback;	/* peer is local (spec 1) */
 	const char		*peer;		/* after PROXY; NULL: unknown */
 	bool			 tls_active;
 	bool			 closing;
 	int			 exit;		/* enum exit_status */
-	unsigned int		 bad_commands;	/* SPEC 2: 20 closes */
-	unsigned int		 auth_failures;	/* SPEC 4: max-auth-failures */
+	unsigned int		 bad_commands;	/* spec 2: 20 closes */
+	unsigned int		 auth_failures;	/* spec 4: max-auth-failures */
 	struct session_stats	 stats;
 	struct readahead	*ra;		/* NULL until a RETR in order */
 	size_t			 ra_next;	/* the message to read ahead */
 	size_t			 last_retr;	/* index + 1; 0: none yet */
 	struct ntlm_exchange	*ntlm;		/* during AUTH NTLM only */
-	struct policy		 pol;		/* SPEC 4.3, set at login */
-	/* SPEC 9: the event=aborted line of a session ended before login. */
+	struct policy		 pol;		/* spec 4.3, set at login */
+	/* spec 9: the event=aborted line of a session ended before login. */
 	const char		*end_reason;	/* NULL: not decided yet */
 	unsigned int		 auth_attempts;
 	bool			 plaintext_refused;

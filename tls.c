@@ -1,7 +1,7 @@
 /*
  * tls.c: the OpenSSL server context, the handshake with a deadline, the
- * read/write shims io.c calls (SPEC 8, RFC 2595, RFC 8314), and the TLS
- * session ticket keys shared by all handler processes (issue 15).
+ * read/write shims io.c calls (spec 8, RFC 2595, RFC 8314), and the TLS
+ * session ticket keys shared by all handler processes (doc/formats.md 7).
  *
  * Runs before authentication and sees hostile bytes first: it accepts
  * TLS 1.2 and newer only, never renegotiates, and reports failures as
@@ -11,7 +11,7 @@
  * keeps the file names; OpenSSL is loaded with dlopen() by tls_load(),
  * which runs at STLS or before the implicit TLS handshake, so a session
  * on port 110 that never sends STLS does not map or relocate libssl and
- * libcrypto (issue 6: about 0.5 ms and 1.7 MiB; issue 15: 4 ms of page
+ * libcrypto (measured: about 0.5 ms and 1.7 MiB; doc/design.md 7: 4 ms of page
  * faults and 4 ms of initialisation with a context).  It is still the
  * system's shared library, so security updates apply as usual.  The
  * certificate and key are parsed from PEM in OpenSSL's certificate
@@ -506,7 +506,7 @@ tls_load_ctx(struct tls *t, bool create, const char **errstr)
 		return -1;
 	/*
 	 * No openssl.cnf: the policy below is the handler's own, and
-	 * reading the system file costs every process (issue 15).
+	 * reading the system file costs every process (doc/design.md 7).
 	 */
 	if (t->o.OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
 		*errstr = ssl_reason(t, "cannot initialise OpenSSL");

@@ -1,5 +1,5 @@
 /*
- * tls.h: OpenSSL under the line reader (SPEC 8).  The session sees only
+ * tls.h: OpenSSL under the line reader (spec 8).  The session sees only
  * an io_transport; nothing above io.c knows TLS is there.
  */
 #ifndef TLS_H
@@ -55,7 +55,7 @@ int		 tls_accept(struct tls *t, int in_fd, int out_fd,
 const char	*tls_describe(struct tls *t);
 
 /*
- * SCRAM -PLUS (SPEC 4.1): the channel binding of the session after
+ * SCRAM -PLUS (spec 4.1): the channel binding of the session after
  * tls_accept(): TLS_CB_EXPORTER is RFC 9266's 32 octets, on TLS 1.3 only;
  * TLS_CB_UNIQUE is RFC 5929's first Finished message of the handshake,
  * on TLS 1.2 only.  Fills buf (size octets) and *len_out and returns 0,

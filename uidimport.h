@@ -1,5 +1,5 @@
 /*
- * uidimport.h: UIDLs of the server a Maildir migrates from (SPEC 6,
+ * uidimport.h: UIDLs of the server a Maildir migrates from (spec 6,
  * C0009), read on the first login of a Maildir without a state file, and
  * the read-only UIDL preview of --check-user.
  *

@@ -1,5 +1,5 @@
 /*
- * uidmap.c: the UID state file of a Maildir (SPEC 6): loading, the
+ * uidmap.c: the UID state file of a Maildir (spec 6): loading, the
  * NFS-safe lock, the temp-file-plus-rename save, numbering new arrivals
  * and the rebuild of a lost or corrupt file.  The pure parsers (the state
  * file's text, Maildir file names, UIDL strings) are uidparse.c's.  The
@@ -649,7 +649,7 @@ cmp_delivery_p(const void *a, const void *b)
 }
 
 /*
- * SPEC 6: a lost or corrupt file restarts at the time in microseconds, or
+ * spec 6: a lost or corrupt file restarts at the time in microseconds, or
  * above what the corrupt file still shows: above every UID handed out
  * unless UIDs were assigned faster than a million a second since the last
  * rebuild, or the clock went back.

@@ -1,5 +1,5 @@
 /*
- * uidmap.h: the UID state file of a Maildir (SPEC 6, C0007-C0009) and the
+ * uidmap.h: the UID state file of a Maildir (spec 6, C0007-C0009) and the
  * cache of exact CRLF sizes kept in it.
  *
  * <Maildir>/pop3-handler-uidlist is text, one record a line, written only
@@ -10,7 +10,7 @@
  *	...
  *
  * uid is the counter UID (1 <= uid < N, strictly ascending); size the CRLF
- * size (SPEC 6); rawsize and mtime (st_mtim in nanoseconds, modulo 2^64)
+ * size (spec 6); rawsize and mtime (st_mtim in nanoseconds, modulo 2^64)
  * describe the file when size was computed (both 0 when size came from a
  * ",W=" field); name is the unique base name, and ":<info>" the rest of
  * the file's name in cur/ when the record was written (the flags, as in
@@ -32,7 +32,7 @@
  * create, rename or unlink in cur/ changes its mtime, flag changes
  * included.
  *
- * Trusting the size cache (SPEC 6: a second login reads no message file,
+ * Trusting the size cache (spec 6: a second login reads no message file,
  * and does not even stat one).  Maildir message files are immutable: a
  * writer that changes a message stores it under a new unique name, and
  * a ",S=" or ",W=" field is part of the base name.  So a listed file whose
@@ -57,7 +57,7 @@
  * that is a decimal number without leading zeros, so no counter UID ever
  * equals one; the parser enforces it (its next is at least that + 1).
  *
- * Version 3 (written only when the per-user policy of SPEC 4.3 has
+ * Version 3 (written only when the per-user policy of spec 4.3 has
  * something to keep, so every other Maildir keeps a version 1 or 2 file)
  * has version 2's records followed by typed lines that start with '@':
  *
@@ -111,7 +111,7 @@ struct uidmap_entry {
 enum uidmap_status {
 	UIDMAP_OK,
 	UIDMAP_MISSING,			/* no state file */
-	UIDMAP_CORRUPT,			/* unparseable: rebuild (SPEC 6) */
+	UIDMAP_CORRUPT,			/* unparseable: rebuild (spec 6) */
 };
 
 /* Where the first login of a Maildir without a state file takes UIDLs. */
@@ -152,7 +152,7 @@ struct uidmap {
  * the first reason in m->why; m->next is then still a safe floor: above
  * the header's next= and every UID seen on a readable line.  Malformed
  * includes a NUL octet anywhere, and two records that show one UIDL (two
- * kept "+X", or a kept "+X" equal to the UID of a "-" record, SPEC 6);
+ * kept "+X", or a kept "+X" equal to the UID of a "-" record, spec 6);
  * checking that reorders m->ents and restores file order.
  */
 int	uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap);
@@ -256,7 +256,7 @@ struct uidmap_msg {
 					   by uidl-import = filename */
 };
 
-/* Delivery order (SPEC 5): tkey, then name by strcmp; for qsort. */
+/* Delivery order (spec 5): tkey, then name by strcmp; for qsort. */
 int	uidmap_cmp_delivery(const void *, const void *);
 
 /* Records (struct uidmap_entry) by UID ascending; for qsort. */
@@ -264,7 +264,7 @@ int	uidmap_cmp_uid(const void *, const void *);
 
 /*
  * Pure parsers of Maildir file names.  uidmap_name_wsize(): the CRLF size
- * from a ",W=<n>" field (SPEC 6); false when there is none that parses.
+ * from a ",W=<n>" field (spec 6); false when there is none that parses.
  * uidmap_name_time(): the leading decimal number (the delivery time),
  * saturating at UINT64_MAX, 0 when there is none.
  */

@@ -135,7 +135,7 @@ uidmap_cmp_uid(const void *a, const void *b)
 }
 
 /*
- * SPEC 6: no two records may show one UIDL (two kept "+X", or a kept "+X"
+ * spec 6: no two records may show one UIDL (two kept "+X", or a kept "+X"
  * equal to the decimal UID of a "-" record).  Sorts ents by shown UIDL,
  * then back by UID: the order of a parsed file, whose UIDs ascend.
  */
@@ -336,7 +336,7 @@ fnv1a(const char *s)
 	return h;
 }
 
-/* SPEC 6: a ",W=<n>" field of the file name gives the CRLF size. */
+/* spec 6: a ",W=<n>" field of the file name gives the CRLF size. */
 bool
 uidmap_name_wsize(const char *name, uint64_t *size_out)
 {

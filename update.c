@@ -1,5 +1,5 @@
 /*
- * update.c: UPDATE (SPEC 5) and its crash safety: the marked base names go
+ * update.c: UPDATE (spec 5) and its crash safety: the marked base names go
  * to an intent list (update.h) that is durable before the first unlink
  * and removed after the last one, and update_recover(), which
  * maildir_open() runs before the listing, finishes a list that a dead
@@ -119,7 +119,7 @@ wb_put(struct wbuf *w, const char *p, size_t n)
 }
 
 /*
- * SPEC 5: the intent list, complete or absent.  Written to tmp/, fsynced,
+ * spec 5: the intent list, complete or absent.  Written to tmp/, fsynced,
  * renamed into the Maildir, and the Maildir fsynced, all before the first
  * unlink.  Returns 0 when the list is in place, or -1 with errno and a
  * static reason in *errstr_out; no list is left behind then.
@@ -220,7 +220,7 @@ remove_msg(struct snap_priv *sp, const struct msg *m, struct dirindex *ix,
 }
 
 /*
- * SPEC 5: UPDATE.  ENOENT counts as removed; unmarked files are kept.
+ * spec 5: UPDATE.  ENOENT counts as removed; unmarked files are kept.
  * Order for crash safety: list durable, unlinks, cur/ fsynced, list gone.
  */
 int
@@ -272,7 +272,7 @@ update_apply(struct snapshot *s, unsigned int *marked_out,
 }
 
 /*
- * SPEC 5: the line's base name, if it may be one: 1..255 octets, no NUL,
+ * spec 5: the line's base name, if it may be one: 1..255 octets, no NUL,
  * '/', ':' or LF, not starting with '.'.
  */
 static bool
@@ -410,7 +410,7 @@ finish_list(struct snap_priv *sp, const char *list, const struct dirindex *ix)
 	remove_list(sp->pub.dirfd, list);
 }
 
-/* SPEC 5: before the listing, finish what dead sessions left undone. */
+/* spec 5: before the listing, finish what dead sessions left undone. */
 void
 update_recover(struct snap_priv *sp)
 {

@@ -1,5 +1,5 @@
 /*
- * update.h: UPDATE (SPEC 5) with a crash-safe intent list, and the
+ * update.h: UPDATE (spec 5) with a crash-safe intent list, and the
  * recovery of an UPDATE that a dead session left unfinished.
  */
 #ifndef UPDATE_H
@@ -9,7 +9,7 @@ struct snapshot;
 struct snap_priv;
 
 /*
- * UPDATE's intent list (SPEC 5): <Maildir>/pop3-handler-update.<host>.<pid>,
+ * UPDATE's intent list (spec 5): <Maildir>/pop3-handler-update.<host>.<pid>,
  * one per process (there is no maildrop lock, 2.1.3).  Text:
  *
  *	pop3-handler-update 1 <count>

@@ -1,5 +1,5 @@
 /*
- * util.c: small pure helpers shared by the parsers (STYLE 3.4).
+ * util.c: small pure helpers shared by the parsers (style 3.4).
  *
  * Nothing here keeps state or allocates, and the only system call is
  * close_keep_errno()'s.  Every number that

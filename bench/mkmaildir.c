@@ -16,7 +16,7 @@
  *
  * Prints "count= bytes= octets= new= nofinal= dotlines=": octets is the
  * sum of the CRLF sizes (LF becomes CRLF, a last line without newline
- * gets one) that STAT must report (SPEC 3, 6).
+ * gets one) that STAT must report (spec 3, 6).
  */
 #include <sys/stat.h>
 #include <sys/types.h>

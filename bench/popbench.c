@@ -1,5 +1,5 @@
 /*
- * popbench.c: the POP3 load client of `make bench` (issue 6).
+ * popbench.c: the POP3 load client of `make bench` (bench/README.md).
  *
  * Three modes, each printing one line of key=value words on stdout:
  *   login     N worker processes loop connect, USER, PASS, STAT, QUIT
@@ -8,7 +8,7 @@
  *             with a window of W commands in flight, QUIT: MB/s.  Each
  *             RETR must end in ".\r\n"; the octets left after removing
  *             the dot-stuffing and the terminator must equal the LIST
- *             size (SPEC 3); mismatches are counted and reported.
+ *             size (spec 3); mismatches are counted and reported.
  *   stattime  one session: the time from sending PASS to the answer of
  *             the STAT that follows it (cold and warm login).
  * With --rss, fetch also finds the process that holds the server end of

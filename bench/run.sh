@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh: the driver of `make bench` and `make bench-smoke` (issue 6).
+# bench/run.sh: the driver of `make bench` and `make bench-smoke` (bench/README.md).
 #
 #   bench/run.sh          the scenarios S1-S5, handler against Dovecot
 #   bench/run.sh smoke    one second of load and two checked fetches
@@ -34,7 +34,7 @@ S3_MB=${BENCH_S3_MB:-400}
 S4_MB=${BENCH_S4_MB:-100}
 SEED=${BENCH_SEED:-1}
 USE_DOVECOT=${BENCH_DOVECOT:-auto}
-USE_TLS=${BENCH_TLS:-yes}	# the TLS scenarios S1T-S4T (issue 15)
+USE_TLS=${BENCH_TLS:-yes}	# the TLS scenarios S1T-S4T (bench/README.md)
 ONLY=${BENCH_ONLY:-}		# "tls": the TLS scenarios alone
 TIMEOUT=${BENCH_TIMEOUT:-600}	# bound on one session and on each server
 PASSWORD=bench-secret
@@ -365,7 +365,7 @@ done
 fi	# ONLY != tls
 
 # ---------------------------------------------------------------- TLS
-# Issue 15: implicit TLS (TLS 1.3, X25519) with the same certificates:
+# The TLS rows: implicit TLS (TLS 1.3, X25519) with the same certificates:
 # the handler with an ECDSA P-256 and an RSA-2048 listener (both with a
 # tls-ticket-key-file, as documented), Dovecot with both certificates
 # (ssl_cert ECDSA, ssl_alt_cert RSA; the client's signature algorithms

@@ -1,6 +1,6 @@
 /*
  * tlscost.c: what a fresh handler process pays for TLS, step by step
- * (issue 15).  Each run is a new process (fork + exec of itself) that
+ * (doc/design.md 7).  Each run is a new process (fork + exec of itself) that
  * does what tls.c does for an implicit TLS session and times every step
  * in CPU time (CLOCK_PROCESS_CPUTIME_ID) and minor page faults:
  *

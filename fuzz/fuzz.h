@@ -1,5 +1,5 @@
 /*
- * fuzz.h: what every harness in fuzz/ shares (STYLE 3.10).  A harness
+ * fuzz.h: what every harness in fuzz/ shares (style 3.10).  A harness
  * defines LLVMFuzzerTestOneInput() around one real parser and includes
  * this file last.  Built for libFuzzer (clang -fsanitize=fuzzer) it adds
  * nothing; built with -DFUZZ_REPLAY (gcc, ASan/UBSan, `make fuzz-replay`)

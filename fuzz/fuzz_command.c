@@ -1,5 +1,5 @@
 /*
- * fuzz_command.c: the whole command path (SPEC 2, 3, 4, 7).  The input is
+ * fuzz_command.c: the whole command path (spec 2, 3, 4, 7).  The input is
  * the client's byte stream; it reaches session_run() through io.c on a
  * memfd standing for the socket.  This covers what session.c keeps
  * static: the line reader, the keyword split and lookup, split_args(),

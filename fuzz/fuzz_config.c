@@ -1,5 +1,5 @@
 /*
- * fuzz_config.c: a config file (SPEC 1) line by line through
+ * fuzz_config.c: a config file (spec 1) line by line through
  * config_parse_line() and config_set(), and maildir templates through
  * config_check_template() and config_expand_maildir().  A parsed line
  * must give a non-empty name without blanks or '=' and a value without

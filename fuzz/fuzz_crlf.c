@@ -1,5 +1,5 @@
 /*
- * fuzz_crlf.c: the RFC 1939 transform of crlf.c (SPEC 3, 6) as a
+ * fuzz_crlf.c: the RFC 1939 transform of crlf.c (spec 3, 6) as a
  * property check.  The message is fed in chunks of fuzzer-chosen sizes
  * (a CR or a '.' may sit at any chunk edge) and:
  *

@@ -1,5 +1,5 @@
 /*
- * fuzz_extra.c: the passwd file's extra fields (SPEC 4.2) through
+ * fuzz_extra.c: the passwd file's extra fields (spec 4.2) through
  * auth_parse_extra(), and allow_nets matching through auth_net_allowed().
  * The input is "extra fields\npeer": everything before the first newline
  * is the field, the rest a peer address string.  Properties: a refusal

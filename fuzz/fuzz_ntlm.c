@@ -1,5 +1,5 @@
 /*
- * fuzz_ntlm.c: NTLM messages (SPEC 4.1, MS-NLMP) through ntlm.c.  The
+ * fuzz_ntlm.c: NTLM messages (spec 4.1, MS-NLMP) through ntlm.c.  The
  * first input byte selects what the rest is:
  *   'N'  a NEGOTIATE message; an accepted one is answered with
  *        ntlm_build_challenge() as the session does, and the CHALLENGE

@@ -1,5 +1,5 @@
 /*
- * fuzz_passwd.c: one passwd-file line (SPEC 4) through auth_parse_line(),
+ * fuzz_passwd.c: one passwd-file line (spec 4) through auth_parse_line(),
  * and the name rule through auth_valid_username().  An accepted entry
  * must hold a name that passes the name rule and equals the first field,
  * a hash with no control byte and no {SCHEME} left, and an empty or

@@ -1,5 +1,5 @@
 /*
- * fuzz_proxy.c: PROXY protocol v1 and v2 headers (SPEC 9) through
+ * fuzz_proxy.c: PROXY protocol v1 and v2 headers (spec 9) through
  * proxy_parse().  Besides "no crash", it checks the incremental contract
  * of proxy.h: a header found in len bytes is found, with the same length,
  * in any longer input; every shorter prefix asks for more bytes; "more

@@ -1,5 +1,5 @@
 /*
- * fuzz_saslplain.c: RFC 4616 PLAIN messages in base64 (SPEC 4) through
+ * fuzz_saslplain.c: RFC 4616 PLAIN messages in base64 (spec 4) through
  * auth_sasl_plain().  The input is the base64 text as a client sends it
  * after "AUTH PLAIN " or "+ ".  An accepted message must point inside the
  * caller's buffer with non-empty authcid and password free of NUL, and

@@ -1,5 +1,5 @@
 /*
- * fuzz_uidimport.c: the UIDL sources of a migration (SPEC 6, C0009)
+ * fuzz_uidimport.c: the UIDL sources of a migration (spec 6, C0009)
  * through uidimport_parse_dovecot() and uidimport_parse_courier(), the
  * pure parsers uidimport_load() runs on dovecot-uidlist and
  * courierpop3dsizelist.  Every record kept must have uid 0, a name that

@@ -1,12 +1,12 @@
 /*
- * fuzz_uidmap.c: the UID state file (SPEC 6, C0007-C0009) through
+ * fuzz_uidmap.c: the UID state file (spec 6, C0007-C0009) through
  * uidmap_parse(), the pure parser uidmap_load() runs on the file's bytes.
  * A parsed file must give strictly ascending UIDs below next, names that
  * are 1..255 octets without '/' or a leading '.', inside the buffer; a
  * refused one must give a reason and a next of at least 1.  A kept
  * (version 2) UIDL must be valid, and next above it when it is numeric
  * (the collision rule) unless next is UINT64_MAX, the exhausted counter.
- * No two records may show one UIDL (SPEC 6: a kept one, or a counter UID
+ * No two records may show one UIDL (spec 6: a kept one, or a counter UID
  * in decimal), and an accepted file has no NUL octet, header included.
  * A parsed file is written back in the format of uidmap.h and parsed
  * again: the records, infos, cur=, and version 3's "@login" and "@retr"
@@ -80,7 +80,7 @@ check_parsed(const struct uidmap *m, const char *buf, size_t len)
 			    num < m->next || m->next == UINT64_MAX);
 		}
 	}
-	/* SPEC 6: one UIDL, one message (fuzz inputs are small). */
+	/* spec 6: one UIDL, one message (fuzz inputs are small). */
 	for (i = 0; i < m->count && m->count <= 4096; i++) {
 		shown(&m->ents[i], a, sizeof(a));
 		for (j = i + 1; j < m->count; j++) {

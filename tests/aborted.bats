@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 9 (issue 12): a session that ends before login leaves one
+# spec 9: a session that ends before login leaves one
 # event=aborted line, like Dovecot's "Aborted login": the peer, TLS or
 # not, the authentication attempts and the user names tried (bounded,
 # escaped), and why it ended.  A session that logs in leaves none.
@@ -25,69 +25,69 @@ aborted_is() {
 	grep -qxF "pop3-handler: event=aborted $1" "$log"
 }
 
-@test "QUIT before login: reason=quit, no attempts (SPEC 9)" {
+@test "QUIT before login: reason=quit, no attempts (spec 9)" {
 	crlf QUIT | chat
 	[ "$status" -eq 0 ]
 	aborted_is 'remote=local aborted login: reason=quit attempts=0 tls=no'
 }
 
-@test "a login leaves no aborted line (SPEC 9)" {
+@test "a login leaves no aborted line (spec 9)" {
 	crlf 'USER alice' 'PASS pw' QUIT | chat
 	[ "$status" -eq 0 ]
 	! grep -q 'event=aborted' "$log"
 	grep -q 'event=login ' "$log"
 }
 
-@test "disconnect after a wrong password: reason=disconnect, 1 attempt, the name tried (SPEC 9)" {
+@test "disconnect after a wrong password: reason=disconnect, 1 attempt, the name tried (spec 9)" {
 	crlf 'USER alice' 'PASS wrong' | chat
 	[ "$status" -eq 1 ]
 	aborted_is 'remote=local mech=user aborted login: reason=disconnect attempts=1 users=alice tls=no'
 }
 
-@test "idle before login: reason=timeout, no autologout line (SPEC 7, 9)" {
+@test "idle before login: reason=timeout, no autologout line (spec 7, 9)" {
 	drive --hold --limit=8 'USER alice\r\n' -- --timeout-unauth=1
 	[ "$status" -eq 3 ]
 	aborted_is 'remote=local aborted login: reason=timeout attempts=0 tls=no'
 	! grep -q 'event=autologout' "$log"
 }
 
-@test "plaintext refused, then QUIT: reason=plaintext-refused (SPEC 9)" {
+@test "plaintext refused, then QUIT: reason=plaintext-refused (spec 9)" {
 	crlf 'USER alice' 'PASS pw' QUIT | chat --plaintext-auth=never
 	[ "$status" -eq 0 ]
 	line_is 2 "$REFUSED"
 	aborted_is 'remote=local aborted login: reason=plaintext-refused attempts=0 tls=no'
 }
 
-@test "AUTH PLAIN refused as plaintext, then disconnect: reason=plaintext-refused (SPEC 9)" {
+@test "AUTH PLAIN refused as plaintext, then disconnect: reason=plaintext-refused (spec 9)" {
 	crlf "AUTH PLAIN $(b64 '\0alice\0pw')" | chat --plaintext-auth=never
 	aborted_is 'remote=local aborted login: reason=plaintext-refused attempts=0 tls=no'
 }
 
-@test "three failures with three names: reason=too-many-failures, the names in order (SPEC 9)" {
+@test "three failures with three names: reason=too-many-failures, the names in order (spec 9)" {
 	crlf 'USER alice' 'PASS x' 'USER bob' 'PASS x' \
 	    "AUTH PLAIN $(b64 '\0carol\0x')" | chat
 	[ "$status" -eq 1 ]
 	aborted_is 'remote=local mech=plain aborted login: reason=too-many-failures attempts=3 users=alice,bob,carol tls=no'
 }
 
-@test "the same name twice is listed once (SPEC 9)" {
+@test "the same name twice is listed once (spec 9)" {
 	crlf 'USER alice' 'PASS x' 'USER alice' 'PASS y' QUIT | chat
 	aborted_is 'remote=local mech=user aborted login: reason=quit attempts=2 users=alice tls=no'
 }
 
-@test "twenty bad commands: reason=too-many-errors (SPEC 2, 9)" {
+@test "twenty bad commands: reason=too-many-errors (spec 2, 9)" {
 	local i
 	for i in $(seq 1 20); do crlf BOGUS; done | chat
 	[ "$status" -eq 1 ]
 	aborted_is 'remote=local aborted login: reason=too-many-errors attempts=0 tls=no'
 }
 
-@test "names tried are escaped: no space, comma, '=' or control byte reaches the line (SPEC 9)" {
+@test "names tried are escaped: no space, comma, '=' or control byte reaches the line (spec 9)" {
 	crlf "AUTH PLAIN $(b64 '\0a b,c=d\\e\001\0x')" QUIT | chat
 	aborted_is 'remote=local mech=plain aborted login: reason=quit attempts=1 users=a\x20b\x2cc\x3dd\x5ce\x01 tls=no'
 }
 
-@test "names tried are bounded: long names are cut, the list ends with ',...' (SPEC 9)" {
+@test "names tried are bounded: long names are cut, the list ends with ',...' (spec 9)" {
 	local i long
 	long=$(printf 'u%.0s' $(seq 1 200))
 	for i in $(seq 1 8); do
@@ -101,21 +101,21 @@ aborted_is() {
 	[ "${#l}" -lt 400 ]
 }
 
-@test "implicit TLS handshake fails: reason=tls-handshake-failed (SPEC 8, 9)" {
+@test "implicit TLS handshake fails: reason=tls-handshake-failed (spec 8, 9)" {
 	printf 'USER alice\r\n' | chat --implicit-tls --tls-cert="$CERT" \
 	    --tls-key="$KEY" --timeout-unauth=5
 	[ "$status" -eq 1 ]
 	aborted_is 'remote=local aborted login: reason=tls-handshake-failed attempts=0 tls=no'
 }
 
-@test "STLS handshake fails: reason=tls-handshake-failed (SPEC 8, 9)" {
+@test "STLS handshake fails: reason=tls-handshake-failed (spec 8, 9)" {
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" '<1' 'STLS\r\n' '<1' 'garbage that is no ClientHello\r\n'
 	wait_exits 1
 	aborted_is 'remote=127.0.0.1 aborted login: reason=tls-handshake-failed attempts=0 tls=no'
 }
 
-@test "after STLS: the line carries tls=, not tls=no (SPEC 9)" {
+@test "after STLS: the line carries tls=, not tls=no (spec 9)" {
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" '<1' stls 'USER bob\r\nPASS x\r\nQUIT\r\n'
 	wait_exits 1
@@ -123,12 +123,12 @@ aborted_is() {
 	grep 'event=aborted' "$log" | grep -qE '^pop3-handler: event=aborted remote=127\.0\.0\.1 tls=TLSv1\.[23][^ ]* mech=user aborted login: reason=quit attempts=1 users=bob$'
 }
 
-@test "secured = yes: the line says tls=secured (SPEC 9)" {
+@test "secured = yes: the line says tls=secured (spec 9)" {
 	crlf QUIT | chat --secured=yes
 	aborted_is 'remote=local aborted login: reason=quit attempts=0 tls=secured'
 }
 
-@test "a TLS client on the plaintext port: reason=tls-on-plaintext-port (SPEC 9)" {
+@test "a TLS client on the plaintext port: reason=tls-on-plaintext-port (spec 9)" {
 	serve --timeout-unauth=2
 	talk "$PORT" '<1' hello:60
 	wait_exits 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# GSSAPI (RFC 4752, SPEC 4.1) against a real MIT KDC started for this
+# GSSAPI (RFC 4752, spec 4.1) against a real MIT KDC started for this
 # file (tests/helpers/krb5.bash): tickets from kinit, the handler's
 # service key from a keytab made by kadmin.local ktadd pop/localhost.
 # Exact transcripts come from tests/helpers/gss-client.py (GNU SASL's
@@ -103,7 +103,7 @@ handler_pid() {
 	return 1
 }
 
-@test "CAPA and AUTH offer GSSAPI only with gssapi-keytab (SPEC 4.1)" {
+@test "CAPA and AUTH offer GSSAPI only with gssapi-keytab (spec 4.1)" {
 	crlf CAPA "AUTH GSSAPI" QUIT | chat "--state-dir=$STATE"
 	[ "$status" -eq 0 ]
 	nogrep -a GSSAPI "$out"
@@ -128,7 +128,7 @@ handler_pid() {
 	grep -q 'event=login user=alice .*mech=gssapi' "$log"
 }
 
-@test "GSSAPI: an authorisation identity equal to the user is accepted, another one fails (SPEC 4.1)" {
+@test "GSSAPI: an authorisation identity equal to the user is accepted, another one fails (spec 4.1)" {
 	gss --authzid=alice --then QUIT
 	exchange_ok
 	line_is 5 "+OK Logged in, 1 messages (59 octets)"
@@ -139,7 +139,7 @@ handler_pid() {
 	grep -q 'event=login-failed .*mech=gssapi authentication failed: authorization identity differs' "$log"
 }
 
-@test "GSSAPI: a principal without a passwd line fails like a wrong password (SPEC 4.1)" {
+@test "GSSAPI: a principal without a passwd line fails like a wrong password (spec 4.1)" {
 	ticket bob
 	gss --then QUIT
 	exchange_ok
@@ -149,7 +149,7 @@ handler_pid() {
 	grep -q 'authentication failed: unknown user' "$log"
 }
 
-@test "GSSAPI: a principal with an instance (alice/admin) never maps (SPEC 4.1)" {
+@test "GSSAPI: a principal with an instance (alice/admin) never maps (spec 4.1)" {
 	ticket alice/admin
 	gss --then QUIT
 	exchange_ok
@@ -158,7 +158,7 @@ handler_pid() {
 	grep -q 'authentication failed: principal has more than one component' "$log"
 }
 
-@test "GSSAPI: a locked passwd line fails; a {SCRAM-SHA-256} hash field is not locked (SPEC 4.1)" {
+@test "GSSAPI: a locked passwd line fails; a {SCRAM-SHA-256} hash field is not locked (spec 4.1)" {
 	mkdir -p "$MAILROOT/carol/Maildir/new" "$MAILROOT/dave/Maildir/new"
 	printf 'carol:!locked::::%s::\n' "$MAILROOT/carol" >>"$PASSWD"
 	printf 'dave:%s::::%s::\n' \
@@ -175,7 +175,7 @@ handler_pid() {
 	line_is 5 "+OK Logged in, 0 messages (0 octets)"
 }
 
-@test "GSSAPI: gssapi-realms lists the realms; one not listed fails (SPEC 4.1)" {
+@test "GSSAPI: gssapi-realms lists the realms; one not listed fails (spec 4.1)" {
 	gss --then QUIT -- --gssapi-realms=OTHER.EXAMPLE
 	exchange_ok
 	line_is 5 "-ERR [AUTH] Authentication failed"
@@ -185,7 +185,7 @@ handler_pid() {
 	line_is 5 "+OK Logged in, 1 messages (59 octets)"
 }
 
-@test "GSSAPI: failures count toward max-auth-failures (SPEC 4)" {
+@test "GSSAPI: failures count toward max-auth-failures (spec 4)" {
 	gss --then QUIT -- --gssapi-realms=OTHER.EXAMPLE --max-auth-failures=1
 	[ "$status" -eq 1 ]
 	exchange_ok
@@ -193,7 +193,7 @@ handler_pid() {
 	[ "$(wc -l <"$out")" -eq 5 ]
 }
 
-@test "GSSAPI: a replayed authenticator is refused; the replay cache is one file in gssapi-rcache-dir (SPEC 4.1)" {
+@test "GSSAPI: a replayed authenticator is refused; the replay cache is one file in gssapi-rcache-dir (spec 4.1)" {
 	gss --record "$T/token" --then QUIT
 	exchange_ok
 	line_is 5 "+OK Logged in, 1 messages (59 octets)"
@@ -210,7 +210,7 @@ handler_pid() {
 	[ "$(ls "$T/rc")" = "krb5_$(id -u).rcache2" ]
 }
 
-@test "GSSAPI: an unreadable keytab or rcache directory is a server fault, logged (SPEC 4.1)" {
+@test "GSSAPI: an unreadable keytab or rcache directory is a server fault, logged (spec 4.1)" {
 	gss --then QUIT -- --gssapi-keytab="$T/missing.keytab"
 	line_is 2 "+ "
 	line_is 3 "-ERR [SYS/TEMP] Authentication is unavailable"
@@ -220,7 +220,7 @@ handler_pid() {
 	grep -q 'cannot create the replay cache directory' "$log"
 }
 
-@test "as root: a GSSAPI login becomes the line's uid; the keytab and rcache stay root's (SPEC 4, 4.1)" {
+@test "as root: a GSSAPI login becomes the line's uid; the keytab and rcache stay root's (spec 4, 4.1)" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	# bats' temporary directories are 0700: the mail where uid 4242
 	# can reach it.
@@ -246,7 +246,7 @@ handler_pid() {
 	[ "$(stat -c %u "$STATE/rcache/krb5_0.rcache2")" = 0 ]
 }
 
-@test "Kerberos is mapped only once a GSSAPI exchange starts (issue 11)" {
+@test "Kerberos is mapped only once a GSSAPI exchange starts (spec 4.1)" {
 	local pid
 	sess_start s "${GSS[@]}" --hostname=localhost
 	sess_send s "USER alice" "PASS pw"

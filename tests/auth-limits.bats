@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 4 failures: auth-fail-delay, max-auth-failures (C0005).
+# spec 4 failures: auth-fail-delay, max-auth-failures (C0005).
 
 load helpers/load
 load helpers/proto
@@ -14,14 +14,14 @@ setup() {
 	add_user alice s3cret
 }
 
-@test "3rd auth failure (default max): reply, then close, exit 1 (SPEC 4, C0005)" {
+@test "3rd auth failure (default max): reply, then close, exit 1 (spec 4, C0005)" {
 	crlf 'USER alice' 'PASS a' 'USER alice' 'PASS b' 'USER alice' 'PASS c' \
 	    'USER alice' 'PASS s3cret' QUIT | chat
 	[ "$status" -eq 1 ]
 	expect_bytes "$GREET" "$PWREQ" "$FAIL" "$PWREQ" "$FAIL" "$PWREQ" "$FAIL"
 }
 
-@test "2 auth failures leave the session open: login still works (SPEC 4)" {
+@test "2 auth failures leave the session open: login still works (spec 4)" {
 	crlf 'USER alice' 'PASS a' 'USER alice' 'PASS b' \
 	    'USER alice' 'PASS s3cret' QUIT | chat
 	[ "$status" -eq 0 ]
@@ -29,20 +29,20 @@ setup() {
 	    "$PWREQ" "$OK0" '+OK Bye'
 }
 
-@test "unknown-user failures count the same (SPEC 4, C0005)" {
+@test "unknown-user failures count the same (spec 4, C0005)" {
 	crlf 'USER x' 'PASS a' 'USER y' 'PASS b' 'USER z' 'PASS c' QUIT | chat
 	[ "$status" -eq 1 ]
 	expect_bytes "$GREET" "$PWREQ" "$FAIL" "$PWREQ" "$FAIL" "$PWREQ" "$FAIL"
 }
 
-@test "--max-auth-failures=1: first failure closes, exit 1 (SPEC 1, 4)" {
+@test "--max-auth-failures=1: first failure closes, exit 1 (spec 1, 4)" {
 	crlf 'USER alice' 'PASS a' 'USER alice' 'PASS s3cret' QUIT |
 	    chat --max-auth-failures=1
 	[ "$status" -eq 1 ]
 	expect_bytes "$GREET" "$PWREQ" "$FAIL"
 }
 
-@test "--max-auth-failures=5: the 5th failure closes (SPEC 1, 4)" {
+@test "--max-auth-failures=5: the 5th failure closes (spec 1, 4)" {
 	# a failed PASS may or may not need a new USER: send USER each time
 	crlf 'USER alice' 'PASS 1' 'USER alice' 'PASS 2' 'USER alice' 'PASS 3' \
 	    'USER alice' 'PASS 4' 'USER alice' 'PASS 5' 'USER alice' \
@@ -52,7 +52,7 @@ setup() {
 	    "$FAIL" "$PWREQ" "$FAIL" "$PWREQ" "$FAIL"
 }
 
-@test "USER/PASS and AUTH PLAIN failures add up (SPEC 4, C0005)" {
+@test "USER/PASS and AUTH PLAIN failures add up (spec 4, C0005)" {
 	crlf 'USER alice' 'PASS a' "AUTH PLAIN $(b64 '\0alice\0b')" \
 	    'USER alice' 'PASS c' 'USER alice' 'PASS s3cret' QUIT | chat
 	[ "$status" -eq 1 ]
@@ -73,19 +73,19 @@ delay_is_1s() {
 	[ $((t1 - t0)) -lt $((1000 + 7000 * SLOW)) ]
 }
 
-@test "--auth-fail-delay=1: a failure takes at least 1 s (SPEC 4)" {
+@test "--auth-fail-delay=1: a failure takes at least 1 s (spec 4)" {
 	delay_is_1s alice
 }
 
-@test "--auth-fail-delay=1: an unknown user also takes at least 1 s (SPEC 4)" {
+@test "--auth-fail-delay=1: an unknown user also takes at least 1 s (spec 4)" {
 	delay_is_1s nobody
 }
 
-@test "--auth-fail-delay=1: an invalid name (a/b) also takes at least 1 s (SPEC 4)" {
+@test "--auth-fail-delay=1: an invalid name (a/b) also takes at least 1 s (spec 4)" {
 	delay_is_1s a/b
 }
 
-@test "--auth-fail-delay=1: an AUTH PLAIN failure takes at least 1 s (SPEC 4)" {
+@test "--auth-fail-delay=1: an AUTH PLAIN failure takes at least 1 s (spec 4)" {
 	local t0 t1
 	t0=$(now_ms)
 	crlf "AUTH PLAIN $(b64 '\0alice\0wrong')" QUIT |
@@ -97,7 +97,7 @@ delay_is_1s() {
 	[ $((t1 - t0)) -lt $((1000 + 7000 * SLOW)) ]
 }
 
-@test "--auth-fail-delay=1: the failure reply itself comes after the delay (SPEC 4)" {
+@test "--auth-fail-delay=1: the failure reply itself comes after the delay (spec 4)" {
 	drive --hold --limit=8 'USER alice\r\nPASS wrong\r\n' '=0.5' \
 	    'QUIT\r\n' -- --auth-fail-delay=1
 	[ "$status" -eq 0 ]
@@ -105,7 +105,7 @@ delay_is_1s() {
 	[ "$elapsed_ms" -ge 1000 ]
 }
 
-@test "auth-fail-delay default is 2 s (SPEC 1)" {
+@test "auth-fail-delay default is 2 s (spec 1)" {
 	local t0 t1
 	t0=$(now_ms)
 	crlf 'USER alice' 'PASS wrong' QUIT |
@@ -118,7 +118,7 @@ delay_is_1s() {
 	[ $((t1 - t0)) -lt $((2000 + 7000 * SLOW)) ]
 }
 
-@test "a successful login is not delayed by auth-fail-delay (SPEC 4)" {
+@test "a successful login is not delayed by auth-fail-delay (spec 4)" {
 	local t0 t1
 	t0=$(now_ms)
 	# The delay and the bound both stretch by SLOW: a busy machine
@@ -132,7 +132,7 @@ delay_is_1s() {
 	[ $((t1 - t0)) -lt $((2500 * SLOW)) ]
 }
 
-@test "the last failure is delayed too before the close (SPEC 4, C0005)" {
+@test "the last failure is delayed too before the close (spec 4, C0005)" {
 	local t0 t1
 	t0=$(now_ms)
 	crlf 'USER alice' 'PASS wrong' QUIT |

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 4.1 AUTH NTLM (MS-NLMP, MS-OXPOP3 framing), SPEC 4.2 ntlm=, and
+# spec 4.1 AUTH NTLM (MS-NLMP, MS-OXPOP3 framing), spec 4.2 ntlm=, and
 # --hash-password --scheme=ntlm.  tests/helpers/ntlm-client.py is the
 # scripted client: it checks the CHALLENGE and computes NTLMv2 itself.
 
@@ -48,13 +48,13 @@ setup() {
 	ALICE=$(ntkey s3cret)
 }
 
-@test "--hash-password --scheme=ntlm: the NT hash of MS-NLMP 4.2.4 (SPEC 4.1)" {
+@test "--hash-password --scheme=ntlm: the NT hash of MS-NLMP 4.2.4 (spec 4.1)" {
 	printf 'Password\n' | "$HANDLER" --hash-password --scheme=ntlm \
 	    >"$out" 2>"$log"
 	expect_file <(printf 'ntlm=a4f49c406510bdcab6824ee7c30fd852\n')
 }
 
-@test "--hash-password --scheme=ntlm hashes UTF-16LE, surrogate pairs too (SPEC 4.1)" {
+@test "--hash-password --scheme=ntlm hashes UTF-16LE, surrogate pairs too (spec 4.1)" {
 	local pw=$'h\xc3\xa9llo \xf0\x9f\x98\x80'
 	printf '%s\n' "$pw" | "$HANDLER" --hash-password --scheme=ntlm >"$out"
 	printf 'ntlm=%s\n' "$(printf '%s' "$pw" | iconv -f UTF-8 -t UTF-16LE |
@@ -63,7 +63,7 @@ setup() {
 	expect_file "$T/want"
 }
 
-@test "--hash-password --scheme=ntlm refuses a password that is not UTF-8 (SPEC 4.1)" {
+@test "--hash-password --scheme=ntlm refuses a password that is not UTF-8 (spec 4.1)" {
 	status=0
 	printf 'a\xffb\n' | "$HANDLER" --hash-password --scheme=ntlm \
 	    >"$out" 2>"$log" || status=$?
@@ -72,12 +72,12 @@ setup() {
 	grep -q 'not valid UTF-8' "$log"
 }
 
-@test "--hash-password --scheme=yescrypt is the default's \$y\$ (SPEC 4.1)" {
+@test "--hash-password --scheme=yescrypt is the default's \$y\$ (spec 4.1)" {
 	printf 'pw\n' | "$HANDLER" --hash-password --scheme=yescrypt >"$out"
 	grep -qE '^\$y\$[^:]+$' "$out"
 }
 
-@test "--hash-password --scheme=unknown: exit 2 and a message (SPEC 1, 4.1)" {
+@test "--hash-password --scheme=unknown: exit 2 and a message (spec 1, 4.1)" {
 	status=0
 	printf 'pw\n' | "$HANDLER" --hash-password --scheme=md5 \
 	    >"$out" 2>"$log" || status=$?
@@ -86,7 +86,7 @@ setup() {
 	grep -q 'scheme=md5: unknown scheme' "$log"
 }
 
-@test "--scheme without --hash-password: exit 2 (SPEC 1)" {
+@test "--scheme without --hash-password: exit 2 (spec 1)" {
 	status=0
 	"$HANDLER" --passwd-file="$PASSWD" --scheme=ntlm </dev/null \
 	    >"$out" 2>"$log" || status=$?
@@ -112,7 +112,7 @@ expect_masked() {
 # A failed exchange, byte for byte: what every refusal must look like.
 FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 
-@test "NTLM is off by default: AUTH NTLM unsupported, not in CAPA or AUTH (SPEC 4.1)" {
+@test "NTLM is off by default: AUTH NTLM unsupported, not in CAPA or AUTH (spec 4.1)" {
 	crlf 'AUTH NTLM' "AUTH NTLM $NEG" CAPA AUTH QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$UNSUPP" "$UNSUPP" '+OK Capability list follows' \
@@ -122,7 +122,7 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	! grep -q NTLM "$out"
 }
 
-@test "auth-mechanisms with ntlm: NTLM in CAPA's SASL line and AUTH's list (SPEC 3, 4.1)" {
+@test "auth-mechanisms with ntlm: NTLM in CAPA's SASL line and AUTH's list (spec 3, 4.1)" {
 	crlf CAPA AUTH QUIT | chat "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" '+OK Capability list follows' \
@@ -131,7 +131,7 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	    '+OK Supported mechanisms follow' PLAIN NTLM . '+OK Bye'
 }
 
-@test "NTLM sends no password: offered where plaintext is not (SPEC 4.1)" {
+@test "NTLM sends no password: offered where plaintext is not (spec 4.1)" {
 	crlf CAPA QUIT | chat "$MECHS" --plaintext-auth=never
 	grep -qx $'SASL NTLM\r' "$out"
 	ntlm --key "$ALICE" --then QUIT -- "$MECHS" --plaintext-auth=never
@@ -139,14 +139,14 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	expect_masked "$GREET" '+ ' '+ CHALLENGE' "$OK0" '+OK Bye'
 }
 
-@test "AUTH NTLM, NEGOTIATE, CHALLENGE, NTLMv2 AUTHENTICATE logs in (SPEC 4.1, MS-OXPOP3)" {
+@test "AUTH NTLM, NEGOTIATE, CHALLENGE, NTLMv2 AUTHENTICATE logs in (spec 4.1, MS-OXPOP3)" {
 	ntlm --key "$ALICE" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "$GREET" '+ ' '+ CHALLENGE' "$OK0" '+OK Bye'
 	grep -q 'event=login user=alice .*mech=ntlm' "$log"
 }
 
-@test "AUTH NTLM with the NEGOTIATE as initial response (SPEC 4.1, RFC 5034)" {
+@test "AUTH NTLM with the NEGOTIATE as initial response (spec 4.1, RFC 5034)" {
 	ntlm --ir --key "$ALICE" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "$GREET" '+ CHALLENGE' "$OK0" '+OK Bye'
@@ -186,14 +186,14 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	expect_masked "${FAILED[@]}"
 }
 
-@test "NTLM with a wrong password: -ERR [AUTH] Authentication failed (SPEC 4, 4.1)" {
+@test "NTLM with a wrong password: -ERR [AUTH] Authentication failed (spec 4, 4.1)" {
 	ntlm --key "$(ntkey wrong)" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "${FAILED[@]}"
 	grep -q 'authentication failed: bad password' "$log"
 }
 
-@test "a user without ntlm= fails exactly like a wrong password (SPEC 4.1, 4.2)" {
+@test "a user without ntlm= fails exactly like a wrong password (spec 4.1, 4.2)" {
 	add_user bob s3cret
 	ntlm --user bob --key "$ALICE" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
@@ -201,27 +201,27 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	grep -q 'authentication failed: no ntlm= key' "$log"
 }
 
-@test "an unknown user fails exactly like a wrong password (SPEC 4)" {
+@test "an unknown user fails exactly like a wrong password (spec 4)" {
 	ntlm --user nobody --key "$ALICE" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "${FAILED[@]}"
 	grep -q 'authentication failed: unknown user' "$log"
 }
 
-@test "an NTLMv1 response (24 octets) fails exactly like a wrong password (SPEC 4.1)" {
+@test "an NTLMv1 response (24 octets) fails exactly like a wrong password (spec 4.1)" {
 	ntlm --mode v1 --key "$ALICE" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "${FAILED[@]}"
 	grep -q 'authentication failed: not an NTLMv2 response' "$log"
 }
 
-@test "an LM response alone fails exactly like a wrong password (SPEC 4.1)" {
+@test "an LM response alone fails exactly like a wrong password (spec 4.1)" {
 	ntlm --mode lm --key "$ALICE" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "${FAILED[@]}"
 }
 
-@test "a locked account with ntlm= fails (SPEC 4)" {
+@test "a locked account with ntlm= fails (spec 4)" {
 	printf 'carol:!%s::::%s::ntlm=%s\n' "$(hash6 s3cret)" "$MAILROOT" \
 	    "$ALICE" >>"$PASSWD"
 	ntlm --user carol --key "$ALICE" --then QUIT -- "$MECHS"
@@ -230,7 +230,7 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	grep -q 'authentication failed: account locked' "$log"
 }
 
-@test "nologin and allow_nets apply to NTLM as to a password (SPEC 4.2)" {
+@test "nologin and allow_nets apply to NTLM as to a password (spec 4.2)" {
 	ntlm_user dave s3cret 'nologin reason=Mailbox_moved'
 	ntlm_user erin s3cret 'allow_nets=192.0.2.0/24'
 	ntlm --user dave --key "$ALICE" --then QUIT -- "$MECHS"
@@ -242,7 +242,7 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	expect_masked "${FAILED[@]}"
 }
 
-@test "a user name with an unpaired surrogate fails like a wrong password (SPEC 4)" {
+@test "a user name with an unpaired surrogate fails like a wrong password (spec 4)" {
 	# "al" U+D800 "ce": not UTF-16, so never a name.
 	ntlm --user-hex 61006c0000d863006500 --key "$ALICE" --then QUIT -- \
 	    "$MECHS"
@@ -251,7 +251,7 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	grep -q 'user=(invalid) .*unknown user' "$log"
 }
 
-@test "a user name with '/' never reaches the lookup (SPEC 4)" {
+@test "a user name with '/' never reaches the lookup (spec 4)" {
 	printf 'a/b:%s::::%s::ntlm=%s\n' "$(hash6 s3cret)" "$MAILROOT" \
 	    "$ALICE" >>"$PASSWD"
 	ntlm --user a/b --key "$ALICE" --then QUIT -- "$MECHS"
@@ -259,21 +259,21 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	expect_masked "${FAILED[@]}"
 }
 
-@test "the user name is UTF-16: a non-ASCII name logs in (SPEC 4.1)" {
+@test "the user name is UTF-16: a non-ASCII name logs in (spec 4.1)" {
 	ntlm_user 'jürgen' s3cret
 	ntlm --user 'jürgen' --key "$ALICE" --then QUIT -- "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "$GREET" '+ ' '+ CHALLENGE' "$OK0" '+OK Bye'
 }
 
-@test "NTLM failures count toward max-auth-failures (SPEC 4, C0005)" {
+@test "NTLM failures count toward max-auth-failures (spec 4, C0005)" {
 	ntlm --key "$(ntkey wrong)" --then QUIT -- "$MECHS" \
 	    --max-auth-failures=1
 	[ "$status" -eq 1 ]
 	expect_masked "$GREET" '+ ' '+ CHALLENGE' "$FAIL"
 }
 
-@test "NTLM failures wait auth-fail-delay, with or without ntlm= (SPEC 4)" {
+@test "NTLM failures wait auth-fail-delay, with or without ntlm= (spec 4)" {
 	local t0 t1
 	add_user bob s3cret
 	t0=$(now_ms)
@@ -289,20 +289,20 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	[ $((t1 - t0)) -ge 1000 ]
 }
 
-@test "AUTH NTLM then * cancels; USER/PASS still works (SPEC 4, RFC 5034)" {
+@test "AUTH NTLM then * cancels; USER/PASS still works (spec 4, RFC 5034)" {
 	crlf 'AUTH NTLM' '*' 'USER alice' 'PASS s3cret' QUIT | chat "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" '+ ' "$CANCEL" '+OK Password required' "$OK0" \
 	    '+OK Bye'
 }
 
-@test "* in answer to the CHALLENGE cancels (SPEC 4, RFC 5034)" {
+@test "* in answer to the CHALLENGE cancels (spec 4, RFC 5034)" {
 	crlf 'AUTH NTLM' "$NEG" '*' QUIT | chat "$MECHS"
 	[ "$status" -eq 0 ]
 	expect_masked "$GREET" '+ ' '+ CHALLENGE' "$CANCEL" '+OK Bye'
 }
 
-@test "AUTH NTLM with bad base64, = or a non-NTLM message: malformed (SPEC 4.1)" {
+@test "AUTH NTLM with bad base64, = or a non-NTLM message: malformed (spec 4.1)" {
 	crlf 'AUTH NTLM' 'a$b%' 'AUTH NTLM =' "AUTH NTLM $(b64 'hello')" \
 	    "AUTH NTLM $(b64 'NTLMSSP\0\3\0\0\0')" QUIT | chat "$MECHS"
 	[ "$status" -eq 0 ]
@@ -310,7 +310,7 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	    "$MALFORMED" '+OK Bye'
 }
 
-@test "a malformed AUTHENTICATE is a bad command, not an auth failure (SPEC 4)" {
+@test "a malformed AUTHENTICATE is a bad command, not an auth failure (spec 4)" {
 	# A field that points past the end of the message.
 	crlf "AUTH NTLM $NEG" \
 	    "$(b64 'NTLMSSP\0\3\0\0\0\30\0\30\0\377\377\0\0%052d\1\0\0\0' 0)" \
@@ -356,7 +356,7 @@ teardown() {
 	    "$T/server.log"
 }
 
-@test "curl --ntlm --login-options AUTH=NTLM retrieves a message byte for byte (SPEC 4.1)" {
+@test "curl --ntlm --login-options AUTH=NTLM retrieves a message byte for byte (spec 4.1)" {
 	command -v curl >/dev/null || skip "curl is not installed"
 	MD=$MAILROOT/alice/Maildir
 	putf new 1700000001.M1P1.host \
@@ -371,7 +371,7 @@ teardown() {
 	grep -q 'event=login user=alice .*mech=ntlm' "$T/server.log"
 }
 
-@test "curl with a wrong password: login denied (SPEC 4.1)" {
+@test "curl with a wrong password: login denied (spec 4.1)" {
 	command -v curl >/dev/null || skip "curl is not installed"
 	start_server "$MECHS"
 	status=0
@@ -382,7 +382,7 @@ teardown() {
 	grep -qxF "< $FAIL" <(tr -d '\r' <"$T/curl.log")
 }
 
-@test "mpop auth ntlm (GNU SASL: NTLMv1) is refused like a wrong password (SPEC 4.1)" {
+@test "mpop auth ntlm (GNU SASL: NTLMv1) is refused like a wrong password (spec 4.1)" {
 	command -v mpop >/dev/null || skip "mpop is not installed"
 	mpop --version | grep -qw ntlm || skip "mpop lacks NTLM"
 	start_server "$MECHS"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SCRAM-SHA-256, SCRAM-SHA-1 and -PLUS through GNU SASL (SPEC 4.1): real
+# SCRAM-SHA-256, SCRAM-SHA-1 and -PLUS through GNU SASL (spec 4.1): real
 # clients (mpop; build/scram-client for the channel binding no Debian
 # POP3 client does), keys from gsasl, doveadm and --hash-password, the
 # decoy exchange for names without keys, and USER/PASS against a
@@ -94,7 +94,7 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	    --iteration-count "${3:-4096}"
 }
 
-@test "mpop with auth scram-sha-256 and gsasl --mkpasswd keys fetches the message byte for byte (SPEC 4.1)" {
+@test "mpop with auth scram-sha-256 and gsasl --mkpasswd keys fetches the message byte for byte (spec 4.1)" {
 	command -v mpop >/dev/null || skip "mpop is not installed"
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 'pass word')"
 	serve_scram
@@ -110,7 +110,7 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	grep -q 'event=login user=alice .*mech=scram-sha-256' "$log"
 }
 
-@test "mpop with auth scram-sha-1 (listed in auth-mechanisms) and SHA-1 keys (SPEC 4.1)" {
+@test "mpop with auth scram-sha-1 (listed in auth-mechanisms) and SHA-1 keys (spec 4.1)" {
 	command -v mpop >/dev/null || skip "mpop is not installed"
 	scram_user alice "$(gsasl_key SCRAM-SHA-1 pw1)"
 	serve_scram --auth-mechanisms='plain scram-sha-1'
@@ -121,14 +121,14 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	grep -q 'event=login user=alice .*mech=scram-sha-1' "$log"
 }
 
-@test "SCRAM-SHA-1 is not offered unless listed: AUTH SCRAM-SHA-1 is unsupported by default (SPEC 4.1)" {
+@test "SCRAM-SHA-1 is not offered unless listed: AUTH SCRAM-SHA-1 is unsupported by default (spec 4.1)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-1 pw1)"
 	crlf CAPA 'AUTH SCRAM-SHA-1' QUIT | chat --state-dir="$STATE"
 	grep -q $'^SASL PLAIN LOGIN SCRAM-SHA-256\r$' "$out"
 	grep -q $'^-ERR Unsupported authentication mechanism\r$' "$out"
 }
 
-@test "doveadm pw -s SCRAM-SHA-256 keys work with mpop (SPEC 4.1, Dovecot interop)" {
+@test "doveadm pw -s SCRAM-SHA-256 keys work with mpop (spec 4.1, Dovecot interop)" {
 	command -v mpop >/dev/null || skip "mpop is not installed"
 	command -v doveadm >/dev/null || skip "doveadm is not installed"
 	scram_user alice "$(doveadm pw -s SCRAM-SHA-256 -p dovepw)"
@@ -138,7 +138,7 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	[ -s "$T/mp/0" ]
 }
 
-@test "keys in the scram-sha-256= extra field next to a crypt hash: SCRAM and PASS both work (SPEC 4.2)" {
+@test "keys in the scram-sha-256= extra field next to a crypt hash: SCRAM and PASS both work (spec 4.2)" {
 	local k crypt
 	k=$(gsasl_key SCRAM-SHA-256 scrampw)
 	crypt=$(printf 'cryptpw' | openssl passwd -6 -salt saltsalt -stdin)
@@ -151,7 +151,7 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	grep -q '^+OK Logged in' "$out"
 }
 
-@test "our --hash-password --scheme=scram-sha-256 output works with mpop, 10000 iterations by default (SPEC 4.1)" {
+@test "our --hash-password --scheme=scram-sha-256 output works with mpop, 10000 iterations by default (spec 4.1)" {
 	command -v mpop >/dev/null || skip "mpop is not installed"
 	local h
 	h=$(printf 'hashed pw\n' | "$HANDLER" --hash-password --scheme=scram-sha-256)
@@ -162,7 +162,7 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	[ "$mstatus" -eq 0 ] || { cat "$T/mpop.out" >&2; false; }
 }
 
-@test "--hash-password --scheme=scram-sha-1 --iterations=4096 writes Dovecot's form and logs in (SPEC 4.1)" {
+@test "--hash-password --scheme=scram-sha-1 --iterations=4096 writes Dovecot's form and logs in (spec 4.1)" {
 	local h
 	h=$(printf 'pw\n' | "$HANDLER" --hash-password --scheme=scram-sha-1 \
 	    --iterations=4096)
@@ -173,13 +173,13 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	[ "$cstatus" -eq 0 ]
 }
 
-@test "--hash-password refuses fewer than 4096 iterations (SPEC 4.1)" {
+@test "--hash-password refuses fewer than 4096 iterations (spec 4.1)" {
 	run "$HANDLER" --hash-password --scheme=scram-sha-256 --iterations=4095 \
 	    </dev/null
 	[ "$status" -eq 2 ]
 }
 
-@test "a wrong SCRAM password fails at the proof with the exact failure reply (SPEC 4, 4.1)" {
+@test "a wrong SCRAM password fails at the proof with the exact failure reply (spec 4, 4.1)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 right)"
 	serve_scram
 	sc -u alice -p wrong
@@ -193,7 +193,7 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	grep -q 'event=login-failed user=alice .*mech=scram-sha-256 authentication failed: bad proof' "$log"
 }
 
-@test "the failure delay and limit apply to SCRAM: three failures close the session (SPEC 4)" {
+@test "the failure delay and limit apply to SCRAM: three failures close the session (spec 4)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 right)"
 	# Fixed client-first messages with the wrong nonce fail at once.
 	local cf
@@ -208,7 +208,7 @@ gsasl_key() {	# gsasl_key MECH PASSWORD [ITER]
 	! grep -q '^+OK Bye' "$out"
 }
 
-@test "an unknown user gets a decoy server-first of the same form and fails at the proof (SPEC 4.1)" {
+@test "an unknown user gets a decoy server-first of the same form and fails at the proof (spec 4.1)" {
 	scram_user alice "$(printf 'pw\n' | "$HANDLER" --hash-password --scheme=scram-sha-256)"
 	serve_scram
 	sc -u alice -p wrong
@@ -237,7 +237,7 @@ decoy_salt() {
 	server_first | sed -E 's/^r=fixednonce[^,]*,s=([^,]*),i=.*$/\1/'
 }
 
-@test "the decoy salt is the same for one name across sessions and differs between names (SPEC 4.1)" {
+@test "the decoy salt is the same for one name across sessions and differs between names (spec 4.1)" {
 	local a1 a2 b
 	a1=$(decoy_salt ghost)
 	a2=$(decoy_salt ghost)
@@ -250,7 +250,7 @@ decoy_salt() {
 	[ "$(decoy_salt ghost2)" = "$(decoy_salt ghost2)" ]
 }
 
-@test "a new decoy secret gives new salts: the salt comes from the installation's secret (SPEC 4.1)" {
+@test "a new decoy secret gives new salts: the salt comes from the installation's secret (spec 4.1)" {
 	local a b
 	a=$(decoy_salt ghost)
 	rm "$STATE/scram-decoy-secret"
@@ -258,7 +258,7 @@ decoy_salt() {
 	[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ]
 }
 
-@test "no usable state-dir: every SCRAM exchange fails [SYS/TEMP], known users too, no random salt (SPEC 4.1)" {
+@test "no usable state-dir: every SCRAM exchange fails [SYS/TEMP], known users too, no random salt (spec 4.1)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 pw)"
 	crlf 'AUTH SCRAM-SHA-256' "$(printf 'n,,n=alice,r=nonce' | base64 -w0)" \
 	    'AUTH SCRAM-SHA-256' "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" \
@@ -270,7 +270,7 @@ decoy_salt() {
 	[ "$(grep -c 'event=error .*decoy secret' "$log")" -eq 2 ]
 }
 
-@test "a decoy secret readable by others is refused (SPEC 4.1)" {
+@test "a decoy secret readable by others is refused (spec 4.1)" {
 	head -c 32 /dev/urandom >"$STATE/scram-decoy-secret"
 	chmod 644 "$STATE/scram-decoy-secret"
 	crlf 'AUTH SCRAM-SHA-256' "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" \
@@ -279,7 +279,7 @@ decoy_salt() {
 	    '-ERR [SYS/TEMP] Authentication is unavailable' '+OK Bye'
 }
 
-@test "an authorisation identity other than the user fails like a wrong password (SPEC 4.1)" {
+@test "an authorisation identity other than the user fails like a wrong password (spec 4.1)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 pw)"
 	scram_user bob "$(gsasl_key SCRAM-SHA-256 pw)"
 	serve_scram
@@ -292,7 +292,7 @@ decoy_salt() {
 	grep -q 'authentication failed: authorization identity differs' "$log"
 }
 
-@test "a locked account with SCRAM keys never logs in, even with the right password (SPEC 4)" {
+@test "a locked account with SCRAM keys never logs in, even with the right password (spec 4)" {
 	local k
 	k=$(gsasl_key SCRAM-SHA-256 pw)
 	scram_user alice '!locked' "scram-sha-256=${k#\{SCRAM-SHA-256\}}"
@@ -302,7 +302,7 @@ decoy_salt() {
 	line_is 4 '-ERR [AUTH] Authentication failed'
 }
 
-@test "malformed SCRAM data: -ERR Malformed authentication data, not an authentication failure (SPEC 4.1)" {
+@test "malformed SCRAM data: -ERR Malformed authentication data, not an authentication failure (spec 4.1)" {
 	crlf 'AUTH SCRAM-SHA-256' "$(printf 'garbage' | base64 -w0)" \
 	    'AUTH SCRAM-SHA-256' '!!!' QUIT | chat --state-dir="$STATE"
 	[ "$status" -eq 0 ]
@@ -319,14 +319,14 @@ decoy_salt() {
 	line_is 4 '+OK Bye'
 }
 
-@test "-PLUS is not in CAPA or AUTH without the handler's own TLS, and AUTH refuses it (SPEC 4.1)" {
+@test "-PLUS is not in CAPA or AUTH without the handler's own TLS, and AUTH refuses it (spec 4.1)" {
 	crlf CAPA AUTH 'AUTH SCRAM-SHA-256-PLUS' QUIT |
 	    chat --state-dir="$STATE" --secured=yes
 	! grep -q 'PLUS' <(grep -v '^-ERR' "$out")
 	grep -q $'^-ERR Unsupported authentication mechanism\r$' "$out"
 }
 
-@test "SCRAM-SHA-256-PLUS over implicit TLS 1.3 with tls-exporter logs in (SPEC 4.1, RFC 9266)" {
+@test "SCRAM-SHA-256-PLUS over implicit TLS 1.3 with tls-exporter logs in (spec 4.1, RFC 9266)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 pw)"
 	serve_scram --tls-cert="$CERT" --tls-key="$KEY" --implicit-tls=yes
 	sc -m SCRAM-SHA-256-PLUS -t implicit -V 1.3 -u alice -p pw -q
@@ -338,14 +338,14 @@ decoy_salt() {
 	grep -q 'event=login user=alice .*mech=scram-sha-256-plus' "$log"
 }
 
-@test "SCRAM-SHA-256-PLUS after STLS on TLS 1.2 with tls-unique logs in (SPEC 4.1, RFC 5929)" {
+@test "SCRAM-SHA-256-PLUS after STLS on TLS 1.2 with tls-unique logs in (spec 4.1, RFC 5929)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 pw)"
 	serve_scram --tls-cert="$CERT" --tls-key="$KEY"
 	sc -m SCRAM-SHA-256-PLUS -t stls -V 1.2 -u alice -p pw -q
 	[ "$cstatus" -eq 0 ] || { cat "$T/sc.err" >&2; false; }
 }
 
-@test "SCRAM-SHA-1-PLUS over TLS 1.3 when listed (SPEC 4.1)" {
+@test "SCRAM-SHA-1-PLUS over TLS 1.3 when listed (spec 4.1)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-1 pw)"
 	serve_scram --tls-cert="$CERT" --tls-key="$KEY" \
 	    --auth-mechanisms='scram-sha-1 scram-sha-1-plus'
@@ -353,7 +353,7 @@ decoy_salt() {
 	[ "$cstatus" -eq 0 ] || { cat "$T/sc.err" >&2; false; }
 }
 
-@test "a mismatched channel binding fails like a wrong password, on TLS 1.3 and 1.2 (SPEC 4.1)" {
+@test "a mismatched channel binding fails like a wrong password, on TLS 1.3 and 1.2 (spec 4.1)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-256 pw)"
 	serve_scram --tls-cert="$CERT" --tls-key="$KEY"
 	sc -m SCRAM-SHA-256-PLUS -t stls -V 1.3 -b -u alice -p pw
@@ -383,14 +383,14 @@ decoy_salt() {
 	line_is 3 '-ERR Authentication cancelled'
 }
 
-@test "CAPA under the handler's own TLS lists SCRAM-SHA-256-PLUS (SPEC 3, 4.1)" {
+@test "CAPA under the handler's own TLS lists SCRAM-SHA-256-PLUS (spec 3, 4.1)" {
 	serve_scram --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'CAPA\r\nAUTH\r\nQUIT\r\n'
 	grep -q $'^SASL PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r$' "$out"
 	grep -q $'^SCRAM-SHA-256-PLUS\r$' "$out"
 }
 
-@test "USER/PASS against a {SCRAM-SHA-256} hash field: the right password logs in, a wrong one fails (SPEC 4.1)" {
+@test "USER/PASS against a {SCRAM-SHA-256} hash field: the right password logs in, a wrong one fails (spec 4.1)" {
 	scram_user alice "$(doveadm pw -s SCRAM-SHA-256 -p 'p w' 2>/dev/null ||
 	    gsasl_key SCRAM-SHA-256 'p w')"
 	crlf 'USER alice' 'PASS wrong' 'USER alice' 'PASS p w' QUIT |
@@ -401,7 +401,7 @@ decoy_salt() {
 	    "+OK Logged in, 1 messages ($SIZE octets)" "+OK Bye"
 }
 
-@test "AUTH PLAIN and a {SCRAM-SHA-1} hash field (SPEC 4.1)" {
+@test "AUTH PLAIN and a {SCRAM-SHA-1} hash field (spec 4.1)" {
 	scram_user alice "$(gsasl_key SCRAM-SHA-1 secret)"
 	crlf "AUTH PLAIN $(printf '\0alice\0secret' | base64 -w0)" QUIT |
 	    chat --maildir="$MAILROOT/%u/Maildir"
@@ -409,14 +409,14 @@ decoy_salt() {
 	line_is 2 "+OK Logged in, 1 messages ($SIZE octets)"
 }
 
-@test "pop3-handler does not link libgsasl: the first SCRAM exchange loads it (SPEC 4.1, S1 cost)" {
+@test "pop3-handler does not link libgsasl: the first SCRAM exchange loads it (spec 4.1, S1 cost)" {
 	! ldd "$HANDLER" | grep -q gsasl
 	crlf "AUTH SCRAM-SHA-256 $(printf 'n,,n=ghost,r=nonce' | base64 -w0)" \
 	    '*' QUIT | chat --state-dir="$STATE"
 	line 2 | grep -q '^+ cj1ub25jZ'
 }
 
-@test "--check-user names the mechanisms the user's credentials allow (SPEC 1, 4.1)" {
+@test "--check-user names the mechanisms the user's credentials allow (spec 1, 4.1)" {
 	local k crypt
 	k=$(gsasl_key SCRAM-SHA-1 pw)
 	crypt=$(printf 'pw' | openssl passwd -6 -salt saltsalt -stdin)
@@ -438,7 +438,7 @@ decoy_salt() {
 	grep -qx 'mechanisms: none (locked account)' <<<"$output"
 }
 
-@test "a SCRAM failure counts in the penalty file: the peer's next check waits (SPEC 4, issue 5)" {
+@test "a SCRAM failure counts in the penalty file: the peer's next check waits (spec 4, spec 4.1)" {
 	local pen=$T/penalty
 	{
 		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'

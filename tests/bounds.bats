@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Resource bounds (SPEC 2, 5, 7; STYLE 3.4): over-long lines, pipelining
+# Resource bounds (spec 2, 5, 7; style 3.4): over-long lines, pipelining
 # floods, trickling clients, clients that stop reading, huge messages,
 # many concurrent sessions, and hostile or changing Maildir entries.
 # Memory is read from /proc/<pid>/status (VmHWM, the peak RSS), CPU time
@@ -128,7 +128,7 @@ big() {
 	ln "$BATS_FILE_TMPDIR/big" "$MD/cur/$1"
 }
 
-@test "a 1 MB line without LF: memory stays flat; the LF gets one -ERR Command line too long (SPEC 2, E0006)" {
+@test "a 1 MB line without LF: memory stays flat; the LF gets one -ERR Command line too long (spec 2, E0006)" {
 	setup_alice
 	py <<-'EOF'
 	from bounds_lib import *
@@ -150,7 +150,7 @@ big() {
 	EOF
 }
 
-@test "100,000 pipelined NOOPs in one write: all answered +OK in order, peak RSS flat (SPEC 2 PIPELINING)" {
+@test "100,000 pipelined NOOPs in one write: all answered +OK in order, peak RSS flat (spec 2 PIPELINING)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'a\n'
 	py <<-'EOF'
@@ -181,7 +181,7 @@ big() {
 	EOF
 }
 
-@test "one byte a second: the unauth idle timer still fires on time, exit 3 (SPEC 7)" {
+@test "one byte a second: the unauth idle timer still fires on time, exit 3 (spec 7)" {
 	setup_alice
 	py <<-'EOF'
 	import threading
@@ -210,7 +210,7 @@ big() {
 	EOF
 }
 
-@test "a client that stops reading during a 200 MB RETR: exit 3 at timeout-auth, no spinning (SPEC 7)" {
+@test "a client that stops reading during a 200 MB RETR: exit 3 at timeout-auth, no spinning (spec 7)" {
 	setup_alice
 	big "1700000001.M1P1.host,S=$BIG_RAW,W=$BIG_CRLF:2,"
 	py "$BIG_CRLF" <<-'EOF'
@@ -238,7 +238,7 @@ big() {
 	grep -q 'event=autologout' "$log"
 }
 
-@test "a 200 MB message is sized and streamed with peak RSS under 16 MB (SPEC 5 streaming)" {
+@test "a 200 MB message is sized and streamed with peak RSS under 16 MB (spec 5 streaming)" {
 	if is_san; then
 		skip "200 MB through a sanitizer build is too slow, and its RSS is the sanitizer's"
 	fi
@@ -276,7 +276,7 @@ big() {
 	EOF
 }
 
-@test "300 concurrent sessions on 127.0.0.1 (systemd-socket-activate) are all served (SPEC 1)" {
+@test "300 concurrent sessions on 127.0.0.1 (systemd-socket-activate) are all served (spec 1)" {
 	command -v systemd-socket-activate >/dev/null ||
 	    skip "systemd-socket-activate is not installed"
 	setup_alice
@@ -356,7 +356,7 @@ hostile_root() {
 	fi
 }
 
-@test "symlink, fifo, directory and unreadable file in cur/ and new/: never served, no hang (SPEC 5)" {
+@test "symlink, fifo, directory and unreadable file in cur/ and new/: never served, no hang (spec 5)" {
 	hostile_root
 	putf cur 1700000001.M1P1.host:2, 'S: ok\n\nfine\n'
 	echo 'TOPSECRET outside' >"$PRIVROOT/outside"
@@ -386,7 +386,7 @@ hostile_root() {
 	[ -d "$MD/new/1700000007.M1P1.dir" ]
 }
 
-@test "an unreadable message sized by its ,W= name: RETR -ERR [SYS/TEMP], the session goes on (SPEC 5)" {
+@test "an unreadable message sized by its ,W= name: RETR -ERR [SYS/TEMP], the session goes on (spec 5)" {
 	hostile_root
 	putf cur 1700000001.M1P1.host:2, 'S: ok\n\nfine\n'
 	echo 'TOPSECRET' >"$MD/cur/1700000002.M1P1.host,S=10,W=11:2,"
@@ -404,7 +404,7 @@ hostile_root() {
 	nogrep -q TOPSECRET "$out"
 }
 
-@test "a message removed or replaced by a directory between STAT and RETR: -ERR, NOOP still answered (SPEC 5, C0004)" {
+@test "a message removed or replaced by a directory between STAT and RETR: -ERR, NOOP still answered (spec 5, C0004)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'S: one\n\nfirst\n'
 	putf cur 1700000002.M1P1.host:2, 'S: two\n\nsecond\n'
@@ -422,7 +422,7 @@ hostile_root() {
 	    '-ERR Message 2 was removed from the maildrop' '+OK' '+OK Bye'
 }
 
-@test "a message that shrinks between STAT and RETR: well-framed bytes, NOOP still answered (SPEC 5)" {
+@test "a message that shrinks between STAT and RETR: well-framed bytes, NOOP still answered (spec 5)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'S: one\n\nfirst line\n.second\n'
 	sess_start A

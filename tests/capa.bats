@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 3 CAPA (RFC 2449): the capability list in each state.
+# spec 3 CAPA (RFC 2449): the capability list in each state.
 
 load helpers/load
 load helpers/proto
@@ -16,7 +16,7 @@ tls_files() {
 	    -out "$T/cert.pem" 2>/dev/null
 }
 
-@test "CAPA before login on a pipe (loopback): exact list with USER and SASL PLAIN (SPEC 3, 4)" {
+@test "CAPA before login on a pipe (loopback): exact list with USER and SASL PLAIN (spec 3, 4)" {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat
 	[ "$status" -eq 0 ]
@@ -24,7 +24,7 @@ tls_files() {
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA before login on a socketpair (local): USER and SASL PLAIN (SPEC 3, 9)" {
+@test "CAPA before login on a socketpair (local): USER and SASL PLAIN (spec 3, 9)" {
 	add_user alice s3cret
 	drive --sock 'CAPA\r\nQUIT\r\n'
 	[ "$status" -eq 0 ]
@@ -32,7 +32,7 @@ tls_files() {
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA after login: the same list as before, USER and SASL included (SPEC 3, RFC 2449 section 5)" {
+@test "CAPA after login: the same list as before, USER and SASL included (spec 3, RFC 2449 section 5)" {
 	add_user alice s3cret
 	{ login alice s3cret; crlf CAPA QUIT; } | chat
 	[ "$status" -eq 0 ]
@@ -41,14 +41,14 @@ tls_files() {
 	    "${CAPA_HEAD[@]}" USER "$SASL_LINE" "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA without TLS configured has no STLS line (SPEC 3)" {
+@test "CAPA without TLS configured has no STLS line (spec 3)" {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat
 	! grep -a -q $'^STLS\r$' "$out" || false
 	line_is 2 '+OK Capability list follows'
 }
 
-@test "CAPA with --plaintext-auth=never on a pipe: no USER, no SASL PLAIN (SPEC 1, 3)" {
+@test "CAPA with --plaintext-auth=never on a pipe: no USER, no SASL PLAIN (spec 1, 3)" {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat --plaintext-auth=never
 	[ "$status" -eq 0 ]
@@ -56,7 +56,7 @@ tls_files() {
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA with --plaintext-auth=never --secured=yes: USER and SASL PLAIN (SPEC 1, 3)" {
+@test "CAPA with --plaintext-auth=never --secured=yes: USER and SASL PLAIN (spec 1, 3)" {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat --plaintext-auth=never --secured=yes
 	[ "$status" -eq 0 ]
@@ -64,7 +64,7 @@ tls_files() {
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA with --plaintext-auth=always: USER and SASL PLAIN (SPEC 1, 3)" {
+@test "CAPA with --plaintext-auth=always: USER and SASL PLAIN (spec 1, 3)" {
 	add_user alice s3cret
 	crlf CAPA QUIT | chat --plaintext-auth=always
 	[ "$status" -eq 0 ]
@@ -72,7 +72,7 @@ tls_files() {
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA for a remote PROXY peer with plaintext-auth=tls: no USER, no SASL (SPEC 1, 3, 9)" {
+@test "CAPA for a remote PROXY peer with plaintext-auth=tls: no USER, no SASL (spec 1, 3, 9)" {
 	add_user alice s3cret
 	{ printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'; crlf CAPA QUIT; } |
 	    chat --proxy-protocol=yes
@@ -81,7 +81,7 @@ tls_files() {
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA with TLS configured and not active lists STLS before IMPLEMENTATION (SPEC 3, 8)" {
+@test "CAPA with TLS configured and not active lists STLS before IMPLEMENTATION (spec 3, 8)" {
 	add_user alice s3cret
 	tls_files
 	crlf CAPA QUIT | chat --tls-cert="$T/cert.pem" --tls-key="$T/key.pem"
@@ -90,7 +90,7 @@ tls_files() {
 	    "${CAPA_TAIL[@]}" '+OK Bye'
 }
 
-@test "CAPA after login with TLS configured: STLS still announced, STLS itself refused (SPEC 3, 8)" {
+@test "CAPA after login with TLS configured: STLS still announced, STLS itself refused (spec 3, 8)" {
 	add_user alice s3cret
 	tls_files
 	{ login alice s3cret; crlf CAPA STLS QUIT; } |
@@ -102,7 +102,7 @@ tls_files() {
 	    '-ERR STLS is only valid before login' '+OK Bye'
 }
 
-@test "capa in lower case is answered (SPEC 2 case-insensitive keyword)" {
+@test "capa in lower case is answered (spec 2 case-insensitive keyword)" {
 	add_user alice s3cret
 	crlf capa QUIT | chat
 	[ "$status" -eq 0 ]

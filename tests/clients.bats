@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Real POP3 clients against the handler on 127.0.0.1 (systemd socket
 # activation, inetd style): python poplib, curl, fetchmail, mpop.  Every
-# fetched message is compared with its Maildir file (SPEC 3, 5).
+# fetched message is compared with its Maildir file (spec 3, 5).
 
 load helpers/load
 load helpers/mail
@@ -58,7 +58,7 @@ sys.stdout.buffer.write(b"".join(out))' >"$MD/new/1700000004.M1P1.host"
 	NMSG=$n
 }
 
-@test "python poplib retrieves every message byte for byte (SPEC 3 RETR)" {
+@test "python poplib retrieves every message byte for byte (spec 3 RETR)" {
 	fill all
 	start_server
 	python3 - "$PORT" "$T/want" "$NMSG" <<-'EOF'
@@ -91,7 +91,7 @@ sys.stdout.buffer.write(b"".join(out))' >"$MD/new/1700000004.M1P1.host"
 	EOF
 }
 
-@test "python poplib DELE and QUIT over TCP empties the maildrop (SPEC 5 UPDATE)" {
+@test "python poplib DELE and QUIT over TCP empties the maildrop (spec 5 UPDATE)" {
 	fill
 	start_server
 	python3 - "$PORT" "$NMSG" <<-'EOF'
@@ -107,7 +107,7 @@ sys.stdout.buffer.write(b"".join(out))' >"$MD/new/1700000004.M1P1.host"
 	[ -z "$(ls -A "$MD/new")" ]
 }
 
-@test "curl retrieves each message byte for byte (SPEC 3 RETR)" {
+@test "curl retrieves each message byte for byte (spec 3 RETR)" {
 	fill all
 	start_server
 	local n
@@ -124,7 +124,7 @@ sys.stdout.buffer.write(b"".join(out))' >"$MD/new/1700000004.M1P1.host"
 	done
 }
 
-@test "curl LIST gives the scan listing (SPEC 3 LIST)" {
+@test "curl LIST gives the scan listing (spec 3 LIST)" {
 	fill all
 	start_server
 	timeout 20 curl -s "pop3://127.0.0.1:$PORT/" -u alice:pw >"$T/list"
@@ -180,7 +180,7 @@ lf_tail_check() {
 	EOF
 }
 
-@test "fetchmail in keep mode delivers every message intact (SPEC 3 RETR)" {
+@test "fetchmail in keep mode delivers every message intact (spec 3 RETR)" {
 	fill
 	start_server
 	fetchmail_run -k
@@ -189,7 +189,7 @@ lf_tail_check() {
 	[ "$(ls "$MD/cur" | wc -l)" -eq "$NMSG" ]
 }
 
-@test "fetchmail without keep deletes what it fetched: Maildir empty (SPEC 5 UPDATE)" {
+@test "fetchmail without keep deletes what it fetched: Maildir empty (spec 5 UPDATE)" {
 	fill
 	start_server
 	fetchmail_run
@@ -229,7 +229,7 @@ mpop_run() {
 	}
 }
 
-@test "mpop in keep mode delivers every message intact (SPEC 3 RETR)" {
+@test "mpop in keep mode delivers every message intact (spec 3 RETR)" {
 	fill
 	start_server
 	mpop_run --keep=on
@@ -238,7 +238,7 @@ mpop_run() {
 	[ "$(ls "$MD/cur" | wc -l)" -eq "$NMSG" ]
 }
 
-@test "mpop without keep deletes what it fetched: Maildir empty (SPEC 5 UPDATE)" {
+@test "mpop without keep deletes what it fetched: Maildir empty (spec 5 UPDATE)" {
 	fill
 	start_server
 	mpop_run --keep=off

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 1: --config=FILE, precedence, --check-config, --hash-password.
+# spec 1: --config=FILE, precedence, --check-config, --hash-password.
 
 load helpers/load
 load helpers/proto
@@ -9,7 +9,7 @@ conf() {
 	printf '%s\n' "$@" >"$T/conf"
 }
 
-@test "--config file: name = value lines, # comments and blank lines (SPEC 1)" {
+@test "--config file: name = value lines, # comments and blank lines (spec 1)" {
 	add_user alice s3cret
 	conf '# pop3-handler test configuration' '' \
 	    "passwd-file = $PASSWD" \
@@ -21,7 +21,7 @@ conf() {
 	expect_bytes '+OK conf.example POP3 server ready' '+OK Bye'
 }
 
-@test "--config file: settings take effect (max-auth-failures = 1) (SPEC 1)" {
+@test "--config file: settings take effect (max-auth-failures = 1) (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'hostname = conf.example' \
 	    'auth-fail-delay = 0' 'max-auth-failures = 1'
@@ -31,7 +31,7 @@ conf() {
 	    '+OK Password required' '-ERR [AUTH] Authentication failed'
 }
 
-@test "--config file: name=value without blanks is accepted too (SPEC 1)" {
+@test "--config file: name=value without blanks is accepted too (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file=$PASSWD" 'hostname=conf.example'
 	crlf QUIT | chat_raw --config="$T/conf"
@@ -39,7 +39,7 @@ conf() {
 	expect_bytes '+OK conf.example POP3 server ready' '+OK Bye'
 }
 
-@test "--config file: blanks after a value are not part of it (SPEC 1)" {
+@test "--config file: blanks after a value are not part of it (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD  " $'hostname = conf.example \t'
 	crlf QUIT | chat_raw --config="$T/conf"
@@ -47,7 +47,7 @@ conf() {
 	expect_bytes '+OK conf.example POP3 server ready' '+OK Bye'
 }
 
-@test "--config file: an empty value is malformed, exit 2 (SPEC 1)" {
+@test "--config file: an empty value is malformed, exit 2 (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'hostname ='
 	crlf QUIT | chat_raw --config="$T/conf"
@@ -55,7 +55,7 @@ conf() {
 	[ ! -s "$out" ]
 }
 
-@test "command line wins over the config file (option after --config) (SPEC 1)" {
+@test "command line wins over the config file (option after --config) (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'hostname = conf.example'
 	crlf QUIT | chat_raw --config="$T/conf" --hostname=cli.example
@@ -63,7 +63,7 @@ conf() {
 	expect_bytes '+OK cli.example POP3 server ready' '+OK Bye'
 }
 
-@test "command line wins over the config file (option before --config) (SPEC 1)" {
+@test "command line wins over the config file (option before --config) (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'hostname = conf.example'
 	crlf QUIT | chat_raw --hostname=cli.example --config="$T/conf"
@@ -71,7 +71,7 @@ conf() {
 	expect_bytes '+OK cli.example POP3 server ready' '+OK Bye'
 }
 
-@test "command line wins over the file for a limit (max-auth-failures) (SPEC 1)" {
+@test "command line wins over the file for a limit (max-auth-failures) (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'max-auth-failures = 1' \
 	    'auth-fail-delay = 0'
@@ -84,7 +84,7 @@ conf() {
 	    '+OK Bye'
 }
 
-@test "unknown key in the config file: exit 2, message, nothing on stdout (SPEC 1)" {
+@test "unknown key in the config file: exit 2, message, nothing on stdout (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'frobnicate = yes'
 	crlf QUIT | chat_raw --config="$T/conf"
@@ -93,7 +93,7 @@ conf() {
 	[ -s "$log" ]
 }
 
-@test "malformed value in the config file: exit 2 (SPEC 1)" {
+@test "malformed value in the config file: exit 2 (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'max-command-length = 100'
 	crlf QUIT | chat_raw --config="$T/conf"
@@ -102,7 +102,7 @@ conf() {
 	[ -s "$log" ]
 }
 
-@test "config line without '=': exit 2 (SPEC 1)" {
+@test "config line without '=': exit 2 (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'hostname conf.example'
 	crlf QUIT | chat_raw --config="$T/conf"
@@ -110,7 +110,7 @@ conf() {
 	[ ! -s "$out" ]
 }
 
-@test "config file that does not exist: exit 2 (SPEC 1)" {
+@test "config file that does not exist: exit 2 (spec 1)" {
 	add_user alice s3cret
 	crlf QUIT | chat_raw --passwd-file="$PASSWD" --config="$T/nonexistent"
 	[ "$status" -eq 2 ]
@@ -118,7 +118,7 @@ conf() {
 	[ -s "$log" ]
 }
 
-@test "unknown key in the config file on a socket: the misconfigured line (SPEC 1)" {
+@test "unknown key in the config file on a socket: the misconfigured line (spec 1)" {
 	add_user alice s3cret
 	conf "passwd-file = $PASSWD" 'frobnicate = yes'
 	drive --sock --raw -- --config="$T/conf"
@@ -126,7 +126,7 @@ conf() {
 	expect_bytes '-ERR [SYS/PERM] Server misconfigured'
 }
 
-@test "--check-config: good config and passwd file exit 0 (SPEC 1 helper modes)" {
+@test "--check-config: good config and passwd file exit 0 (spec 1 helper modes)" {
 	add_user alice s3cret
 	add_user bob hunter2
 	printf '# a comment\n' >>"$PASSWD"
@@ -135,7 +135,7 @@ conf() {
 	! grep -q 'POP3 server ready' "$out"
 }
 
-@test "--check-config: a bad passwd line exits 2 and names its line number (SPEC 1, 4)" {
+@test "--check-config: a bad passwd line exits 2 and names its line number (spec 1, 4)" {
 	printf '# users\n' >"$PASSWD"
 	add_user alice s3cret
 	printf 'this line has no colons at all\n' >>"$PASSWD"
@@ -145,7 +145,7 @@ conf() {
 	cat "$out" "$log" | grep -Eq '(line 3|:3)([^0-9]|$)'
 }
 
-@test "--check-config: every bad passwd line is reported (SPEC 1, 4)" {
+@test "--check-config: every bad passwd line is reported (spec 1, 4)" {
 	add_user alice s3cret
 	printf 'no colons\n' >>"$PASSWD"
 	add_user bob hunter2
@@ -156,25 +156,25 @@ conf() {
 	cat "$out" "$log" | grep -Eq '(line 4|:4)([^0-9]|$)'
 }
 
-@test "--check-config: a bad setting exits 2 (SPEC 1 helper modes)" {
+@test "--check-config: a bad setting exits 2 (spec 1 helper modes)" {
 	add_user alice s3cret
 	chat_raw --passwd-file="$PASSWD" --uidl=foo --check-config </dev/null
 	[ "$status" -eq 2 ]
 }
 
-@test "--check-config: a passwd file that does not exist exits 2 (SPEC 1)" {
+@test "--check-config: a passwd file that does not exist exits 2 (spec 1)" {
 	chat_raw --passwd-file="$T/nonexistent" --check-config </dev/null
 	[ "$status" -eq 2 ]
 }
 
-@test "--hash-password prints a \$y\$ hash of the password on stdin (SPEC 1)" {
+@test "--hash-password prints a \$y\$ hash of the password on stdin (spec 1)" {
 	printf 's3cret\n' | chat_raw --hash-password
 	[ "$status" -eq 0 ]
 	[ "$(wc -l <"$out")" -eq 1 ]
 	grep -Eq '^\$y\$[./0-9A-Za-z$]+$' "$out"
 }
 
-@test "--hash-password output logs in with that password (SPEC 1, 4)" {
+@test "--hash-password output logs in with that password (spec 1, 4)" {
 	local h
 	printf 's3cret\n' | chat_raw --hash-password
 	[ "$status" -eq 0 ]
@@ -188,7 +188,7 @@ conf() {
 	    '+OK Bye'
 }
 
-@test "--hash-password output does not verify a different password (SPEC 1, 4)" {
+@test "--hash-password output does not verify a different password (spec 1, 4)" {
 	local h
 	printf 's3cret\n' | chat_raw --hash-password
 	h=$(head -1 "$out")

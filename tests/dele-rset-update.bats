@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # DELE marks, RSET unmarks, QUIT in TRANSACTION enters UPDATE and unlinks
-# exactly the marked messages; any other end removes nothing (SPEC 3, 5).
+# exactly the marked messages; any other end removes nothing (spec 3, 5).
 
 load helpers/load
 load helpers/mail
@@ -23,14 +23,14 @@ cur_is() {
 
 ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 
-@test "DELE answers with the message number (SPEC 3 DELE)" {
+@test "DELE answers with the message number (spec 3 DELE)" {
 	three
 	session 'DELE 2' | chat
 	[ "$status" -eq 0 ]
 	expect_after 4 '+OK Message 2 deleted' '+OK Bye'
 }
 
-@test "DELE then QUIT removes exactly the marked messages (SPEC 5 UPDATE)" {
+@test "DELE then QUIT removes exactly the marked messages (spec 5 UPDATE)" {
 	three
 	session 'DELE 1' 'DELE 3' | chat
 	[ "$status" -eq 0 ]
@@ -38,7 +38,7 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is 1700000002.M1P1.host:2,
 }
 
-@test "QUIT without DELE removes nothing (SPEC 5 UPDATE)" {
+@test "QUIT without DELE removes nothing (spec 5 UPDATE)" {
 	three
 	session STAT | chat
 	[ "$status" -eq 0 ]
@@ -46,14 +46,14 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is $ALL
 }
 
-@test "DELE of a message already marked is an error (SPEC 3 DELE)" {
+@test "DELE of a message already marked is an error (spec 3 DELE)" {
 	three
 	session 'DELE 2' 'DELE 2' | chat
 	expect_after 4 '+OK Message 2 deleted' '-ERR Message 2 is deleted' \
 	    '+OK Bye'
 }
 
-@test "DELE argument errors (SPEC 2 message numbers)" {
+@test "DELE argument errors (spec 2 message numbers)" {
 	three
 	session 'DELE' 'DELE 0' 'DELE 4' 'DELE 1x' 'DELE 1 2' | chat
 	expect_after 4 '-ERR Missing message number' '-ERR No such message' \
@@ -64,14 +64,14 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is $ALL
 }
 
-@test "RSET answers with the counts after clearing the marks (SPEC 3 RSET)" {
+@test "RSET answers with the counts after clearing the marks (spec 3 RSET)" {
 	three
 	session 'DELE 1' 'DELE 2' STAT RSET STAT | chat
 	expect_after 4 '+OK Message 1 deleted' '+OK Message 2 deleted' \
 	    '+OK 1 14' '+OK 3 messages (41 octets)' '+OK 3 41' '+OK Bye'
 }
 
-@test "RSET unmarks: QUIT afterwards removes nothing (SPEC 3 RSET, 5)" {
+@test "RSET unmarks: QUIT afterwards removes nothing (spec 3 RSET, 5)" {
 	three
 	session 'DELE 1' 'DELE 2' RSET | chat
 	[ "$status" -eq 0 ]
@@ -79,7 +79,7 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is $ALL
 }
 
-@test "a message unmarked by RSET can be retrieved and marked again (SPEC 3 RSET)" {
+@test "a message unmarked by RSET can be retrieved and marked again (spec 3 RSET)" {
 	three
 	session 'DELE 1' RSET 'LIST 1' 'DELE 1' | chat
 	expect_after 4 '+OK Message 1 deleted' '+OK 3 messages (41 octets)' \
@@ -87,13 +87,13 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,
 }
 
-@test "NOOP answers +OK and changes nothing (SPEC 3 NOOP)" {
+@test "NOOP answers +OK and changes nothing (spec 3 NOOP)" {
 	three
 	session NOOP | chat
 	expect_after 4 '+OK' '+OK Bye'
 }
 
-@test "end of input without QUIT removes nothing, exit 1 (SPEC 5)" {
+@test "end of input without QUIT removes nothing, exit 1 (spec 5)" {
 	three
 	{ login alice pw; crlf 'DELE 1' 'DELE 2'; } | chat
 	[ "$status" -eq 1 ]
@@ -102,7 +102,7 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is $ALL
 }
 
-@test "a session killed before QUIT removes nothing (SPEC 5)" {
+@test "a session killed before QUIT removes nothing (spec 5)" {
 	three
 	sess_start A
 	sess_send A 'USER alice' 'PASS pw' 'DELE 1' 'DELE 3'
@@ -114,7 +114,7 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is $ALL
 }
 
-@test "QUIT after a marked message was removed by someone else: +OK Bye (SPEC 5)" {
+@test "QUIT after a marked message was removed by someone else: +OK Bye (spec 5)" {
 	three
 	sess_start A
 	sess_send A 'USER alice' 'PASS pw' 'DELE 1' 'DELE 2'
@@ -127,7 +127,7 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is 1700000003.M1P1.host:2,
 }
 
-@test "UPDATE removes a marked message renamed meanwhile (SPEC 5)" {
+@test "UPDATE removes a marked message renamed meanwhile (spec 5)" {
 	three
 	sess_start A
 	sess_send A 'USER alice' 'PASS pw' 'DELE 2'
@@ -140,7 +140,7 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	cur_is 1700000001.M1P1.host:2, 1700000003.M1P1.host:2,
 }
 
-@test "UPDATE never removes messages outside the snapshot (SPEC 5)" {
+@test "UPDATE never removes messages outside the snapshot (spec 5)" {
 	three
 	sess_start A
 	sess_send A 'USER alice' 'PASS pw' 'DELE 1' 'DELE 2' 'DELE 3'
@@ -154,7 +154,7 @@ ALL='1700000001.M1P1.host:2, 1700000002.M1P1.host:2, 1700000003.M1P1.host:2,'
 	[ -f "$MD/new/1700000005.M1P1.host" ]
 }
 
-@test "UPDATE failure: -ERR [SYS/TEMP] k of m, nothing unmarked removed (SPEC 5, V0006)" {
+@test "UPDATE failure: -ERR [SYS/TEMP] k of m, nothing unmarked removed (spec 5, V0006)" {
 	three
 	if ! unshare -m true 2>/dev/null; then
 		skip "needs unshare -m (root) to make unlink fail with EROFS"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
-# SPEC 10: the deployment files.  The systemd units' sandbox rating, their
+# spec 10: the deployment files.  The systemd units' sandbox rating, their
 # command lines behind systemd-socket-activate, the xinetd and stunnel
 # examples under the real daemons, make install, the man page, the sample
-# config; SPEC 1 --check-user; SPEC 9 journal fields and quiet fd 1/2.
+# config; spec 1 --check-user; spec 9 journal fields and quiet fd 1/2.
 
 load helpers/load
 load helpers/deploy-lib
@@ -58,7 +58,7 @@ root_variant_tree() {
 	done
 }
 
-@test "pop3@.service rates 1.0 or lower in systemd-analyze security (SPEC 10)" {
+@test "pop3@.service rates 1.0 or lower in systemd-analyze security (spec 10)" {
 	local x
 	x=$(exposure "$UNITS/pop3@.service")
 	[ -n "$x" ] || { cat "$T/analyze.out" >&2; false; }
@@ -66,14 +66,14 @@ root_variant_tree() {
 	le "$x" 1.0
 }
 
-@test "pop3s@.service rates 1.0 or lower in systemd-analyze security (SPEC 10)" {
+@test "pop3s@.service rates 1.0 or lower in systemd-analyze security (spec 10)" {
 	local x
 	x=$(exposure "$UNITS/pop3s@.service")
 	[ -n "$x" ] || { cat "$T/analyze.out" >&2; false; }
 	le "$x" 1.0
 }
 
-@test "the root drop-in applies and rates 1.5 or lower on both services (SPEC 10)" {
+@test "the root drop-in applies and rates 1.5 or lower on both services (spec 10)" {
 	local u x base
 	root_variant_tree
 	for u in pop3@.service pop3s@.service; do
@@ -89,7 +89,7 @@ root_variant_tree() {
 	done
 }
 
-@test "the units pass systemd-analyze verify without a warning (SPEC 10)" {
+@test "the units pass systemd-analyze verify without a warning (spec 10)" {
 	local f
 	mkdir "$T/u"
 	for f in pop3.socket pop3@.service pop3s.socket pop3s@.service \
@@ -104,7 +104,7 @@ root_variant_tree() {
 	[ -z "$output" ]
 }
 
-@test "the sockets listen on 110 and 995 with Accept=yes; the services take fd 0/1 (SPEC 10)" {
+@test "the sockets listen on 110 and 995 with Accept=yes; the services take fd 0/1 (spec 10)" {
 	grep -qx 'ListenStream=110' "$UNITS/pop3.socket"
 	grep -qx 'ListenStream=995' "$UNITS/pop3s.socket"
 	grep -qx 'Accept=yes' "$UNITS/pop3.socket"
@@ -120,7 +120,7 @@ root_variant_tree() {
 	exec_start "$UNITS/pop3s@.service" | grep -q -- '--implicit-tls=yes'
 }
 
-@test "pop3@.service's command line serves a POP3 client behind socket activation (SPEC 10)" {
+@test "pop3@.service's command line serves a POP3 client behind socket activation (spec 10)" {
 	local cmd argv
 	one_message
 	deploy_conf "$T/pop3.conf"
@@ -138,7 +138,7 @@ root_variant_tree() {
 	expect_pop_transcript
 }
 
-@test "pop3s@.service's command line serves implicit TLS behind socket activation (SPEC 8, 10)" {
+@test "pop3s@.service's command line serves implicit TLS behind socket activation (spec 8, 10)" {
 	local cmd argv
 	one_message
 	mkcert
@@ -159,7 +159,7 @@ root_variant_tree() {
 	expect_pop_transcript
 }
 
-@test "units/xinetd.pop3 under the real xinetd serves a POP3 client (SPEC 10)" {
+@test "units/xinetd.pop3 under the real xinetd serves a POP3 client (spec 10)" {
 	command -v xinetd >/dev/null || skip "xinetd is not installed"
 	local x=$UNITS/xinetd.pop3
 	xkey socket_type stream
@@ -191,7 +191,7 @@ root_variant_tree() {
 	[ ! -e "$(maildir alice)/new/1700000000.1.host" ]
 }
 
-@test "units/stunnel-pop3s.conf under the real stunnel4, in connect mode to pop3-proxy@.service's command line, serves POP3S (SPEC 9, 10)" {
+@test "units/stunnel-pop3s.conf under the real stunnel4, in connect mode to pop3-proxy@.service's command line, serves POP3S (spec 9, 10)" {
 	command -v stunnel4 >/dev/null || skip "stunnel4 is not installed"
 	local s=$UNITS/stunnel-pop3s.conf cmd argv hport
 	grep -qx 'connect = 127.0.0.1:10110' "$s"
@@ -225,7 +225,7 @@ root_variant_tree() {
 	grep -q 'event=login user=alice remote=127.0.0.1 ' "$T/sa.out"
 }
 
-@test "pop3-proxy@.service is pop3@.service with --proxy-protocol=yes --secured=yes, nothing else (SPEC 10)" {
+@test "pop3-proxy@.service is pop3@.service with --proxy-protocol=yes --secured=yes, nothing else (spec 10)" {
 	diff <(sed -n '/^\[Unit\]/,$p' "$UNITS/pop3@.service" |
 	    grep -v '^Description=\|^ExecStart=') \
 	    <(sed -n '/^\[Unit\]/,$p' "$UNITS/pop3-proxy@.service" |
@@ -234,7 +234,7 @@ root_variant_tree() {
 	    "$(exec_start "$UNITS/pop3@.service") --proxy-protocol=yes --secured=yes" ]
 }
 
-@test "make install honours PREFIX and DESTDIR and rewrites the unit paths (SPEC 10)" {
+@test "make install honours PREFIX and DESTDIR and rewrites the unit paths (spec 10)" {
 	local d=$T/dest f
 	make -C "$TOP" -s install DESTDIR="$d" PREFIX=/usr >"$T/make.out" 2>&1 ||
 	    { cat "$T/make.out" >&2; false; }
@@ -273,7 +273,7 @@ root_variant_tree() {
 	le "$(exposure "$d/usr/lib/systemd/system/pop3@.service")" 1.0
 }
 
-@test "make install defaults to /usr/local and make uninstall removes it all (SPEC 10)" {
+@test "make install defaults to /usr/local and make uninstall removes it all (spec 10)" {
 	local d=$T/dest
 	make -C "$TOP" -s install DESTDIR="$d" >"$T/make.out" 2>&1 ||
 	    { cat "$T/make.out" >&2; false; }
@@ -287,7 +287,7 @@ root_variant_tree() {
 	[ ! -e "$d/usr/local/share/doc/pop3-handler" ]
 }
 
-@test "the man page is quiet under groff -ww -z -man (SPEC 10)" {
+@test "the man page is quiet under groff -ww -z -man (spec 10)" {
 	run groff -ww -z -man "$TOP/pop3-handler.8"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -297,7 +297,7 @@ root_variant_tree() {
 	fi
 }
 
-@test "the man page documents every setting and the departures by clause id (SPEC 10)" {
+@test "the man page documents every setting and the departures by clause id (spec 10)" {
 	local m=$TOP/pop3-handler.8 name id
 	for name in $("$HANDLER" --help | sed -n 's/^  --\([a-z-]*\)=.*/\1/p'); do
 		grep -q -- "\\\\-\\\\-$name=" "$m" ||
@@ -311,7 +311,7 @@ root_variant_tree() {
 	grep -q check-user "$m"
 }
 
-@test "the sample config names every setting, and its defaults pass --check-config (SPEC 1, 10)" {
+@test "the sample config names every setting, and its defaults pass --check-config (spec 1, 10)" {
 	local c=$TOP/pop3-handler.conf name
 	for name in $("$HANDLER" --help | sed -n 's/^  --\([a-z-]*\)=.*/\1/p'); do
 		grep -Eq "^#?$name = " "$c" ||
@@ -326,7 +326,7 @@ root_variant_tree() {
 	[ "$status" -eq 0 ]
 }
 
-@test "--check-user reports a good user and exits 0, changing nothing (SPEC 1)" {
+@test "--check-user reports a good user and exits 0, changing nothing (spec 1)" {
 	add_user alice s3cret
 	mkmsg alice new 1700000000.1.host 'Subject: a' '' 'hi'
 	mkmsg alice cur '1700000001.2.host,S=15,W=17:2,S' 'Subject: b' '' \
@@ -348,7 +348,7 @@ root_variant_tree() {
 	[ ! -e "$(maildir alice)/pop3-handler-uidlist" ]
 }
 
-@test "--check-user agrees with a login and then sees every size cached (SPEC 1, 6)" {
+@test "--check-user agrees with a login and then sees every size cached (spec 1, 6)" {
 	add_user alice s3cret
 	mkmsg alice new 1700000000.1.host 'Subject: a' '' 'hi'
 	crlf 'USER alice' 'PASS s3cret' 'STAT' 'QUIT' | chat
@@ -363,7 +363,7 @@ root_variant_tree() {
 	grep -qx 'uid-lock: free' "$out"
 }
 
-@test "--check-user of an unknown or invalid user exits 1 (SPEC 1, 4)" {
+@test "--check-user of an unknown or invalid user exits 1 (spec 1, 4)" {
 	add_user alice s3cret
 	status=0
 	timeout 20 "$HANDLER" --passwd-file="$PASSWD" --check-user=bob \
@@ -375,10 +375,10 @@ root_variant_tree() {
 	timeout 20 "$HANDLER" --passwd-file="$PASSWD" --check-user=../alice \
 	    >"$out" 2>"$log" || status=$?
 	[ "$status" -eq 1 ]
-	grep -qx 'account: not a valid user name (SPEC 4)' "$out"
+	grep -qx 'account: not a valid user name (spec 4)' "$out"
 }
 
-@test "--check-user of a locked user exits 1 and shows no hash (SPEC 1, 4)" {
+@test "--check-user of a locked user exits 1 and shows no hash (spec 1, 4)" {
 	local h
 	h=$(printf '%s' s3cret | openssl passwd -6 -salt saltsalt -stdin)
 	mkdir -p "$MAILROOT/bob"
@@ -394,7 +394,7 @@ root_variant_tree() {
 	! grep -q saltsalt "$out"
 }
 
-@test "--check-user with an unreadable passwd file exits 2 (SPEC 1)" {
+@test "--check-user with an unreadable passwd file exits 2 (spec 1)" {
 	status=0
 	timeout 20 "$HANDLER" --passwd-file="$T/none" --check-user=alice \
 	    >"$out" 2>"$log" || status=$?
@@ -459,7 +459,7 @@ entry() {
 	    tr '\t' '\n'
 }
 
-@test "journal entries carry POP3_EVENT, POP3_USER, POP3_REMOTE and the logout counters (SPEC 9)" {
+@test "journal entries carry POP3_EVENT, POP3_USER, POP3_REMOTE and the logout counters (spec 9)" {
 	journal_ns_ok || skip "$skip_reason"
 	add_user alice s3cret
 	mkmsg alice new 1700000000.1.host 'Subject: a' '' 'hi'
@@ -495,7 +495,7 @@ entry() {
 	! grep -q -e s3cret -e Wr0ngPw "$T/journal"
 }
 
-@test "log=auto writes to the journal when its socket exists, and nothing to fd 2 (SPEC 9)" {
+@test "log=auto writes to the journal when its socket exists, and nothing to fd 2 (spec 9)" {
 	journal_ns_ok || skip "$skip_reason"
 	add_user alice s3cret
 	start_journal
@@ -508,7 +508,7 @@ entry() {
 	entry logout | grep -qx 'POP3_EVENT=logout'
 }
 
-@test "log=auto and log=syslog write nothing but replies to fd 1 and nothing to fd 2 (SPEC 9)" {
+@test "log=auto and log=syslog write nothing but replies to fd 1 and nothing to fd 2 (spec 9)" {
 	local mode
 	one_message
 	for mode in --log=auto --log=syslog; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 9 (issue 12): an IPv4 client of a dual-stack IPv6 socket (systemd's
+# spec 9: an IPv4 client of a dual-stack IPv6 socket (systemd's
 # ListenStream=110 is one) is logged, penalised and matched as a.b.c.d,
 # never as ::ffff:a.b.c.d; the same for a PROXY header that carries a
 # v4-mapped address.  The listener is an AF_INET6 socket bound to
@@ -70,7 +70,7 @@ wait_log() {
 	return 1
 }
 
-@test "IPv4 client on a dual-stack socket: login and logout logged with remote=127.0.0.1 (SPEC 9)" {
+@test "IPv4 client on a dual-stack socket: login and logout logged with remote=127.0.0.1 (spec 9)" {
 	serve6
 	client 'USER alice' 'PASS pw' QUIT
 	line_is 3 '+OK Logged in, 0 messages (0 octets)'
@@ -83,7 +83,7 @@ wait_log() {
 	! grep -q 'pop3-handler: .*::ffff:' "$log"
 }
 
-@test "IPv4 client on a dual-stack socket: a failure names 127.0.0.1, and loopback rules still apply (SPEC 1, 9)" {
+@test "IPv4 client on a dual-stack socket: a failure names 127.0.0.1, and loopback rules still apply (spec 1, 9)" {
 	serve6 --plaintext-auth=tls
 	client 'USER alice' 'PASS wrong' QUIT
 	line_is 3 '-ERR [AUTH] Authentication failed'
@@ -93,7 +93,7 @@ wait_log() {
 	! grep -q 'pop3-handler: .*::ffff:' "$log"
 }
 
-@test "PROXY v1 TCP6 with a v4-mapped source: logged as a.b.c.d, penalised together with its TCP4 form (SPEC 9)" {
+@test "PROXY v1 TCP6 with a v4-mapped source: logged as a.b.c.d, penalised together with its TCP4 form (spec 9)" {
 	local pen=$T/penalty
 	{
 		printf 'PROXY TCP6 ::ffff:192.0.2.7 2001:db8::1 40000 110\r\n'
@@ -103,7 +103,7 @@ wait_log() {
 	cat "$log" >&2
 	grep -q 'event=login-failed user=alice remote=192.0.2.7 mech=user authentication failed: bad password from 192.0.2.7$' "$log"
 	! grep -q '::ffff:' "$log"
-	# the same peer as TCP4 waits for that failure (issue 5)
+	# the same peer as TCP4 waits for that failure (spec 4)
 	{
 		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40001 110\r\n'
 		crlf 'USER alice' 'PASS pw' QUIT
@@ -113,7 +113,7 @@ wait_log() {
 	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
 }
 
-@test "PROXY v2 TCP6 with a v4-mapped source is logged as a.b.c.d (SPEC 9)" {
+@test "PROXY v2 TCP6 with a v4-mapped source is logged as a.b.c.d (spec 9)" {
 	python3 -c '
 import socket, struct, sys
 src = socket.inet_pton(socket.AF_INET6, "::ffff:198.51.100.4")

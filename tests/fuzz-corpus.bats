@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# STYLE 3.10: every seed and every crash ever found in fuzz/corpus/<t>/
+# style 3.10: every seed and every crash ever found in fuzz/corpus/<t>/
 # replays clean through the gcc ASan/UBSan build of its harness
 # (fuzz/fuzz_<t>.c, built with -DFUZZ_REPLAY by `make fuzz-replay`).
 # The harnesses check properties as well as "no crash": see each file.
@@ -32,53 +32,53 @@ replay() {
 	grep -qx "$TOP/build-fuzz/replay/fuzz_$t: $n inputs replayed" "$log"
 }
 
-@test "fuzz corpus: whole sessions from the client's bytes (SPEC 2, 3, 4)" {
+@test "fuzz corpus: whole sessions from the client's bytes (spec 2, 3, 4)" {
 	replay command
 	# The harness's temporary passwd file and Maildir are gone.
 	[ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep pop3-fuzz)" ]
 }
 
-@test "fuzz corpus: PROXY v1 and v2 headers (SPEC 9)" {
+@test "fuzz corpus: PROXY v1 and v2 headers (spec 9)" {
 	replay proxy
 }
 
-@test "fuzz corpus: passwd-file lines (SPEC 4)" {
+@test "fuzz corpus: passwd-file lines (spec 4)" {
 	replay passwd
 }
 
-@test "fuzz corpus: passwd extra fields and allow_nets matching (SPEC 4.2)" {
+@test "fuzz corpus: passwd extra fields and allow_nets matching (spec 4.2)" {
 	replay extra
 }
 
-@test "fuzz corpus: SASL PLAIN base64 messages (SPEC 4)" {
+@test "fuzz corpus: SASL PLAIN base64 messages (spec 4)" {
 	replay saslplain
 }
 
-@test "fuzz corpus: config-file lines and maildir templates (SPEC 1)" {
+@test "fuzz corpus: config-file lines and maildir templates (spec 1)" {
 	replay config
 }
 
-@test "fuzz corpus: Maildir file names, ,W= and UIDL strings (SPEC 5, 6)" {
+@test "fuzz corpus: Maildir file names, ,W= and UIDL strings (spec 5, 6)" {
 	replay mdname
 }
 
-@test "fuzz corpus: UID state files (SPEC 6)" {
+@test "fuzz corpus: UID state files (spec 6)" {
 	replay uidmap
 }
 
-@test "fuzz corpus: dovecot-uidlist and courierpop3dsizelist (SPEC 6, C0009)" {
+@test "fuzz corpus: dovecot-uidlist and courierpop3dsizelist (spec 6, C0009)" {
 	replay uidimport
 }
 
-@test "fuzz corpus: RFC 1939 transform, sizes equal RETR octets (SPEC 3, 6)" {
+@test "fuzz corpus: RFC 1939 transform, sizes equal RETR octets (spec 3, 6)" {
 	replay crlf
 }
 
-@test "fuzz corpus: NTLM messages, the CHALLENGE, MS-NLMP 4.2.4 (SPEC 4.1)" {
+@test "fuzz corpus: NTLM messages, the CHALLENGE, MS-NLMP 4.2.4 (spec 4.1)" {
 	replay ntlm
 }
 
-@test "fuzz replay fails on an input it cannot read (STYLE 3.10)" {
+@test "fuzz replay fails on an input it cannot read (style 3.10)" {
 	status=0
 	timeout 60 "$TOP/build-fuzz/replay/fuzz_crlf" \
 	    "$BATS_TEST_TMPDIR/no-such-input" 2>"$log" || status=$?

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Scaling out behind HAProxy (SPEC 9, issue 7): Debian's real haproxy on
+# Scaling out behind HAProxy (spec 9; doc/deploy.md 8): Debian's real haproxy on
 # 127.0.0.1 (mode tcp, send-proxy-v2, round robin) in front of two
 # handler listeners with proxy-protocol = yes, standing for two hosts
 # that serve one Maildir tree.  Logins work through both, the log names
@@ -92,7 +92,7 @@ teardown() {
 	done
 }
 
-@test "logins through haproxy reach both hosts, which serve one Maildir alike (SPEC 9, 5, 6)" {
+@test "logins through haproxy reach both hosts, which serve one Maildir alike (spec 9, 5, 6)" {
 	two_hosts
 	local i
 	for i in 1 2 3 4; do
@@ -117,7 +117,7 @@ teardown() {
 	[ "$(sort -u "$T/hosta.exits" "$T/hostb.exits")" = 0 ]
 }
 
-@test "the log names the original client, not haproxy (SPEC 9)" {
+@test "the log names the original client, not haproxy (spec 9)" {
 	two_hosts
 	popc -s 127.0.0.7 "$PORT_FE" 'USER alice' 'PASS s3cret' QUIT
 	popc -s 127.0.0.8 "$PORT_FE" 'USER alice' 'PASS s3cret' QUIT
@@ -132,7 +132,7 @@ teardown() {
 	! grep -q 'remote=127.0.0.1 ' "$T/both" || false
 }
 
-@test "the plaintext rule applies to the original address (SPEC 9, 4)" {
+@test "the plaintext rule applies to the original address (spec 9, 4)" {
 	two_hosts
 	# From a remote address (as HAProxy announces it): refused on both.
 	popc "$PORT_FE_REMOTE" 'USER alice' QUIT
@@ -158,7 +158,7 @@ teardown() {
 	grep -q 'event=login user=alice remote=192.0.2.99 ' "$T/hosta.log"
 }
 
-@test "a connection to a host without the PROXY header gets no reply (SPEC 9)" {
+@test "a connection to a host without the PROXY header gets no reply (spec 9)" {
 	two_hosts
 	popc "$PORT_hosta" 'USER alice' 'PASS s3cret' QUIT
 	[ ! -s "$out" ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 8 implicit-tls (RFC 8314, port 995): the handshake comes before the
+# spec 8 implicit-tls (RFC 8314, port 995): the handshake comes before the
 # greeting; it is bounded by timeout-unauth; TLS 1.0/1.1 are refused.
 
 load helpers/load
@@ -13,7 +13,7 @@ serve_implicit() {
 	serve --tls-cert="$CERT" --tls-key="$KEY" --implicit-tls=yes "$@"
 }
 
-@test "implicit-tls: nothing before the handshake, then the greeting inside TLS (SPEC 8)" {
+@test "implicit-tls: nothing before the handshake, then the greeting inside TLS (spec 8)" {
 	add_user alice pw
 	serve_implicit
 	talk "$PORT" quiet:0.5 tls 'QUIT\r\n'
@@ -24,7 +24,7 @@ serve_implicit() {
 	[ "$(exit_status 1)" -eq 0 ]
 }
 
-@test "implicit-tls: CAPA has USER and SASL PLAIN and no STLS, even with plaintext-auth=never (SPEC 8, 3)" {
+@test "implicit-tls: CAPA has USER and SASL PLAIN and no STLS, even with plaintext-auth=never (spec 8, 3)" {
 	add_user alice pw
 	serve_implicit --plaintext-auth=never
 	talk "$PORT" tls 'CAPA\r\nQUIT\r\n'
@@ -33,7 +33,7 @@ serve_implicit() {
 	expect_bytes "$GREET" "${CAPA[@]}" '+OK Bye'
 }
 
-@test "implicit-tls: STLS is answered -ERR TLS is already active (SPEC 8)" {
+@test "implicit-tls: STLS is answered -ERR TLS is already active (spec 8)" {
 	add_user alice pw
 	serve_implicit
 	talk "$PORT" tls 'STLS\r\nQUIT\r\n'
@@ -41,7 +41,7 @@ serve_implicit() {
 	expect_bytes "$GREET" '-ERR TLS is already active' '+OK Bye'
 }
 
-@test "implicit-tls: USER/PASS and RETR, exact transcript (SPEC 8, 3)" {
+@test "implicit-tls: USER/PASS and RETR, exact transcript (spec 8, 3)" {
 	alice_with_mail
 	serve_implicit --plaintext-auth=never
 	talk "$PORT" tls 'USER alice\r\nPASS pw\r\nRETR 1\r\nRETR 2\r\nQUIT\r\n'
@@ -71,7 +71,7 @@ open(dst, "wb").write(b"".join(l + b"\r\n" for l in lines))
 print(p.quit().decode())
 '
 
-@test "python poplib POP3_SSL: greeting, CAPA, login, RETR byte-exact (SPEC 8)" {
+@test "python poplib POP3_SSL: greeting, CAPA, login, RETR byte-exact (spec 8)" {
 	alice_with_mail
 	serve_implicit --plaintext-auth=never
 	run timeout 20 python3 -c "$POP3SSL" "$PORT" alice pw "$T/got"
@@ -83,7 +83,7 @@ print(p.quit().decode())
 	same_file "$T/msg1.crlf" "$T/got"
 }
 
-@test "python poplib POP3_SSL fetches in order, with readahead under TLS, every message byte-exact (SPEC 8, 3)" {
+@test "python poplib POP3_SSL fetches in order, with readahead under TLS, every message byte-exact (spec 8, 3)" {
 	alice_with_mail
 	md=$(maildir alice)
 	# a third message of 600 kB (more than the 256 KiB read ahead) with
@@ -120,7 +120,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	[ "$output" = '4 +OK Bye' ]
 }
 
-@test "curl -k pop3s:// fetches both messages byte-exact (SPEC 8)" {
+@test "curl -k pop3s:// fetches both messages byte-exact (spec 8)" {
 	alice_with_mail
 	serve_implicit --plaintext-auth=never
 	fetch "$T/got1" -k "pop3s://127.0.0.1:$PORT/1" -u alice:pw
@@ -132,7 +132,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	[ "$(exit_status 2)" -eq 0 ]
 }
 
-@test "implicit-tls: the login event records tls=<protocol> <cipher> (SPEC 9)" {
+@test "implicit-tls: the login event records tls=<protocol> <cipher> (spec 9)" {
 	add_user alice pw
 	serve_implicit
 	talk "$PORT" tls 'USER alice\r\nPASS pw\r\nQUIT\r\n'
@@ -147,7 +147,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	grep -q "$cipher" "$T/ev"
 }
 
-@test "implicit-tls: a client that connects and sends nothing is gone after timeout-unauth, exit 1, no octet sent (SPEC 8, 7)" {
+@test "implicit-tls: a client that connects and sends nothing is gone after timeout-unauth, exit 1, no octet sent (spec 8, 7)" {
 	add_user alice pw
 	serve_implicit --timeout-unauth=1
 	talk "$PORT"
@@ -160,7 +160,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	grep 'event=error' "$log" | grep -qi 'tls'
 }
 
-@test "implicit-tls: a client that stops mid-handshake is gone after timeout-unauth, exit 1 (SPEC 8, 7)" {
+@test "implicit-tls: a client that stops mid-handshake is gone after timeout-unauth, exit 1 (spec 8, 7)" {
 	add_user alice pw
 	serve_implicit --timeout-unauth=1
 	talk "$PORT" hello:40
@@ -172,7 +172,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	[ "$(exit_ms 1)" -lt $((1000 + 4000 * SLOW)) ]
 }
 
-@test "implicit-tls: the timeout covers the whole handshake, not each read (a slow drip) (SPEC 8, 7)" {
+@test "implicit-tls: the timeout covers the whole handshake, not each read (a slow drip) (spec 8, 7)" {
 	add_user alice pw
 	serve_implicit --timeout-unauth=2
 	# 40 octets of a ClientHello, one every 0.2 s: 8 s if each read
@@ -188,7 +188,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	[ "$(exit_ms 1)" -lt 5000 ]
 }
 
-@test "implicit-tls: plaintext POP3 instead of a ClientHello: exit 1 at once, logged, no +OK (SPEC 8)" {
+@test "implicit-tls: plaintext POP3 instead of a ClientHello: exit 1 at once, logged, no +OK (spec 8)" {
 	add_user alice pw
 	serve_implicit --timeout-unauth=10
 	talk "$PORT" 'USER alice\r\nPASS pw\r\nQUIT\r\n'
@@ -199,7 +199,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	grep 'event=error' "$log" | grep -qi 'handshake'
 }
 
-@test "implicit-tls: openssl s_client -tls1_1 (SECLEVEL=0) is refused, exit 1 (SPEC 8)" {
+@test "implicit-tls: openssl s_client -tls1_1 (SECLEVEL=0) is refused, exit 1 (spec 8)" {
 	add_user alice pw
 	serve_implicit
 	status=0
@@ -218,7 +218,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	[ "$(exit_status 1)" -eq 1 ]
 }
 
-@test "implicit-tls: python clients capped at TLS 1.0 and 1.1 are refused; 1.2 works (SPEC 8)" {
+@test "implicit-tls: python clients capped at TLS 1.0 and 1.1 are refused; 1.2 works (spec 8)" {
 	add_user alice pw
 	serve_implicit
 	talk --tls-max=1.0 "$PORT" tls 'QUIT\r\n'
@@ -240,7 +240,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	[ "$(exit_status 3)" -eq 0 ]
 }
 
-@test "implicit-tls without tls-cert/tls-key: exit 2 with a message (SPEC 1, 8)" {
+@test "implicit-tls without tls-cert/tls-key: exit 2 with a message (spec 1, 8)" {
 	add_user alice pw
 	crlf QUIT | chat --implicit-tls=yes
 	[ "$status" -eq 2 ]
@@ -248,7 +248,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	grep -q 'implicit-tls' "$log"
 }
 
-@test "implicit-tls over a pipe with a plaintext client: exit 1, nothing answered (SPEC 8)" {
+@test "implicit-tls over a pipe with a plaintext client: exit 1, nothing answered (spec 8)" {
 	add_user alice pw
 	crlf CAPA QUIT | chat --tls-cert="$CERT" --tls-key="$KEY" \
 	    --implicit-tls=yes --timeout-unauth=5

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# STYLE 3.8, issue 5: after the privilege drop and the snapshot the handler
+# style 3.8, doc/design.md 3: after the privilege drop and the snapshot the handler
 # confines itself with Landlock to the user's Maildir.  The whole suite
 # runs with the sandbox on; these tests show that it is on, that the
 # session still works inside it, and (with the fault-injection build and
@@ -34,7 +34,7 @@ fault_or_skip() {
 	    skip "no fault-injection build at $FAULT_HANDLER"
 }
 
-@test "--debug logs the Landlock restriction to the Maildir once, with the ABI (STYLE 3.8)" {
+@test "--debug logs the Landlock restriction to the Maildir once, with the ABI (style 3.8)" {
 	landlock_or_skip
 	[ "$(grep -c 'landlock: ' "$log")" -eq 1 ]
 	grep -qx "pop3-handler: landlock: restricted to $(maildir alice) (ABI [1-9][0-9]*)" "$log"
@@ -43,13 +43,13 @@ fault_or_skip() {
 	    "$(grep -n 'event=login ' "$log" | cut -d: -f1)" ]
 }
 
-@test "without --debug the sandbox writes nothing to the log (STYLE 3.8)" {
+@test "without --debug the sandbox writes nothing to the log (style 3.8)" {
 	crlf 'USER alice' 'PASS s3cret' QUIT | chat
 	[ "$status" -eq 0 ]
 	! grep -q 'landlock' "$log" || false
 }
 
-@test "inside the sandbox RETR, TOP, UIDL, DELE and UPDATE work (SPEC 3, 5)" {
+@test "inside the sandbox RETR, TOP, UIDL, DELE and UPDATE work (spec 3, 5)" {
 	landlock_or_skip
 	crlf 'USER alice' 'PASS s3cret' 'RETR 1' 'TOP 2 0' 'UIDL 2' 'DELE 1' \
 	    QUIT | chat --debug
@@ -63,7 +63,7 @@ fault_or_skip() {
 	[ -n "$(ls "$(maildir alice)/cur" | grep 1700000001.2.host)" ]
 }
 
-@test "inside the sandbox a message renamed after login is still found (SPEC 5, C0004)" {
+@test "inside the sandbox a message renamed after login is still found (spec 5, C0004)" {
 	landlock_or_skip
 	local md
 	md=$(maildir alice)
@@ -84,7 +84,7 @@ fault_or_skip() {
 	line_is 9 '+OK Bye'
 }
 
-@test "a Maildir created at login is the one the sandbox allows (SPEC 4, STYLE 3.8)" {
+@test "a Maildir created at login is the one the sandbox allows (spec 4, style 3.8)" {
 	landlock_or_skip
 	add_user bob pw2
 	[ ! -e "$(maildir bob)" ]
@@ -96,7 +96,7 @@ fault_or_skip() {
 	[ -d "$(maildir bob)/cur" ]
 }
 
-@test "after the restriction a file outside the Maildir cannot be opened (STYLE 3.8, fault build)" {
+@test "after the restriction a file outside the Maildir cannot be opened (style 3.8, fault build)" {
 	fault_or_skip
 	landlock_or_skip
 	echo secret >"$T/outside"
@@ -108,7 +108,7 @@ fault_or_skip() {
 	grep -qx "pop3-handler: landlock probe after: open $T/outside: Permission denied" "$log"
 }
 
-@test "after the restriction the passwd file is out of reach too (STYLE 3.8, fault build)" {
+@test "after the restriction the passwd file is out of reach too (style 3.8, fault build)" {
 	fault_or_skip
 	landlock_or_skip
 	crlf 'USER alice' 'PASS s3cret' QUIT |
@@ -117,7 +117,7 @@ fault_or_skip() {
 	grep -qx "pop3-handler: landlock probe after: open $PASSWD: Permission denied" "$log"
 }
 
-@test "after the restriction files inside the Maildir stay readable (STYLE 3.8, fault build)" {
+@test "after the restriction files inside the Maildir stay readable (style 3.8, fault build)" {
 	fault_or_skip
 	landlock_or_skip
 	local f
@@ -128,7 +128,7 @@ fault_or_skip() {
 	grep -qx "pop3-handler: landlock probe after: open $f: ok" "$log"
 }
 
-@test "a kernel without Landlock: one debug line, and the session is served (STYLE 3.8, fault build)" {
+@test "a kernel without Landlock: one debug line, and the session is served (style 3.8, fault build)" {
 	fault_or_skip
 	crlf 'USER alice' 'PASS s3cret' 'RETR 1' QUIT |
 	    POP3_SANDBOX_FAIL=nosys HANDLER=$FAULT_HANDLER chat --debug

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 2 wire rules: line ends, line length, NUL, bad commands, state
+# spec 2 wire rules: line ends, line length, NUL, bad commands, state
 # errors, reply length (C0001), informational text (V0001).
 
 load helpers/load
@@ -24,55 +24,55 @@ user_line_of() {
 	printf '\r\n'
 }
 
-@test "CRLF line ends are accepted (SPEC 2)" {
+@test "CRLF line ends are accepted (spec 2)" {
 	printf 'USER alice\r\nPASS s3cret\r\nQUIT\r\n' | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" "$OK0" '+OK Bye'
 }
 
-@test "bare LF line ends are accepted, replies still end CRLF (SPEC 2)" {
+@test "bare LF line ends are accepted, replies still end CRLF (spec 2)" {
 	printf 'USER alice\nPASS s3cret\nQUIT\n' | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" "$OK0" '+OK Bye'
 }
 
-@test "a line of exactly 512 octets (default) is accepted (SPEC 2, 2.1.2)" {
+@test "a line of exactly 512 octets (default) is accepted (spec 2, 2.1.2)" {
 	{ user_line_of 512; crlf QUIT; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" '+OK Bye'
 }
 
-@test "a line of 513 octets (default): too long, session continues (SPEC 2, E0006)" {
+@test "a line of 513 octets (default): too long, session continues (spec 2, E0006)" {
 	{ user_line_of 513; crlf QUIT; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
 }
 
-@test "--max-command-length=255: a 255-octet line is accepted (SPEC 2, 2.1.2)" {
+@test "--max-command-length=255: a 255-octet line is accepted (spec 2, 2.1.2)" {
 	{ user_line_of 255; crlf QUIT; } | chat --max-command-length=255
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" '+OK Bye'
 }
 
-@test "--max-command-length=255: a 256-octet line is too long (SPEC 2, 2.1.2)" {
+@test "--max-command-length=255: a 256-octet line is too long (spec 2, 2.1.2)" {
 	{ user_line_of 256; crlf QUIT; } | chat --max-command-length=255
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
 }
 
-@test "--max-command-length=8192: an 8192-octet line is accepted (SPEC 2, E0006)" {
+@test "--max-command-length=8192: an 8192-octet line is accepted (spec 2, E0006)" {
 	{ user_line_of 8192; crlf QUIT; } | chat --max-command-length=8192
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" '+OK Bye'
 }
 
-@test "--max-command-length=8192: an 8193-octet line is too long (SPEC 2, E0006)" {
+@test "--max-command-length=8192: an 8193-octet line is too long (spec 2, E0006)" {
 	{ user_line_of 8193; crlf QUIT; } | chat --max-command-length=8192
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
 }
 
-@test "the over-long line's tail is discarded, never run as a command (SPEC 2)" {
+@test "the over-long line's tail is discarded, never run as a command (spec 2)" {
 	{ head -c 300 /dev/zero | tr '\0' X
 	  head -c 600 /dev/zero | tr '\0' ' '
 	  printf 'QUIT\r\n'; crlf 'USER bob'; } | chat
@@ -80,7 +80,7 @@ user_line_of() {
 	expect_bytes "$GREET" "$TOOLONG" "$PWREQ"
 }
 
-@test "an over-long line's tail arriving later is discarded, not run (SPEC 2)" {
+@test "an over-long line's tail arriving later is discarded, not run (spec 2)" {
 	local x
 	x=$(head -c 600 /dev/zero | tr '\0' X)
 	drive --limit=8 "$x" '=0.3' '    QUIT\r\nUSER bob\r\n'
@@ -88,7 +88,7 @@ user_line_of() {
 	expect_bytes "$GREET" "$TOOLONG" "$PWREQ"
 }
 
-@test "an over-long line split over many writes gets one reply (SPEC 2)" {
+@test "an over-long line split over many writes gets one reply (spec 2)" {
 	local x
 	x=$(head -c 400 /dev/zero | tr '\0' X)
 	drive --limit=8 "$x" '=0.2' "$x" '=0.2' "$x" '=0.2' 'QUIT\r\nQUIT\r\n'
@@ -96,79 +96,79 @@ user_line_of() {
 	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
 }
 
-@test "a 20000-octet line gets one reply; the next command is answered (SPEC 2)" {
+@test "a 20000-octet line gets one reply; the next command is answered (spec 2)" {
 	{ head -c 20000 /dev/zero | tr '\0' A; printf '\r\n'; crlf QUIT; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
 }
 
-@test "an over-long line ended by a bare LF is discarded too (SPEC 2)" {
+@test "an over-long line ended by a bare LF is discarded too (spec 2)" {
 	{ head -c 600 /dev/zero | tr '\0' A; printf '\nQUIT\n'; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
 }
 
-@test "an over-long line after login: too long, session continues (SPEC 2)" {
+@test "an over-long line after login: too long, session continues (spec 2)" {
 	{ login alice s3cret; user_line_of 600; crlf NOOP QUIT; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" "$OK0" "$TOOLONG" '+OK' '+OK Bye'
 }
 
-@test "NUL inside a line: -ERR Command contains a NUL octet (SPEC 2, 4)" {
+@test "NUL inside a line: -ERR Command contains a NUL octet (spec 2, 4)" {
 	printf 'USER al\0ice\r\nQUIT\r\n' | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$NUL" '+OK Bye'
 }
 
-@test "NUL in a password is refused, never cut short (SPEC 4)" {
+@test "NUL in a password is refused, never cut short (spec 4)" {
 	printf 'USER alice\r\nPASS s3cret\0junk\r\nQUIT\r\n' | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" "$NUL" '+OK Bye'
 }
 
-@test "NUL as the first octet of a line is refused (SPEC 2)" {
+@test "NUL as the first octet of a line is refused (spec 2)" {
 	printf '\0QUIT\r\nQUIT\r\n' | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$NUL" '+OK Bye'
 }
 
-@test "unknown command: -ERR Unknown command (SPEC 3)" {
+@test "unknown command: -ERR Unknown command (spec 3)" {
 	crlf FOO QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$UNKNOWN" '+OK Bye'
 }
 
-@test "a keyword with a valid prefix (QUITX) is unknown (SPEC 3)" {
+@test "a keyword with a valid prefix (QUITX) is unknown (spec 3)" {
 	crlf QUITX 'QUIT' | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$UNKNOWN" '+OK Bye'
 }
 
-@test "empty line: -ERR Unknown command (SPEC 3)" {
+@test "empty line: -ERR Unknown command (spec 3)" {
 	crlf '' QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$UNKNOWN" '+OK Bye'
 }
 
-@test "a line of only blanks: -ERR Unknown command (SPEC 2, 3)" {
+@test "a line of only blanks: -ERR Unknown command (spec 2, 3)" {
 	crlf $'  \t ' QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$UNKNOWN" '+OK Bye'
 }
 
-@test "trailing blanks after QUIT are ignored (SPEC 2)" {
+@test "trailing blanks after QUIT are ignored (spec 2)" {
 	crlf $'QUIT \t ' | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" '+OK Bye'
 }
 
-@test "STAT before login: -ERR STAT is only valid after login (SPEC 3)" {
+@test "STAT before login: -ERR STAT is only valid after login (spec 3)" {
 	crlf STAT QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" '-ERR STAT is only valid after login' '+OK Bye'
 }
 
-@test "every TRANSACTION command before login names itself (SPEC 3)" {
+@test "every TRANSACTION command before login names itself (spec 3)" {
 	crlf LIST 'RETR 1' 'DELE 1' NOOP RSET 'TOP 1 1' UIDL QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" \
@@ -181,21 +181,21 @@ user_line_of() {
 	    '-ERR UIDL is only valid after login' '+OK Bye'
 }
 
-@test "USER after login: -ERR USER is only valid before login (SPEC 3)" {
+@test "USER after login: -ERR USER is only valid before login (spec 3)" {
 	{ login alice s3cret; crlf 'USER alice' QUIT; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" "$OK0" \
 	    '-ERR USER is only valid before login' '+OK Bye'
 }
 
-@test "PASS after login: -ERR PASS is only valid before login (SPEC 3)" {
+@test "PASS after login: -ERR PASS is only valid before login (spec 3)" {
 	{ login alice s3cret; crlf 'PASS s3cret' QUIT; } | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" "$OK0" \
 	    '-ERR PASS is only valid before login' '+OK Bye'
 }
 
-@test "20 bad commands: 19 replies, then -ERR Too many errors, exit 1 (SPEC 2)" {
+@test "20 bad commands: 19 replies, then -ERR Too many errors, exit 1 (spec 2)" {
 	local i
 	for i in $(seq 1 21); do crlf FOO; done | chat
 	[ "$status" -eq 1 ]
@@ -205,7 +205,7 @@ user_line_of() {
 	expect_bytes "${exp[@]}"
 }
 
-@test "the 21st command after too many errors is never answered (SPEC 2)" {
+@test "the 21st command after too many errors is never answered (spec 2)" {
 	local i
 	{ for i in $(seq 1 20); do crlf FOO; done; crlf QUIT; } | chat
 	[ "$status" -eq 1 ]
@@ -214,7 +214,7 @@ user_line_of() {
 	line_is 21 '-ERR Too many errors'
 }
 
-@test "19 bad commands leave the session open (SPEC 2)" {
+@test "19 bad commands leave the session open (spec 2)" {
 	local i
 	{ for i in $(seq 1 19); do crlf FOO; done; crlf QUIT; } | chat
 	[ "$status" -eq 0 ]
@@ -222,7 +222,7 @@ user_line_of() {
 	line_is 21 '+OK Bye'
 }
 
-@test "every kind of bad command counts towards 20 (SPEC 2)" {
+@test "every kind of bad command counts towards 20 (spec 2)" {
 	local i
 	{ crlf FOO FOO ''  STAT LIST NOOP 'USER' 'USER a b' 'RETR 1'
 	  user_line_of 600; user_line_of 600; user_line_of 600
@@ -243,7 +243,7 @@ user_line_of() {
 	    "$UNKNOWN" '-ERR Too many errors'
 }
 
-@test "bad commands after login count too: 20th closes, no UPDATE (SPEC 2)" {
+@test "bad commands after login count too: 20th closes, no UPDATE (spec 2)" {
 	local i
 	mkmsg alice cur 1700000000.1.host:2,S 'Subject: a' '' 'hi'
 	{ login alice s3cret; crlf 'DELE 1'
@@ -257,7 +257,7 @@ user_line_of() {
 	[ -f "$(maildir alice)/cur/1700000000.1.host:2,S" ]
 }
 
-@test "every -ERR line carries text after '-ERR ' (SPEC 2, V0001)" {
+@test "every -ERR line carries text after '-ERR ' (spec 2, V0001)" {
 	mkmsg alice cur 1700000000.1.host:2,S 'Subject: a' '' 'hi'
 	# 18 bad commands at most, so the session survives to QUIT
 	{ crlf FOO '' STAT USER 'USER a b' 'PASS x' APOP 'AUTH FOO' \
@@ -272,7 +272,7 @@ user_line_of() {
 	every_err_has_text
 }
 
-@test "no reply line exceeds 512 octets, no input is echoed (SPEC 2, C0001)" {
+@test "no reply line exceeds 512 octets, no input is echoed (spec 2, C0001)" {
 	local z
 	z=$(head -c 480 /dev/zero | tr '\0' Z)
 	{ crlf "FOO$z" "STAT $z" "USER a $z" "USER $z" "PASS $z"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The shipped units under a real systemd (issue 12).  One container for
+# The shipped units under a real systemd (spec 10).  One container for
 # the file: systemd-nspawn boots systemd as PID 1 on the host's /usr
 # (read-only) with an empty /etc on tmpfs (--volatile=yes) and its own
 # network.  `make install` is staged on the host and bound at /usr/local;
@@ -195,7 +195,7 @@ journal() {
 	inside journalctl -o verbose --no-pager "$@"
 }
 
-@test "live: pop3.socket on port 110 serves a message byte-exact to curl (README Deploying 2-4, SPEC 10)" {
+@test "live: pop3.socket on port 110 serves a message byte-exact to curl (README Deploying 2-4, spec 10)" {
 	inside systemctl is-active pop3.socket pop3s.socket
 	curl_in pop3://127.0.0.1/1 got110 --user "alice:$PW"
 	cmp "$L/share/msg.crlf" "$L/share/got110"
@@ -204,13 +204,13 @@ journal() {
 	grep -q ':995 ' "$T/listen"
 }
 
-@test "live: pop3s.socket on port 995 serves a message byte-exact over implicit TLS, certificate verified (SPEC 8)" {
+@test "live: pop3s.socket on port 995 serves a message byte-exact over implicit TLS, certificate verified (spec 8)" {
 	curl_in pop3s://localhost/1 got995 --user "alice:$PW" \
 	    --cacert /live/fullchain.pem
 	cmp "$L/share/msg.crlf" "$L/share/got995"
 }
 
-@test "live: the journal has the POP3_* fields of logins on 110 and 995 (SPEC 9)" {
+@test "live: the journal has the POP3_* fields of logins on 110 and 995 (spec 9)" {
 	curl_in pop3://127.0.0.1/1 j110 --user "alice:$PW"
 	curl_in pop3s://localhost/1 j995 --user "alice:$PW" \
 	    --cacert /live/fullchain.pem
@@ -219,7 +219,7 @@ journal() {
 	cat "$T/j" >&2
 	grep -qx '    POP3_USER=alice' "$T/j"
 	grep -qx '    POP3_EVENT=login' "$T/j"
-	# IPv4 on the dual-stack socket: logged as 127.0.0.1 (issue 12);
+	# IPv4 on the dual-stack socket: logged as 127.0.0.1 (spec 9);
 	# ::ffff:127.0.0.1 is what the handler logged before that fix.
 	grep -qEx '    POP3_REMOTE=(::ffff:)?127\.0\.0\.1' "$T/j"
 	grep -qEx '    POP3_TLS=TLSv1\.[23]/.+' "$T/j"
@@ -274,7 +274,7 @@ journal() {
 	grep -qx 'link: lo:' "$T/sandbox"
 }
 
-@test "live: under the unit's seccomp filter Landlock confines the session: the passwd file, readable before, is denied after login (STYLE 3.8)" {
+@test "live: under the unit's seccomp filter Landlock confines the session: the passwd file, readable before, is denied after login (style 3.8)" {
 	[ -x "$L/share/pop3-handler-fault" ] ||
 	    skip "no fault-injection build at $TOP/build-fault/pop3-handler"
 	# The same unit with the probe build: POP3_SANDBOX_PROBE opens the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
-# Issue 12, the behaviour an administrator sees: STLS refused where the
-# transport is already protected (SPEC 8), log-retrievals (SPEC 9), the
+# spec 1, 4, 8, 9, the behaviour an administrator sees: STLS refused where the
+# transport is already protected (spec 8), log-retrievals (spec 9), the
 # penalty wait at info, locked accounts named, the penalty directory,
-# --hash-password on a terminal, ranges in config errors (SPEC 1).
+# --hash-password on a terminal, ranges in config errors (spec 1).
 
 load helpers/load
 load helpers/proto
@@ -24,9 +24,9 @@ CAPA_HEAD=('+OK Capability list follows' TOP UIDL RESP-CODES AUTH-RESP-CODE
 CAPA_TAIL=('IMPLEMENTATION pop3-handler' .)
 PROTECTED='-ERR The transport is already protected; STLS is not available'
 
-# ---- SPEC 8: STLS where the transport is already protected -------------
+# ---- spec 8: STLS where the transport is already protected -------------
 
-@test "secured = yes with TLS configured: CAPA has no STLS, STLS is -ERR (SPEC 8)" {
+@test "secured = yes with TLS configured: CAPA has no STLS, STLS is -ERR (spec 8)" {
 	add_user alice pw
 	crlf CAPA STLS QUIT | chat --secured=yes --tls-cert="$CERT" \
 	    --tls-key="$KEY"
@@ -35,7 +35,7 @@ PROTECTED='-ERR The transport is already protected; STLS is not available'
 	    "${CAPA_TAIL[@]}" "$PROTECTED" '+OK Bye'
 }
 
-@test "secured = yes: STLS after a CAPA is still -ERR, and login works in the clear of the protected transport (SPEC 8)" {
+@test "secured = yes: STLS after a CAPA is still -ERR, and login works in the clear of the protected transport (spec 8)" {
 	add_user alice pw
 	{ crlf STLS; login alice pw; crlf QUIT; } | chat --secured=yes \
 	    --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
@@ -44,7 +44,7 @@ PROTECTED='-ERR The transport is already protected; STLS is not available'
 	    '+OK Logged in, 0 messages (0 octets)' '+OK Bye'
 }
 
-# ---- SPEC 9: log-retrievals ------------------------------------------------
+# ---- spec 9: log-retrievals ------------------------------------------------
 
 # three_msgs: alice with three messages in new/.
 three_msgs() {
@@ -59,7 +59,7 @@ uidl_of() {
 	tr -d '\r' <"$out" | awk -v n="$1" '$1 == n && NF == 2 { print $2; exit }'
 }
 
-@test "log-retrievals = yes: the logout entry lists the UIDLs retrieved and removed (SPEC 9)" {
+@test "log-retrievals = yes: the logout entry lists the UIDLs retrieved and removed (spec 9)" {
 	three_msgs
 	{ login alice pw; crlf UIDL 'RETR 1' 'RETR 3' 'TOP 2 0' 'DELE 2' QUIT; } |
 	    chat --log-retrievals=yes
@@ -71,7 +71,7 @@ uidl_of() {
 	grep -qx "pop3-handler: event=logout user=alice remote=local mech=user logout: retrieved=2 octets=[0-9]* top=1 deleted=1 removed=1 messages=3 size=[0-9]* retrieved-uidls=$u1,$u3 removed-uidls=$u2" "$log"
 }
 
-@test "log-retrievals = no (the default): no UIDLs in the log (SPEC 9)" {
+@test "log-retrievals = no (the default): no UIDLs in the log (spec 9)" {
 	three_msgs
 	{ login alice pw; crlf UIDL 'RETR 1' 'DELE 2' QUIT; } | chat
 	[ "$status" -eq 0 ]
@@ -79,7 +79,7 @@ uidl_of() {
 	! grep -q 'uidls=' "$log"
 }
 
-@test "log-retrievals: a session without QUIT lists what it retrieved, nothing removed (SPEC 5, 9)" {
+@test "log-retrievals: a session without QUIT lists what it retrieved, nothing removed (spec 5, 9)" {
 	three_msgs
 	{ login alice pw; crlf UIDL 'RETR 2' 'DELE 1'; } |
 	    chat --log-retrievals=yes
@@ -87,7 +87,7 @@ uidl_of() {
 	grep -qx "pop3-handler: event=logout user=alice remote=local mech=user session ended without QUIT: retrieved=1 marked=1, nothing removed retrieved-uidls=$(uidl_of 2)" "$log"
 }
 
-@test "log-retrievals: long lists continue in further entries, every UIDL once, no line over 1000 octets (SPEC 9)" {
+@test "log-retrievals: long lists continue in further entries, every UIDL once, no line over 1000 octets (spec 9)" {
 	setup_alice
 	local i n=60 base
 	base=$(printf 'x%.0s' $(seq 1 50))
@@ -119,7 +119,7 @@ uidl_of() {
 
 # ---- smaller ones ------------------------------------------------------------
 
-@test "the penalty wait is logged at info, without --debug (issue 12)" {
+@test "the penalty wait is logged at info, without --debug (spec 4, 9)" {
 	add_user alice pw
 	local pen=$T/penalty i
 	for i in 1 2; do
@@ -133,7 +133,7 @@ uidl_of() {
 	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
 }
 
-@test "a locked account is logged as locked, not bad password (issue 12)" {
+@test "a locked account is logged as locked, not bad password (spec 4, 9)" {
 	local h
 	h=$(printf pw | openssl passwd -6 -salt saltsalt -stdin)
 	mkdir -p "$MAILROOT/alice" "$MAILROOT/bob"
@@ -146,7 +146,7 @@ uidl_of() {
 	! grep -q 'bad password' "$log"
 }
 
-@test "the penalty file's missing directory is created 0700 at the first failure (issue 12)" {
+@test "the penalty file's missing directory is created 0700 at the first failure (spec 4)" {
 	add_user alice pw
 	local pen=$T/state/penalty
 	{
@@ -160,7 +160,7 @@ uidl_of() {
 	! grep -q 'penalty file .* unusable' "$log"
 }
 
-@test "--check-config says when the penalty file's directory is missing (issue 12)" {
+@test "--check-config says when the penalty file's directory is missing (spec 1)" {
 	add_user alice pw
 	chat_raw --passwd-file="$PASSWD" --penalty-file="$T/nodir/penalty" \
 	    --check-config </dev/null
@@ -172,7 +172,7 @@ uidl_of() {
 	! grep -q 'penalty-file' "$log"
 }
 
-@test "timeout-auth out of range names the range (SPEC 1)" {
+@test "timeout-auth out of range names the range (spec 1)" {
 	chat_raw --passwd-file="$PASSWD" --timeout-auth=86401 </dev/null
 	[ "$status" -eq 2 ]
 	grep -qx 'pop3-handler: --timeout-auth=86401: out of range (1..86400)' "$log"
@@ -225,7 +225,7 @@ hash_tty() {
 	od -c "$T/tty" | head -20 >&2
 }
 
-@test "--hash-password on a terminal: no echo, asked twice, a \$y\$ hash (SPEC 1)" {
+@test "--hash-password on a terminal: no echo, asked twice, a \$y\$ hash (spec 1)" {
 	hash_tty 'S3cret!pw' 'S3cret!pw'
 	[ "$status" -eq 0 ]
 	grep -q 'Password: ' "$T/tty"
@@ -241,14 +241,14 @@ hash_tty() {
 	line_is 3 '+OK Logged in, 0 messages (0 octets)'
 }
 
-@test "--hash-password on a terminal: two different answers: error, exit 2, no hash (SPEC 1)" {
+@test "--hash-password on a terminal: two different answers: error, exit 2, no hash (spec 1)" {
 	hash_tty 'one-password' 'another-one'
 	[ "$status" -eq 2 ]
 	grep -q 'the passwords do not match' "$T/tty"
 	! grep -q '\$y\$' "$T/tty"
 }
 
-@test "--hash-password from a pipe: the first line, no prompt (SPEC 1)" {
+@test "--hash-password from a pipe: the first line, no prompt (spec 1)" {
 	local h
 	h=$("$HANDLER" --hash-password <<<'pw' 2>"$T/err")
 	[ ! -s "$T/err" ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# SPEC 4 and 4.2: Dovecot's eight passwd fields and the extra fields;
-# SPEC 4.1: AUTH LOGIN, application passwords and auth-mechanisms.
+# spec 4 and 4.2: Dovecot's eight passwd fields and the extra fields;
+# spec 4.1: AUTH LOGIN, application passwords and auth-mechanisms.
 
 load helpers/load
 load helpers/proto
@@ -23,7 +23,7 @@ apphash() {
 	printf '%s' "$1" | openssl passwd -5 -salt "appsalt" -stdin
 }
 
-@test "a Dovecot line with userdb_* extra fields (a colon in a value) logs in (SPEC 4.2)" {
+@test "a Dovecot line with userdb_* extra fields (a colon in a value) logs in (spec 4.2)" {
 	add_user_extra alice s3cret \
 	    'userdb_quota_rule=*:storage=1G userdb_mail=maildir:~/Maildir nodelay'
 	{ login alice s3cret; crlf QUIT; } | chat
@@ -31,7 +31,7 @@ apphash() {
 	expect_bytes "$GREET" '+OK Password required' "$OK0" '+OK Bye'
 }
 
-@test "a malformed known extra field makes the line malformed, logged by number (SPEC 4.2)" {
+@test "a malformed known extra field makes the line malformed, logged by number (spec 4.2)" {
 	add_user alice s3cret
 	add_user_extra bob hunter2 'ntlm=not-hex'
 	{ login bob hunter2; crlf QUIT; } | chat
@@ -42,7 +42,7 @@ apphash() {
 	[[ "$output" == *'line 2: ntlm needs 32 hex digits'* ]]
 }
 
-@test "--check-config accepts every known extra field and a {SCRAM-SHA-256} hash field (SPEC 4.2)" {
+@test "--check-config accepts every known extra field and a {SCRAM-SHA-256} hash field (spec 4.2)" {
 	local s256='{SCRAM-SHA-256}4096,c2FsdHNhbHRzYWx0,'
 	s256+='AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,'
 	s256+='AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='
@@ -52,7 +52,7 @@ apphash() {
 	[ "$status" -eq 0 ]
 }
 
-@test "bad values of known extra fields are each reported (SPEC 4.2)" {
+@test "bad values of known extra fields are each reported (spec 4.2)" {
 	local h
 	h=$(apphash x)
 	add_user_extra a1 x 'allow_nets=10.0.0.0/33'
@@ -75,7 +75,7 @@ apphash() {
 	[[ "$output" == *'line 8: extra field needs a value'* ]]
 }
 
-@test "an application password logs in with USER/PASS, the log names its label (SPEC 4.2)" {
+@test "an application password logs in with USER/PASS, the log names its label (spec 4.2)" {
 	add_user_extra alice s3cret "app-password=phone,$(apphash app-secret-1)"
 	{ login alice app-secret-1; crlf QUIT; } | chat
 	[ "$status" -eq 0 ]
@@ -88,7 +88,7 @@ apphash() {
 	! grep -q 'cred=' "$log" || false
 }
 
-@test "an application password works with AUTH PLAIN and AUTH LOGIN (SPEC 4.1, 4.2)" {
+@test "an application password works with AUTH PLAIN and AUTH LOGIN (spec 4.1, 4.2)" {
 	add_user_extra alice s3cret "app-password=laptop,$(apphash lap-pw)"
 	crlf "AUTH PLAIN $(b64 '\0alice\0lap-pw')" QUIT | chat
 	expect_bytes "$GREET" "$OK0" '+OK Bye'
@@ -98,7 +98,7 @@ apphash() {
 	grep -q 'cred=laptop' "$log"
 }
 
-@test "a removed application password fails at once; a locked account ignores them (SPEC 4, 4.2)" {
+@test "a removed application password fails at once; a locked account ignores them (spec 4, 4.2)" {
 	add_user_extra alice s3cret "app-password=phone,$(apphash app-pw)"
 	{ login alice app-pw; crlf QUIT; } | chat
 	expect_bytes "$GREET" '+OK Password required' "$OK0" '+OK Bye'
@@ -113,7 +113,7 @@ apphash() {
 	expect_bytes "$GREET" '+OK Password required' "$FAIL" '+OK Bye'
 }
 
-@test "AUTH LOGIN: Username: and Password: challenges, then login; mech=login in the log (SPEC 4.1)" {
+@test "AUTH LOGIN: Username: and Password: challenges, then login; mech=login in the log (spec 4.1)" {
 	add_user alice s3cret
 	crlf 'AUTH LOGIN' "$(b64 alice)" "$(b64 s3cret)" QUIT | chat
 	[ "$status" -eq 0 ]
@@ -121,7 +121,7 @@ apphash() {
 	grep -q 'event=login user=alice .*mech=login' "$log"
 }
 
-@test "AUTH LOGIN with the name as initial response, a wrong password, a cancel (SPEC 4.1)" {
+@test "AUTH LOGIN with the name as initial response, a wrong password, a cancel (spec 4.1)" {
 	add_user alice s3cret
 	crlf "AUTH LOGIN $(b64 alice)" "$(b64 wrong)" 'AUTH LOGIN' '*' \
 	    'auth login' "$(b64 alice)" '*' QUIT | chat
@@ -131,7 +131,7 @@ apphash() {
 	    '-ERR Authentication cancelled' '+OK Bye'
 }
 
-@test "AUTH LOGIN with bad base64 is malformed; where plaintext is refused it is refused (SPEC 4.1)" {
+@test "AUTH LOGIN with bad base64 is malformed; where plaintext is refused it is refused (spec 4.1)" {
 	add_user alice s3cret
 	crlf 'AUTH LOGIN' 'not base64!' QUIT | chat
 	expect_bytes "$GREET" '+ VXNlcm5hbWU6' '-ERR Malformed authentication data' \
@@ -142,7 +142,7 @@ apphash() {
 	    '+OK Bye'
 }
 
-@test "auth-mechanisms=plain: CAPA and AUTH list PLAIN only, AUTH LOGIN is unsupported (SPEC 4.1)" {
+@test "auth-mechanisms=plain: CAPA and AUTH list PLAIN only, AUTH LOGIN is unsupported (spec 4.1)" {
 	add_user alice s3cret
 	crlf CAPA AUTH 'AUTH LOGIN' QUIT | chat --auth-mechanisms=plain
 	[ "$status" -eq 0 ]

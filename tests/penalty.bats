@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
-# Issue 5: brute force without a daemon.  Password failures are counted per
+# spec 4: brute force without a daemon.  Password failures are counted per
 # peer in the penalty file, across connections; the peer's next attempt
 # waits auth-fail-delay * 2^(failures - 1) s (at most 30) before its
 # password is checked; a success clears the record.  Peers come from PROXY
 # headers, as in tls-policy.bats: pipes and loopback are never penalised.
-# Also here: unknown and known users cost the same time (SPEC 4).
+# Also here: unknown and known users cost the same time (spec 4).
 
 load helpers/load
 load helpers/proto
@@ -61,7 +61,7 @@ with open(path, "r+b") as f:
 EOF
 }
 
-@test "failures from one peer delay its next attempts across connections, doubling (issue 5)" {
+@test "failures from one peer delay its next attempts across connections, doubling (spec 4 penalty)" {
 	attempt 192.0.2.9 wrong1
 	[ "$status" -eq 0 ]
 	line_is 3 "$FAIL"
@@ -76,7 +76,7 @@ EOF
 	[ "$ms" -ge 3000 ]
 }
 
-@test "failures in one connection count for its next attempt too (issue 5)" {
+@test "failures in one connection count for its next attempt too (spec 4 penalty)" {
 	{
 		printf 'PROXY TCP4 192.0.2.9 192.0.2.1 40000 110\r\n'
 		crlf 'USER alice' 'PASS a' 'USER alice' 'PASS b' QUIT
@@ -87,7 +87,7 @@ EOF
 	waited 1
 }
 
-@test "another peer is not slowed by one peer's failures (issue 5)" {
+@test "another peer is not slowed by one peer's failures (spec 4 penalty)" {
 	attempt 192.0.2.9 wrong
 	attempt 192.0.2.9 wrong
 	attempt 192.0.2.10 wrong
@@ -95,7 +95,7 @@ EOF
 	not_waited
 }
 
-@test "a success clears the peer's record (issue 5)" {
+@test "a success clears the peer's record (spec 4 penalty)" {
 	attempt 192.0.2.9 wrong
 	attempt 192.0.2.9 s3cret
 	line_is 3 '+OK Logged in, 0 messages (0 octets)'
@@ -105,7 +105,7 @@ EOF
 	not_waited
 }
 
-@test "with auth-fail-delay=0 failures are counted but cost no time (SPEC 1, issue 5)" {
+@test "with auth-fail-delay=0 failures are counted but cost no time (spec 1, 4 penalty)" {
 	attempt 192.0.2.9 wrong --auth-fail-delay=0
 	attempt 192.0.2.9 wrong --auth-fail-delay=0
 	not_waited
@@ -113,7 +113,7 @@ EOF
 	waited 2		# two failures on record: 1 * 2^1
 }
 
-@test "IPv6 peers count per /64 (issue 5)" {
+@test "IPv6 peers count per /64 (spec 4 penalty)" {
 	attempt 2001:db8::1 wrong
 	attempt 2001:db8::2:3 wrong
 	waited 1
@@ -121,7 +121,7 @@ EOF
 	not_waited
 }
 
-@test "pipes and loopback peers are never penalised; the file is not even created (issue 5)" {
+@test "pipes and loopback peers are never penalised; the file is not even created (spec 4 penalty)" {
 	local i
 	for i in 1 2; do
 		crlf 'USER alice' 'PASS wrong' QUIT |
@@ -137,14 +137,14 @@ EOF
 	[ ! -e "$PEN" ]
 }
 
-@test "the penalty file is created 0600 with its fixed size (issue 5)" {
+@test "the penalty file is created 0600 with its fixed size (spec 4 penalty)" {
 	attempt 192.0.2.9 wrong
 	[ "$(stat -c %a "$PEN")" = 600 ]
 	[ "$(stat -c %s "$PEN")" -eq 32800 ]
 	head -c 28 "$PEN" | grep -qx 'pop3-handler penalty file 1'
 }
 
-@test "a failure's log entry names the user and, at its end, the peer (issue 5, SPEC 9)" {
+@test "a failure's log entry names the user and, at its end, the peer (spec 4 penalty, 9)" {
 	attempt 192.0.2.9 wrong
 	grep -qx 'pop3-handler: event=login-failed user=alice remote=192.0.2.9 mech=user authentication failed: bad password from 192.0.2.9' "$log"
 	{
@@ -154,7 +154,7 @@ EOF
 	grep -qx 'pop3-handler: event=login-failed user=nobody remote=192.0.2.9 mech=user authentication failed: unknown user from 192.0.2.9' "$log"
 }
 
-@test "a penalty file that cannot be used never blocks a login: one warning per connection (issue 5)" {
+@test "a penalty file that cannot be used never blocks a login: one warning per connection (spec 4 penalty)" {
 	PEN=$T/no-such-dir/nor-this/penalty	# only the last directory is created
 	{
 		printf 'PROXY TCP4 192.0.2.9 192.0.2.1 40000 110\r\n'
@@ -168,7 +168,7 @@ EOF
 	grep -q "penalty file $PEN unusable, no brute-force penalty: cannot open: No such file or directory" "$log"
 }
 
-@test "the penalty file is never followed through a symlink (issue 5)" {
+@test "the penalty file is never followed through a symlink (spec 4 penalty)" {
 	echo precious >"$T/target"
 	ln -s "$T/target" "$PEN"
 	attempt 192.0.2.9 wrong
@@ -178,7 +178,7 @@ EOF
 	[ "$(cat "$T/target")" = precious ]
 }
 
-@test "a penalty file with another link is refused, not written (issue 5)" {
+@test "a penalty file with another link is refused, not written (spec 4 penalty)" {
 	echo precious >"$T/target"
 	ln "$T/target" "$PEN"
 	attempt 192.0.2.9 wrong
@@ -187,7 +187,7 @@ EOF
 	[ "$(cat "$T/target")" = precious ]
 }
 
-@test "a penalty file of the wrong size or header is reset, with a warning (issue 5)" {
+@test "a penalty file of the wrong size or header is reset, with a warning (spec 4 penalty)" {
 	printf 'garbage\n' >"$PEN"
 	chmod 600 "$PEN"
 	attempt 192.0.2.9 wrong
@@ -198,7 +198,7 @@ EOF
 	waited 1
 }
 
-@test "hostile records: future, expired and huge counts are bounded (issue 5)" {
+@test "hostile records: future, expired and huge counts are bounded (spec 4 penalty)" {
 	attempt 192.0.2.200 wrong	# a valid, empty file
 	put_record 192.0.2.9 5 -3600	# an hour in the future: empty
 	attempt 192.0.2.9 wrong
@@ -224,7 +224,7 @@ EOF
 	waited 30
 }
 
-@test "penalty-file takes an absolute path or none (SPEC 1, issue 5)" {
+@test "penalty-file takes an absolute path or none (spec 1, 4 penalty)" {
 	crlf QUIT | chat --penalty-file=relative/path
 	[ "$status" -eq 2 ]
 	grep -q 'expected an absolute path or none' "$log"
@@ -242,7 +242,7 @@ median() {
 	sort -n | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }'
 }
 
-@test "an unknown user costs the same time as a known one with a wrong password (SPEC 4)" {
+@test "an unknown user costs the same time as a known one with a wrong password (spec 4)" {
 	local hash i t0 kind pw u
 	: >"$PASSWD"
 	hash=$(printf 'Right-Pw\n' | "$HANDLER" --hash-password)

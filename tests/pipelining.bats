@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 2 PIPELINING (RFC 2449): commands sent in one write are all
+# spec 2 PIPELINING (RFC 2449): commands sent in one write are all
 # answered, in order, and the replies are coalesced.
 
 load helpers/load
@@ -42,27 +42,27 @@ FULL_REPLY=("$GREET" '+OK Capability list follows' TOP UIDL RESP-CODES
     '+OK'
     '+OK Bye')
 
-@test "a whole session in one write is answered in order, exactly (SPEC 2)" {
+@test "a whole session in one write is answered in order, exactly (spec 2)" {
 	one_write "${FULL_SCRIPT[@]}" | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "${FULL_REPLY[@]}"
 }
 
-@test "a whole session in one write on a socket, exactly (SPEC 2)" {
+@test "a whole session in one write on a socket, exactly (spec 2)" {
 	one_write "${FULL_SCRIPT[@]}" >"$T/in"
 	drive --sock "@$T/in"
 	[ "$status" -eq 0 ]
 	expect_bytes "${FULL_REPLY[@]}"
 }
 
-@test "login + STAT + LIST + QUIT pipelined in one write (SPEC 2)" {
+@test "login + STAT + LIST + QUIT pipelined in one write (spec 2)" {
 	one_write 'USER alice' 'PASS s3cret' STAT LIST QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" '+OK Logged in, 2 messages (43 octets)' \
 	    '+OK 2 43' '+OK 2 messages (43 octets)' '1 18' '2 25' . '+OK Bye'
 }
 
-@test "pipelined QUIT in TRANSACTION removes the marked message (SPEC 2, 5)" {
+@test "pipelined QUIT in TRANSACTION removes the marked message (spec 2, 5)" {
 	one_write 'USER alice' 'PASS s3cret' 'DELE 1' QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" '+OK Logged in, 2 messages (43 octets)' \
@@ -71,14 +71,14 @@ FULL_REPLY=("$GREET" '+OK Capability list follows' TOP UIDL RESP-CODES
 	[ -e "$(maildir alice)/cur/1700000001.2.host:2,S" ]
 }
 
-@test "AUTH PLAIN continuation and the commands after it in one write (SPEC 2, 4)" {
+@test "AUTH PLAIN continuation and the commands after it in one write (spec 2, 4)" {
 	one_write 'AUTH PLAIN' "$(b64 '\0alice\0s3cret')" STAT QUIT | chat
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" '+ ' '+OK Logged in, 2 messages (43 octets)' \
 	    '+OK 2 43' '+OK Bye'
 }
 
-@test "commands after a failed PASS in the same write are answered (SPEC 2, 4)" {
+@test "commands after a failed PASS in the same write are answered (spec 2, 4)" {
 	one_write 'USER alice' 'PASS wrong' 'USER alice' 'PASS s3cret' STAT QUIT |
 	    chat
 	[ "$status" -eq 0 ]
@@ -87,7 +87,7 @@ FULL_REPLY=("$GREET" '+OK Capability list follows' TOP UIDL RESP-CODES
 	    '+OK Bye'
 }
 
-@test "1000 pipelined NOOPs: 1000 +OK in order (SPEC 2)" {
+@test "1000 pipelined NOOPs: 1000 +OK in order (spec 2)" {
 	local i
 	{ login alice s3cret; for i in $(seq 1 1000); do crlf NOOP; done
 	  crlf STAT QUIT; } >"$T/in"
@@ -99,7 +99,7 @@ FULL_REPLY=("$GREET" '+OK Capability list follows' TOP UIDL RESP-CODES
 	line_is 1005 '+OK Bye'
 }
 
-@test "pipelined commands across read boundaries keep their order (SPEC 2)" {
+@test "pipelined commands across read boundaries keep their order (spec 2)" {
 	local i
 	{ login alice s3cret
 	  for i in $(seq 1 300); do crlf "LIST $((i % 2 + 1))"; done
@@ -115,7 +115,7 @@ FULL_REPLY=("$GREET" '+OK Capability list follows' TOP UIDL RESP-CODES
 	expect_file "$T/exp2"
 }
 
-@test "10 pipelined NOOPs are answered with fewer than 10 writes (SPEC 2)" {
+@test "10 pipelined NOOPs are answered with fewer than 10 writes (spec 2)" {
 	command -v strace >/dev/null || skip "no strace"
 	local n
 	{ login alice s3cret; for i in $(seq 1 10); do crlf NOOP; done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# EXPIRE under crashes (SPEC 4.3, 5): expired messages join the DELE'd
+# EXPIRE under crashes (spec 4.3, 5): expired messages join the DELE'd
 # ones in UPDATE's intent list, after the first retrievals are stored
 # under the lock.  A handler killed at any step of that (the state file
 # stored, the list written, the first unlink, before the list's removal)
@@ -77,7 +77,7 @@ next_login() {
 	line_is 5 '+OK Bye'
 }
 
-@test "no fault: the DELE'd, the retrieved and the long-retrieved go, 4 and 5 stay (SPEC 4.3)" {
+@test "no fault: the DELE'd, the retrieved and the long-retrieved go, 4 and 5 stay (spec 4.3)" {
 	five
 	{ login alice pw; crlf 'DELE 1' 'RETR 2' QUIT; } | chat
 	[ "$status" -eq 0 ]
@@ -85,7 +85,7 @@ next_login() {
 	[ -z "$(ls -A "$MD" | grep '^pop3-handler-update' || true)" ]
 }
 
-@test "killed after the retrievals are stored, before the list: nothing removed; the next QUIT expires 2 and 3 (SPEC 4.3, 5)" {
+@test "killed after the retrievals are stored, before the list: nothing removed; the next QUIT expires 2 and 3 (spec 4.3, 5)" {
 	five
 	kill_at expire-after-state
 	have 1 2 3 4 5
@@ -95,7 +95,7 @@ next_login() {
 	have 1 4 5
 }
 
-@test "killed after the intent list is written: the next login removes exactly the marked and expired (SPEC 4.3, 5)" {
+@test "killed after the intent list is written: the next login removes exactly the marked and expired (spec 4.3, 5)" {
 	five
 	kill_at update-after-list
 	have 1 2 3 4 5
@@ -104,7 +104,7 @@ next_login() {
 	grep -q 'finished an interrupted UPDATE' "$log"
 }
 
-@test "killed after the first unlink: the rest goes at the next login, 4 and 5 stay (SPEC 4.3, 5)" {
+@test "killed after the first unlink: the rest goes at the next login, 4 and 5 stay (spec 4.3, 5)" {
 	five
 	kill_at update-after-first-unlink
 	have 2 3 4 5
@@ -112,7 +112,7 @@ next_login() {
 	have 4 5
 }
 
-@test "killed before the list is removed: everything listed is gone, 4 and 5 stay (SPEC 4.3, 5)" {
+@test "killed before the list is removed: everything listed is gone, 4 and 5 stay (spec 4.3, 5)" {
 	five
 	kill_at update-before-list-removal
 	have 4 5

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The per-user policy over real sockets (SPEC 4.3, issue 13): two
+# The per-user policy over real sockets (spec 4.3): two
 # listeners standing for two hosts that share one Maildir (as root each
 # in its own UTS namespace, helpers/cluster.bash) see each other's last
 # login and first retrievals; fetchmail --keep and mpop with keep on,
@@ -37,7 +37,7 @@ msg() {
 	    "$1" "$1" "$1" "$1" >"$MD/new/170000000$1.M1P1.host"
 }
 
-@test "two hosts, one Maildir: a retrieval through one expires through the other; LOGIN-DELAY holds across hosts (SPEC 4.3, 6)" {
+@test "two hosts, one Maildir: a retrieval through one expires through the other; LOGIN-DELAY holds across hosts (spec 4.3, 6)" {
 	alice_extra 'expire=0'
 	msg 1
 	msg 2
@@ -143,10 +143,10 @@ keep_client() {
 	grep -q 'EXPIRE 0: 1 retrieved messages expired' "$T/pop.log"
 }
 
-@test "fetchmail --keep against EXPIRE 0: what it kept is gone after its session; nothing fetched twice (SPEC 4.3)" {
+@test "fetchmail --keep against EXPIRE 0: what it kept is gone after its session; nothing fetched twice (spec 4.3)" {
 	keep_client fm_run
 }
 
-@test "mpop with keep on against EXPIRE 0: what it kept is gone after its session; nothing fetched twice (SPEC 4.3)" {
+@test "mpop with keep on against EXPIRE 0: what it kept is gone after its session; nothing fetched twice (spec 4.3)" {
 	keep_client mp_run
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Per-user policy (SPEC 4.2, 4.3, issue 13): nologin with its reason and
+# Per-user policy (spec 4.2, 4.3): nologin with its reason and
 # allow_nets, checked after the credentials; LOGIN-DELAY and EXPIRE
 # enforced through the UID state file (version 3 "@login" and "@retr"
 # lines, uidmap.h); CAPA's per-user values; the state file read by older
@@ -107,9 +107,9 @@ cur_is() {
 		return 1; }
 }
 
-# ---- nologin and allow_nets (SPEC 4.2) --------------------------------
+# ---- nologin and allow_nets (spec 4.2) --------------------------------
 
-@test "nologin with a reason: -ERR [AUTH] TEXT after the correct password, the ordinary failure after a wrong one (SPEC 4.2)" {
+@test "nologin with a reason: -ERR [AUTH] TEXT after the correct password, the ordinary failure after a wrong one (spec 4.2)" {
 	alice_extra 'nologin reason=Mailbox_moved_to_imap.example.org'
 	{ login alice pw; login alice wrong; crlf QUIT; } | chat
 	[ "$status" -eq 0 ]
@@ -121,14 +121,14 @@ cur_is() {
 	[ ! -e "$MD/$STATE" ]
 }
 
-@test "nologin without a reason: a fixed text, and the failure path counts it (SPEC 4.2)" {
+@test "nologin without a reason: a fixed text, and the failure path counts it (spec 4.2)" {
 	alice_extra nologin
 	{ login alice pw; crlf QUIT; } | chat --max-auth-failures=1
 	[ "$status" -eq 1 ]
 	expect_bytes "$GREET" "$PWREQ" '-ERR [AUTH] Account disabled'
 }
 
-@test "nologin holds for AUTH PLAIN and AUTH LOGIN too: one check for every mechanism (SPEC 4.2)" {
+@test "nologin holds for AUTH PLAIN and AUTH LOGIN too: one check for every mechanism (spec 4.2)" {
 	alice_extra 'nologin reason=Closed'
 	{ crlf "AUTH PLAIN $(printf '\0alice\0pw' | base64 -w0)" \
 	    'AUTH LOGIN' "$(printf alice | base64 -w0)" \
@@ -138,7 +138,7 @@ cur_is() {
 	    '+ UGFzc3dvcmQ6' '-ERR [AUTH] Closed' '+OK Bye'
 }
 
-@test "allow_nets over PROXY v2: an allowed source logs in, another fails like a wrong password (SPEC 4.2, 9)" {
+@test "allow_nets over PROXY v2: an allowed source logs in, another fails like a wrong password (spec 4.2, 9)" {
 	alice_extra 'allow_nets=198.51.100.0/24,192.0.2.0/28'
 	{ v2_from4 192.0.2.7; login alice pw; crlf QUIT; } | pchat
 	[ "$status" -eq 0 ]
@@ -152,7 +152,7 @@ cur_is() {
 	grep -q 'authentication failed: bad password from 192.0.2.17$' "$log"
 }
 
-@test "allow_nets: from elsewhere a nologin account does not show its reason (SPEC 4.2)" {
+@test "allow_nets: from elsewhere a nologin account does not show its reason (spec 4.2)" {
 	alice_extra 'nologin reason=Moved allow_nets=10.0.0.0/8'
 	{ v2_from4 192.0.2.7; login alice pw; crlf QUIT; } | pchat
 	expect_bytes "$GREET" "$PWREQ" "$FAIL" '+OK Bye'
@@ -160,7 +160,7 @@ cur_is() {
 	expect_bytes "$GREET" "$PWREQ" '-ERR [AUTH] Moved' '+OK Bye'
 }
 
-@test "allow_nets: an IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as IPv4 (SPEC 4.2, 9)" {
+@test "allow_nets: an IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as IPv4 (spec 4.2, 9)" {
 	alice_extra 'allow_nets=192.0.2.0/24'
 	{ v2_mapped; login alice pw; crlf QUIT; } | pchat
 	[ "$status" -eq 0 ]
@@ -176,9 +176,9 @@ cur_is() {
 	grep -q 'authentication failed: not allowed from ' "$log"
 }
 
-# ---- CAPA (SPEC 4.3) ---------------------------------------------------
+# ---- CAPA (spec 4.3) ---------------------------------------------------
 
-@test "CAPA: the settings before login, the user's values with USER after it where they differ (SPEC 4.3)" {
+@test "CAPA: the settings before login, the user's values with USER after it where they differ (spec 4.3)" {
 	alice_extra 'expire=30 login-delay=0'
 	{ crlf CAPA; login alice pw; crlf CAPA QUIT; } |
 	    chat --expire=5 --login-delay=60
@@ -190,7 +190,7 @@ cur_is() {
 	[ "$(grep -c '^LOGIN-DELAY' "$out")" -eq 1 ]
 }
 
-@test "CAPA: the same value as the setting has no USER tag; expire=never is EXPIRE NEVER (SPEC 4.3)" {
+@test "CAPA: the same value as the setting has no USER tag; expire=never is EXPIRE NEVER (spec 4.3)" {
 	alice_extra 'expire=never login-delay=60'
 	{ login alice pw; crlf CAPA QUIT; } | chat --expire=5 --login-delay=60
 	[ "$status" -eq 0 ]
@@ -198,9 +198,9 @@ cur_is() {
 	grep -q $'^LOGIN-DELAY 60\r$' "$out"
 }
 
-# ---- LOGIN-DELAY (SPEC 4.3) --------------------------------------------
+# ---- LOGIN-DELAY (spec 4.3) --------------------------------------------
 
-@test "LOGIN-DELAY: a login sooner than the delay fails after the credentials with [LOGIN-DELAY] and closes; it stores nothing (SPEC 4.3)" {
+@test "LOGIN-DELAY: a login sooner than the delay fails after the credentials with [LOGIN-DELAY] and closes; it stores nothing (spec 4.3)" {
 	alice_extra ''
 	three
 	{ login alice pw; crlf QUIT; } | chat --login-delay=3600
@@ -221,7 +221,7 @@ cur_is() {
 	[ -e "$MD/new/$M3" ]
 }
 
-@test "LOGIN-DELAY: once the last login is older than the delay, the login works and stores its time (SPEC 4.3)" {
+@test "LOGIN-DELAY: once the last login is older than the delay, the login works and stores its time (spec 4.3)" {
 	alice_extra 'login-delay=3600'
 	three
 	{ login alice pw; crlf QUIT; } | chat
@@ -237,7 +237,7 @@ cur_is() {
 	[[ "$(line 3)" == '-ERR [LOGIN-DELAY] '* ]]
 }
 
-@test "LOGIN-DELAY: the first login of a Maildir without a state file is stored too (SPEC 4.3)" {
+@test "LOGIN-DELAY: the first login of a Maildir without a state file is stored too (spec 4.3)" {
 	alice_extra ''
 	rm -rf "$MD"
 	[ ! -e "$MD" ]
@@ -248,7 +248,7 @@ cur_is() {
 	[[ "$(line 3)" == '-ERR [LOGIN-DELAY] '* ]]
 }
 
-@test "LOGIN-DELAY: per-user login-delay=0 lifts the setting; no @login is written (SPEC 4.3)" {
+@test "LOGIN-DELAY: per-user login-delay=0 lifts the setting; no @login is written (spec 4.3)" {
 	alice_extra 'login-delay=0'
 	three
 	{ login alice pw; crlf QUIT; } | chat --login-delay=3600
@@ -258,7 +258,7 @@ cur_is() {
 	head -1 "$MD/$STATE" | grep -q '^pop3-handler-uidlist 1 '
 }
 
-@test "LOGIN-DELAY: of two sessions at once the second is refused while the first is still open (SPEC 4.3)" {
+@test "LOGIN-DELAY: of two sessions at once the second is refused while the first is still open (spec 4.3)" {
 	alice_extra 'login-delay=3600'
 	three
 	sess_start a
@@ -274,9 +274,9 @@ cur_is() {
 	    '+OK 3 41' '+OK Bye'
 }
 
-# ---- EXPIRE (SPEC 4.3) -------------------------------------------------
+# ---- EXPIRE (spec 4.3) -------------------------------------------------
 
-@test "EXPIRE 0: every message retrieved in the session is removed at QUIT, the others stay (SPEC 4.3)" {
+@test "EXPIRE 0: every message retrieved in the session is removed at QUIT, the others stay (spec 4.3)" {
 	alice_extra ''
 	three
 	{ login alice pw; crlf 'RETR 2' QUIT; } | chat --expire=0
@@ -287,7 +287,7 @@ cur_is() {
 	grep -q 'removed=1 ' "$log"
 }
 
-@test "EXPIRE 0: TOP of the whole body is a retrieval, TOP of part of it is not (SPEC 4.3)" {
+@test "EXPIRE 0: TOP of the whole body is a retrieval, TOP of part of it is not (spec 4.3)" {
 	alice_extra 'expire=0'
 	three
 	putf cur "1700000004.M1P1.host:2," 'S: z\n\nl1\nl2\nl3\n'
@@ -298,7 +298,7 @@ cur_is() {
 	cur_is "$M1:2," "$M2:2,"
 }
 
-@test "EXPIRE 0: a session without QUIT removes and records nothing (SPEC 4.3, V0006)" {
+@test "EXPIRE 0: a session without QUIT removes and records nothing (spec 4.3, V0006)" {
 	alice_extra 'expire=0'
 	three
 	{ login alice pw; crlf 'RETR 1' 'RETR 2'; } | chat
@@ -309,7 +309,7 @@ cur_is() {
 	cur_is "$M1:2," "$M2:2," "$M3:2,"
 }
 
-@test "EXPIRE N: messages first retrieved more than N days ago are removed at QUIT without DELE; younger ones stay (SPEC 4.3)" {
+@test "EXPIRE N: messages first retrieved more than N days ago are removed at QUIT without DELE; younger ones stay (spec 4.3)" {
 	alice_extra ''
 	three
 	{ login alice pw; crlf UIDL QUIT; } | chat --expire=30
@@ -330,7 +330,7 @@ cur_is() {
 	[ "$(retr_of 3)" -eq "$t3" ]
 }
 
-@test "EXPIRE: expired and DELE'd messages go in one UPDATE; per-user expire=never keeps everything (SPEC 4.3, 5)" {
+@test "EXPIRE: expired and DELE'd messages go in one UPDATE; per-user expire=never keeps everything (spec 4.3, 5)" {
 	alice_extra ''
 	three
 	{ login alice pw; crlf 'RETR 1' 'DELE 3' QUIT; } | chat --expire=0
@@ -344,7 +344,7 @@ cur_is() {
 	grep -q $'^EXPIRE NEVER\r$' "$out"
 }
 
-@test "EXPIRE 0: two sessions of one user at once each remove what they retrieved, nothing else (SPEC 4.3, 2.1.3)" {
+@test "EXPIRE 0: two sessions of one user at once each remove what they retrieved, nothing else (spec 4.3, 2.1.3)" {
 	alice_extra 'expire=0'
 	three
 	putf cur "1700000004.M1P1.host:2," 'S: z\n\nfour\n'
@@ -426,7 +426,7 @@ cur_is() {
 	cur_is "$M2:2," "$M3:2,"
 }
 
-@test "a version 3 file with a NUL octet in an '@' line is corrupt and rebuilt above the old UIDs (SPEC 6)" {
+@test "a version 3 file with a NUL octet in an '@' line is corrupt and rebuilt above the old UIDs (spec 6)" {
 	alice_extra ''
 	three
 	printf 'pop3-handler-uidlist 3 next=12\n5 6 0 0 - %s:2,\n@login 1\0\n' \
@@ -436,9 +436,9 @@ cur_is() {
 	grep -q 'uidlist rebuilt (NUL octet)' "$log"
 }
 
-# ---- --check-user (SPEC 1) ---------------------------------------------
+# ---- --check-user (spec 1) ---------------------------------------------
 
-@test "--check-user shows nologin, networks, the delay with the next allowed login, and what the next QUIT would expire (SPEC 4.2, 4.3)" {
+@test "--check-user shows nologin, networks, the delay with the next allowed login, and what the next QUIT would expire (spec 4.2, 4.3)" {
 	alice_extra 'nologin reason=Moved_away allow_nets=192.0.2.0/24,2001:db8::/32 login-delay=3600 expire=30'
 	three
 	{ login alice pw; crlf QUIT; } | chat --expire=30

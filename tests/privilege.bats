@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Run as root, the handler becomes the user of the passwd line before it
-# opens anything of the user's, and refuses uid 0 (SPEC 4 success).
+# opens anything of the user's, and refuses uid 0 (spec 4 success).
 # Skipped unless root.
 
 load helpers/load
@@ -31,7 +31,7 @@ user4242() {
 	chmod 700 "$MAILROOT/alice"
 }
 
-@test "the Maildir created at login belongs to the user, mode 0700 (SPEC 4)" {
+@test "the Maildir created at login belongs to the user, mode 0700 (spec 4)" {
 	user4242
 	session STAT | chat
 	[ "$status" -eq 0 ]
@@ -43,7 +43,7 @@ user4242() {
 	done
 }
 
-@test "the UID state file belongs to the user (SPEC 4, 6)" {
+@test "the UID state file belongs to the user (spec 4, 6)" {
 	user4242
 	mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
 	putf new 1700000001.M1P1.host 'a\n'
@@ -59,7 +59,7 @@ user4242() {
 	[ -z "$(find "$MD" -uid 0)" ]
 }
 
-@test "the logged-in process runs as the user's uid, gid and no root group (SPEC 4)" {
+@test "the logged-in process runs as the user's uid, gid and no root group (spec 4)" {
 	user4242
 	sess_start A
 	sess_send A 'USER alice' 'PASS pw'
@@ -75,7 +75,7 @@ user4242() {
 	nogrep -qE '^Groups:.*\b0\b' "$T/ids"
 }
 
-@test "uid 0 in the passwd line is refused (SPEC 4)" {
+@test "uid 0 in the passwd line is refused (spec 4)" {
 	add_user alice pw 0 0
 	MD=$(maildir alice)
 	session STAT | chat
@@ -84,14 +84,14 @@ user4242() {
 	[ ! -e "$MD" ]
 }
 
-@test "uid 0 with a non-zero gid is refused as well (SPEC 4)" {
+@test "uid 0 with a non-zero gid is refused as well (spec 4)" {
 	add_user alice pw 0 4242
 	session STAT | chat
 	[ "$status" -eq 1 ]
 	expect_after 3 '-ERR [SYS/PERM] Unable to switch to the user'
 }
 
-@test "a message of another uid with mode 600 is not sent (SPEC 4 privilege drop)" {
+@test "a message of another uid with mode 600 is not sent (spec 4 privilege drop)" {
 	user4242
 	mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
 	putf cur '1700000001.M1P1.host,W=12:2,' 'TOPSECRET\n'
@@ -106,7 +106,7 @@ user4242() {
 	expect_after 5 '+OK 6 octets' 'mine' '.' '+OK Bye'
 }
 
-@test "an unreadable message without ,W= never leaks (SPEC 4 privilege drop)" {
+@test "an unreadable message without ,W= never leaks (spec 4 privilege drop)" {
 	user4242
 	mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
 	putf cur 1700000001.M1P1.host:2, 'TOPSECRET\n'

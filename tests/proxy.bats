@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# proxy-protocol = yes (SPEC 9): a PROXY v1 or v2 header comes first; its
+# proxy-protocol = yes (spec 9): a PROXY v1 or v2 header comes first; its
 # source is the peer for the log and the plaintext rule; LOCAL and
 # UNKNOWN keep the real peer; a missing, partial, oversized or malformed
 # header, or one that does not arrive within timeout-unauth, closes the
@@ -39,7 +39,7 @@ closed_silently() {
 	grep -q 'PROXY header' "$log"
 }
 
-@test "v1 TCP4: the announced source is logged and a remote one may not log in in plaintext (SPEC 9, 4)" {
+@test "v1 TCP4: the announced source is logged and a remote one may not log in in plaintext (spec 9, 4)" {
 	add_user alice s3cret
 	{ printf 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 110\r\n'
 	  crlf 'USER alice' QUIT; } | pchat
@@ -48,7 +48,7 @@ closed_silently() {
 	logged_in_from 192.0.2.7 printf 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 110\r\n'
 }
 
-@test "v1 TCP4 from a loopback source: plaintext login allowed (SPEC 9, 4)" {
+@test "v1 TCP4 from a loopback source: plaintext login allowed (spec 9, 4)" {
 	add_user alice s3cret
 	{ printf 'PROXY TCP4 127.0.0.9 127.0.0.1 40000 110\r\n'
 	  crlf 'USER alice' 'PASS s3cret' QUIT; } | pchat
@@ -58,7 +58,7 @@ closed_silently() {
 	grep -q 'event=login user=alice remote=127.0.0.9' "$log"
 }
 
-@test "v1 TCP6: the announced IPv6 source is the peer (SPEC 9)" {
+@test "v1 TCP6: the announced IPv6 source is the peer (spec 9)" {
 	add_user alice s3cret
 	{ printf 'PROXY TCP6 2001:db8::7 ::1 40000 110\r\n'
 	  crlf 'USER alice' QUIT; } | pchat
@@ -70,7 +70,7 @@ closed_silently() {
 	expect_bytes "$GREET" '+OK Password required' '+OK Bye'
 }
 
-@test "v1 UNKNOWN keeps the real peer (SPEC 9)" {
+@test "v1 UNKNOWN keeps the real peer (spec 9)" {
 	add_user alice s3cret
 	{ printf 'PROXY UNKNOWN\r\n'; crlf 'USER alice' QUIT; } | pchat
 	[ "$status" -eq 0 ]
@@ -104,7 +104,7 @@ v2_local() {
 	printf '\x20\x00\x00\x00'
 }
 
-@test "v2 PROXY TCP4: the announced source is the peer (SPEC 9)" {
+@test "v2 PROXY TCP4: the announced source is the peer (spec 9)" {
 	add_user alice s3cret
 	{ v2_tcp4_remote; crlf 'USER alice' QUIT; } | pchat
 	[ "$status" -eq 0 ]
@@ -112,7 +112,7 @@ v2_local() {
 	logged_in_from 192.0.2.7 v2_tcp4_remote
 }
 
-@test "v2 PROXY TCP6 with TLVs after the addresses (SPEC 9)" {
+@test "v2 PROXY TCP6 with TLVs after the addresses (spec 9)" {
 	add_user alice s3cret
 	{ v2_tcp6_tlv; crlf 'USER alice' QUIT; } | pchat
 	[ "$status" -eq 0 ]
@@ -120,7 +120,7 @@ v2_local() {
 	logged_in_from 2001:db8::7 v2_tcp6_tlv
 }
 
-@test "v2 LOCAL (health checks) keeps the real peer (SPEC 9)" {
+@test "v2 LOCAL (health checks) keeps the real peer (spec 9)" {
 	add_user alice s3cret
 	{ v2_local; crlf 'USER alice' QUIT; } | pchat
 	[ "$status" -eq 0 ]
@@ -128,7 +128,7 @@ v2_local() {
 	logged_in_from local v2_local
 }
 
-@test "commands pipelined right after the header are not lost (SPEC 9, 2)" {
+@test "commands pipelined right after the header are not lost (spec 9, 2)" {
 	add_user alice s3cret
 	printf 'PROXY TCP4 127.0.0.2 127.0.0.1 1 110\r\nUSER alice\r\nPASS s3cret\r\nSTAT\r\nQUIT\r\n' |
 	    pchat
@@ -143,13 +143,13 @@ v2_local() {
 	line_is 2 '+OK Capability list follows'
 }
 
-@test "a missing header closes without a reply (SPEC 9)" {
+@test "a missing header closes without a reply (spec 9)" {
 	add_user alice s3cret
 	crlf 'USER alice' 'PASS s3cret' QUIT | pchat
 	closed_silently
 }
 
-@test "a partial header then EOF closes without a reply (SPEC 9)" {
+@test "a partial header then EOF closes without a reply (spec 9)" {
 	printf 'PROXY TCP4 192.0.2.7 ' | pchat
 	closed_silently
 	printf 'PRO' | pchat
@@ -160,7 +160,7 @@ v2_local() {
 	closed_silently
 }
 
-@test "an oversized header closes without a reply (SPEC 9)" {
+@test "an oversized header closes without a reply (spec 9)" {
 	{ printf 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 110'
 	  printf ' %.0s' $(seq 1 80); printf '\r\n'; } | pchat
 	closed_silently
@@ -171,7 +171,7 @@ v2_local() {
 	closed_silently
 }
 
-@test "malformed v1 headers close without a reply (SPEC 9)" {
+@test "malformed v1 headers close without a reply (spec 9)" {
 	local h
 	for h in 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 110\n' \
 	    'PROXY TCP4 192.0.2 127.0.0.1 40000 110\r\n' \
@@ -190,7 +190,7 @@ v2_local() {
 	done
 }
 
-@test "malformed v2 headers close without a reply (SPEC 9)" {
+@test "malformed v2 headers close without a reply (spec 9)" {
 	local h
 	# version 1 nibble; command 3; AF_UNIX; UDP over IPv4; TCP4 with
 	# an address block too short; unknown family 0x41.
@@ -228,14 +228,14 @@ slow_header() {
 	wait "$writer" 2>/dev/null || true
 }
 
-@test "a header that does not arrive within timeout-unauth closes without a reply (SPEC 9, 7)" {
+@test "a header that does not arrive within timeout-unauth closes without a reply (spec 9, 7)" {
 	slow_header 0 'PROXY TCP4'
 	closed_silently
 	grep -q 'no PROXY header in time' "$log"
 	[ "$elapsed" -ge 900 ] && [ "$elapsed" -lt $((1000 + 3000 * SLOW)) ]
 }
 
-@test "the header deadline is total, not reset by each octet (SPEC 9, 7)" {
+@test "the header deadline is total, not reset by each octet (spec 9, 7)" {
 	# One octet every 0.3 s keeps the line busy but the header unfinished.
 	slow_header 0.3 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 110'
 	closed_silently

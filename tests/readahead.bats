@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
-# Readahead (issue 6): after RETR n, while the client reads the answer,
+# Readahead (doc/design.md 6): after RETR n, while the client reads the answer,
 # the handler reads and transforms message n+1.  RETR n+1 must still
-# answer exactly what it would without it (SPEC 3 RETR), and a message
+# answer exactly what it would without it (spec 3 RETR), and a message
 # removed or replaced meanwhile is treated as before (C0004).
 
 load helpers/load
@@ -44,7 +44,7 @@ serial_fetch() {
 	    "$MD" "$log" "$@"
 }
 
-@test "RETR in order: every answer byte for byte, sizes around the 256 KiB readahead (SPEC 3 RETR)" {
+@test "RETR in order: every answer byte for byte, sizes around the 256 KiB readahead (spec 3 RETR)" {
 	setup_alice
 	gen_msgs 1 300 70000 262000 262144 262200 270000 700000 1 65536 \
 	    131072 5000 524288 40
@@ -53,7 +53,7 @@ serial_fetch() {
 	[ "$output" = 13 ]
 }
 
-@test "RETR in order over many small messages, with DELE between them like fetchmail (SPEC 3 RETR)" {
+@test "RETR in order over many small messages, with DELE between them like fetchmail (spec 3 RETR)" {
 	setup_alice
 	gen_msgs 7 $(seq 100 37 3800)
 	SERIAL_DELE=1 run serial_fetch
@@ -162,7 +162,7 @@ retr2_sends() {
 	grep -aq '^X-Seq: 3' "$out"
 }
 
-@test "a message read ahead, then renamed (flags changed): RETR sends it (SPEC 5, C0004)" {
+@test "a message read ahead, then renamed (flags changed): RETR sends it (spec 5, C0004)" {
 	after_retr1 200 5000
 	mv "$MD/cur/1700000002.M2P1.host:2," "$MD/cur/1700000002.M2P1.host:2,S"
 	sess_send A 'RETR 2' QUIT
@@ -172,7 +172,7 @@ retr2_sends() {
 	tail -c 9 "$out" | cmp -s - <(printf '.\r\n+OK Bye\r\n' | tail -c 9)
 }
 
-@test "a message read ahead, then replaced by another file of that name: RETR sends the new file (SPEC 3)" {
+@test "a message read ahead, then replaced by another file of that name: RETR sends the new file (spec 3)" {
 	after_retr1 200 5000
 	f="$MD/cur/1700000002.M2P1.host:2,"
 	sed 's/a/z/g' "$f" >"$MD/tmp/x"
@@ -180,7 +180,7 @@ retr2_sends() {
 	retr2_sends "$f"
 }
 
-@test "a message read ahead, then rewritten in place (same inode): RETR sends the new bytes (SPEC 3)" {
+@test "a message read ahead, then rewritten in place (same inode): RETR sends the new bytes (spec 3)" {
 	after_retr1 200 5000
 	f="$MD/cur/1700000002.M2P1.host:2,"
 	ino=$(stat -c %i "$f")

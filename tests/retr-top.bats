@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # RETR and TOP: the RFC 1939 transform (CRLF, dot-stuffing, the final
-# line), exact +OK sizes, TOP line counts and their errors (SPEC 3, 5).
+# line), exact +OK sizes, TOP line counts and their errors (spec 3, 5).
 
 load helpers/load
 load helpers/mail
@@ -36,25 +36,25 @@ top_is() {
 
 MSG='Subject: t\nFrom: a\n\nb1\n.b2\nb3\n'
 
-@test "RETR turns LF line ends into CRLF (SPEC 3 RETR)" {
+@test "RETR turns LF line ends into CRLF (spec 3 RETR)" {
 	retr_is 'Subject: a\n\nline1\nline2\n' \
 	    'Subject: a\r\n\r\nline1\r\nline2\r\n' 28
 }
 
-@test "RETR dot-stuffs lines that start with a dot (SPEC 3 RETR)" {
+@test "RETR dot-stuffs lines that start with a dot (spec 3 RETR)" {
 	retr_is 'S: a\n\n.hidden\n..two\nx.y\n' \
 	    'S: a\r\n\r\n..hidden\r\n...two\r\nx.y\r\n' 29
 }
 
-@test "RETR dot-stuffs a line that is just a dot (SPEC 3 RETR)" {
+@test "RETR dot-stuffs a line that is just a dot (spec 3 RETR)" {
 	retr_is 'S: a\n\n.\nmid\n.\n' 'S: a\r\n\r\n..\r\nmid\r\n..\r\n' 19
 }
 
-@test "RETR adds CRLF after a last line without newline (SPEC 3 RETR)" {
+@test "RETR adds CRLF after a last line without newline (spec 3 RETR)" {
 	retr_is 'S: a\n\nlast' 'S: a\r\n\r\nlast\r\n' 14
 }
 
-@test "RETR dot-stuffs a last lone dot without newline (SPEC 3 RETR)" {
+@test "RETR dot-stuffs a last lone dot without newline (spec 3 RETR)" {
 	retr_is 'S: a\n\n.' 'S: a\r\n\r\n..\r\n' 11
 }
 
@@ -68,20 +68,20 @@ MSG='Subject: t\nFrom: a\n\nb1\n.b2\nb3\n'
 	retr_is 'S: a\n\nx\r' 'S: a\r\n\r\nx\r\n' 11
 }
 
-@test "RETR does not double CRLF line ends (SPEC 3 RETR)" {
+@test "RETR does not double CRLF line ends (spec 3 RETR)" {
 	retr_is 'S: a\r\n\r\nbody\r\n.d\r\nmixed\n' \
 	    'S: a\r\n\r\nbody\r\n..d\r\nmixed\r\n' 25
 }
 
-@test "RETR of an empty file (SPEC 3 RETR)" {
+@test "RETR of an empty file (spec 3 RETR)" {
 	retr_is '' '' 0
 }
 
-@test "RETR of a header-only message (SPEC 3 RETR)" {
+@test "RETR of a header-only message (spec 3 RETR)" {
 	retr_is 'Subject: h\nFrom: b\n' 'Subject: h\r\nFrom: b\r\n' 21
 }
 
-@test "RETR of a deleted message is an error (SPEC 3 RETR)" {
+@test "RETR of a deleted message is an error (spec 3 RETR)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'a\n'
 	session 'DELE 1' 'RETR 1' | chat
@@ -89,7 +89,7 @@ MSG='Subject: t\nFrom: a\n\nb1\n.b2\nb3\n'
 	    '+OK Bye'
 }
 
-@test "RETR 0, RETR 2 and RETR without a number are errors (SPEC 2)" {
+@test "RETR 0, RETR 2 and RETR without a number are errors (spec 2)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'a\n'
 	session 'RETR 0' 'RETR 2' 'RETR' 'RETR 1 1' | chat
@@ -97,7 +97,7 @@ MSG='Subject: t\nFrom: a\n\nb1\n.b2\nb3\n'
 	    '-ERR Missing message number' '-ERR Too many arguments' '+OK Bye'
 }
 
-@test "RETR of a 50 MB message: exact bytes, stuffing and size (SPEC 3 RETR, 5 streaming)" {
+@test "RETR of a 50 MB message: exact bytes, stuffing and size (spec 3 RETR, 5 streaming)" {
 	if is_san; then
 		skip "50 MB through a sanitizer build is too slow for the suite"
 	fi
@@ -152,70 +152,70 @@ sys.stdout.buffer.write(bytes(out[:n]))
 	[ "$(cat "$T/rss")" -lt 20000 ]
 }
 
-@test "TOP n 0 gives the header and the blank line (SPEC 3 TOP, V0007)" {
+@test "TOP n 0 gives the header and the blank line (spec 3 TOP, V0007)" {
 	top_is "$MSG" 0 'Subject: t\r\nFrom: a\r\n\r\n'
 }
 
-@test "TOP n 2 gives two body lines, dot-stuffed (SPEC 3 TOP, V0007)" {
+@test "TOP n 2 gives two body lines, dot-stuffed (spec 3 TOP, V0007)" {
 	top_is "$MSG" 2 'Subject: t\r\nFrom: a\r\n\r\nb1\r\n..b2\r\n'
 }
 
-@test "TOP n k larger than the body gives the whole message (SPEC 3 TOP)" {
+@test "TOP n k larger than the body gives the whole message (spec 3 TOP)" {
 	top_is "$MSG" 1000 'Subject: t\r\nFrom: a\r\n\r\nb1\r\n..b2\r\nb3\r\n'
 }
 
-@test "TOP finds the blank line of a CRLF message (SPEC 3 TOP)" {
+@test "TOP finds the blank line of a CRLF message (spec 3 TOP)" {
 	top_is 'S: a\r\nT: b\r\n\r\nb1\r\nb2\r\n' 1 'S: a\r\nT: b\r\n\r\nb1\r\n'
 }
 
-@test "TOP of a header-only message gives the header (SPEC 3 TOP)" {
+@test "TOP of a header-only message gives the header (spec 3 TOP)" {
 	top_is 'Subject: h\nFrom: b\n' 0 'Subject: h\r\nFrom: b\r\n'
 }
 
-@test "TOP n k past a body without final newline adds CRLF (SPEC 3 TOP)" {
+@test "TOP n k past a body without final newline adds CRLF (spec 3 TOP)" {
 	top_is 'S: a\n\nb1\nb2' 5 'S: a\r\n\r\nb1\r\nb2\r\n'
 }
 
-@test "TOP of an empty message (SPEC 3 TOP)" {
+@test "TOP of an empty message (spec 3 TOP)" {
 	top_is '' 3 ''
 }
 
-@test "TOP without a line count is an error (SPEC 3 TOP)" {
+@test "TOP without a line count is an error (spec 3 TOP)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
 	session 'TOP 1' | chat
 	expect_after 4 '-ERR Missing line count' '+OK Bye'
 }
 
-@test "TOP n x is not a number (SPEC 3 TOP)" {
+@test "TOP n x is not a number (spec 3 TOP)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
 	session 'TOP 1 x' | chat
 	expect_after 4 '-ERR Invalid line count: not a number' '+OK Bye'
 }
 
-@test "TOP n -1 is not a number (SPEC 3 TOP)" {
+@test "TOP n -1 is not a number (spec 3 TOP)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
 	session 'TOP 1 -1' | chat
 	expect_after 4 '-ERR Invalid line count: not a number' '+OK Bye'
 }
 
-@test "TOP n 2x has trailing characters (SPEC 3 TOP)" {
+@test "TOP n 2x has trailing characters (spec 3 TOP)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
 	session 'TOP 1 2x' | chat
 	expect_after 4 '-ERR Invalid line count: trailing characters' '+OK Bye'
 }
 
-@test "TOP n with a line count overflowing 64 bits is too large (SPEC 3 TOP)" {
+@test "TOP n with a line count overflowing 64 bits is too large (spec 3 TOP)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
 	session 'TOP 1 999999999999999999999999999999' | chat
 	expect_after 4 '-ERR Invalid line count: too large' '+OK Bye'
 }
 
-@test "TOP without arguments or with three is an error (SPEC 2)" {
+@test "TOP without arguments or with three is an error (spec 2)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
 	session 'TOP' 'TOP 1 2 3' 'TOP 0 1' 'TOP x 1' | chat
@@ -224,7 +224,7 @@ sys.stdout.buffer.write(bytes(out[:n]))
 	    '+OK Bye'
 }
 
-@test "TOP of a deleted message is an error (SPEC 3 TOP)" {
+@test "TOP of a deleted message is an error (spec 3 TOP)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
 	session 'DELE 1' 'TOP 1 0' | chat

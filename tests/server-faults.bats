@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 9 (issue 12): a server-side fault is never reported as a wrong
+# spec 9: a server-side fault is never reported as a wrong
 # password.  An unreadable or missing passwd file, a Maildir that cannot
 # be created, a state file that cannot be read: -ERR [SYS/TEMP] to the
 # client and an event=error entry naming the file and the system error.
@@ -41,7 +41,7 @@ chat_as() {
 	    "$@" >"$out" 2>"$log" || status=$?
 }
 
-@test "passwd file unreadable by the service account: [SYS/TEMP], event=error with the file and errno, not a wrong password (SPEC 9)" {
+@test "passwd file unreadable by the service account: [SYS/TEMP], event=error with the file and errno, not a wrong password (spec 9)" {
 	add_user alice pw
 	chmod 600 "$PASSWD"
 	crlf 'USER alice' 'PASS pw' QUIT | chat_as 4243
@@ -52,7 +52,7 @@ chat_as() {
 	! grep -q 'login-failed\|unknown user' "$log"
 }
 
-@test "passwd file unreadable, AUTH PLAIN: [SYS/TEMP] as well (SPEC 9)" {
+@test "passwd file unreadable, AUTH PLAIN: [SYS/TEMP] as well (spec 9)" {
 	add_user alice pw
 	chmod 600 "$PASSWD"
 	crlf "AUTH PLAIN $(printf '\0alice\0pw' | base64)" QUIT | chat_as 4243
@@ -61,7 +61,7 @@ chat_as() {
 	grep -q "event=error .*cannot read the passwd file $PASSWD: Permission denied" "$log"
 }
 
-@test "passwd file unreadable: the fault is not counted as a failure, max-auth-failures does not close (SPEC 9)" {
+@test "passwd file unreadable: the fault is not counted as a failure, max-auth-failures does not close (spec 9)" {
 	add_user alice pw
 	chmod 600 "$PASSWD"
 	crlf 'USER alice' 'PASS pw' 'USER alice' 'PASS pw' QUIT |
@@ -71,7 +71,7 @@ chat_as() {
 	    '+OK Bye'
 }
 
-@test "missing passwd file: logged with its real errno, not Input/output error (SPEC 9)" {
+@test "missing passwd file: logged with its real errno, not Input/output error (spec 9)" {
 	crlf 'USER alice' 'PASS pw' QUIT |
 	    chat --passwd-file="$PRIVROOT/no-such-passwd"
 	cat "$log" >&2
@@ -86,7 +86,7 @@ chat_as() {
 	[[ $output != *'Input/output error'* ]]
 }
 
-@test "Maildir whose parent the user cannot write: [SYS/TEMP] with the errno in the log (SPEC 9)" {
+@test "Maildir whose parent the user cannot write: [SYS/TEMP] with the errno in the log (spec 9)" {
 	add_user alice pw 4242 4242
 	chmod 755 "$MAILROOT/alice"		# root's: alice cannot create in it
 	crlf 'USER alice' 'PASS pw' | chat
@@ -95,11 +95,11 @@ chat_as() {
 	expect_bytes "$GREET" "$PWREQ" "$NOBOX"
 	grep -qx "pop3-handler: event=error user=alice remote=local mech=user cannot open maildrop $MAILROOT/alice/Maildir: cannot create the Maildir: Permission denied" "$log"
 	! grep -q 'login-failed' "$log"
-	# the session ended before login: reason=server-error (SPEC 9)
+	# the session ended before login: reason=server-error (spec 9)
 	grep -qx 'pop3-handler: event=aborted user=alice remote=local mech=user aborted login: reason=server-error attempts=1 users=alice tls=no' "$log"
 }
 
-@test "--check-user: a Maildir the login cannot create is a problem, not 'a login would work' (SPEC 9)" {
+@test "--check-user: a Maildir the login cannot create is a problem, not 'a login would work' (spec 9)" {
 	add_user alice pw 4242 4242
 	chmod 755 "$MAILROOT/alice"
 	run timeout 20 "$HANDLER" --passwd-file="$PASSWD" --check-user=alice
@@ -116,7 +116,7 @@ chat_as() {
 	[ "${lines[${#lines[@]}-1]}" = 'result: a login would work' ]
 }
 
-@test "--check-user as the service account: an unwritable parent is a problem (SPEC 9)" {
+@test "--check-user as the service account: an unwritable parent is a problem (spec 9)" {
 	add_user alice pw
 	chmod 644 "$PASSWD"
 	chmod 755 "$MAILROOT/alice"
@@ -127,7 +127,7 @@ chat_as() {
 	[[ $output == *'problem: the login cannot create the Maildir'* ]]
 }
 
-@test "UID state file the user cannot read: [SYS/TEMP], event=error naming the file and errno (SPEC 9)" {
+@test "UID state file the user cannot read: [SYS/TEMP], event=error naming the file and errno (spec 9)" {
 	add_user alice pw 4242 4242
 	local md
 	md=$(maildir alice)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # bats file_tags=quick
-# SPEC 1: one table of settings (config.c) drives the parser, the
+# spec 1: one table of settings (config.c) drives the parser, the
 # defaults and --help; this file holds the README to that table (the man
 # page and the sample config: deploy.bats), so a new setting cannot go
 # undocumented.
@@ -12,7 +12,7 @@ settings() {
 	"$HANDLER" --help | sed -n 's/^  --\([a-z-]*\)=.*/\1/p'
 }
 
-@test "--help lists every setting with its default from the one table (SPEC 1)" {
+@test "--help lists every setting with its default from the one table (spec 1)" {
 	run settings
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -ge 26 ]
@@ -21,7 +21,7 @@ settings() {
 	[[ "$output" == *'--plaintext-auth=tls|never|always'*'(default: tls)'* ]]
 }
 
-@test "every setting is accepted on the command line with its documented default (SPEC 1)" {
+@test "every setting is accepted on the command line with its documented default (spec 1)" {
 	local name def
 	"$HANDLER" --help | sed -n '/^  --/{N;s/^  --\([a-z-]*\)=[^\n]*\n.*(default: \(.*\))$/\1 \2/p}' |
 	    while read -r name def; do
@@ -32,7 +32,7 @@ settings() {
 	done
 }
 
-@test "README's settings table names every setting (SPEC 1)" {
+@test "README's settings table names every setting (spec 1)" {
 	local s missing=
 	for s in $(settings); do
 		grep -q "^| \`$s\`" "$TOP/README.md" || missing+=" $s"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Shared storage (SPEC 6, issue 7): two listeners standing for two hosts
+# Shared storage (spec 6; doc/deploy.md 9): two listeners standing for two hosts
 # (as root, each in its own UTS namespace with its own host name) serve
 # one Maildir while messages are delivered.  A bounded stress run checks
 # that no UID is ever handed out twice, none changes, and no message is
@@ -144,7 +144,7 @@ stress() {
 	EOF
 }
 
-@test "two hosts, one Maildir, concurrent logins and deliveries: no UID twice, none changed, none lost (SPEC 6)" {
+@test "two hosts, one Maildir, concurrent logins and deliveries: no UID twice, none changed, none lost (spec 6)" {
 	add_user alice s3cret
 	local i
 	for i in 1 2 3; do
@@ -167,7 +167,7 @@ stress() {
 	[ -z "$(ls -A "$(maildir alice)/tmp")" ]
 }
 
-@test "each host writes its own temp file and renames it over the state file (SPEC 6)" {
+@test "each host writes its own temp file and renames it over the state file (spec 6)" {
 	[ "$(id -u)" = 0 ] || skip "needs a UTS namespace for a second host name"
 	command -v strace >/dev/null || skip "strace not installed"
 	add_user alice s3cret

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Exact sizes: what STAT/LIST report is what a client holds after
 # un-stuffing RETR; ,W=<n> and the state file's cache spare reading the
-# message (SPEC 3 RETR, 6 exact sizes).
+# message (spec 3 RETR, 6 exact sizes).
 
 load helpers/load
 load helpers/mail
@@ -16,39 +16,39 @@ size_ok() {
 	[ "$output" = 1 ]
 }
 
-@test "LIST size equals RETR octets: LF message (SPEC 3 RETR, 2.1.5)" {
+@test "LIST size equals RETR octets: LF message (spec 3 RETR, 2.1.5)" {
 	size_ok 'Subject: a\n\nline1\nline2\n'
 }
 
-@test "LIST size equals RETR octets: dot-stuffed lines (SPEC 3 RETR)" {
+@test "LIST size equals RETR octets: dot-stuffed lines (spec 3 RETR)" {
 	size_ok 'S: a\n\n.hidden\n..two\n.\nx.y\n'
 }
 
-@test "LIST size equals RETR octets: no final newline (SPEC 3 RETR)" {
+@test "LIST size equals RETR octets: no final newline (spec 3 RETR)" {
 	size_ok 'S: a\n\nlast'
 }
 
-@test "LIST size equals RETR octets: lone dot without newline (SPEC 3 RETR)" {
+@test "LIST size equals RETR octets: lone dot without newline (spec 3 RETR)" {
 	size_ok 'S: a\n\n.'
 }
 
-@test "LIST size equals RETR octets: bare CRs (SPEC 3 RETR)" {
+@test "LIST size equals RETR octets: bare CRs (spec 3 RETR)" {
 	size_ok 'S: a\n\nx\ry\n\rz\n\r\r\nend\n'
 }
 
-@test "LIST size equals RETR octets: CRLF and mixed line ends (SPEC 3 RETR)" {
+@test "LIST size equals RETR octets: CRLF and mixed line ends (spec 3 RETR)" {
 	size_ok 'S: a\r\n\r\nbody\r\n.d\r\nmixed\n\r\n'
 }
 
-@test "LIST size equals RETR octets: empty message (SPEC 3 RETR)" {
+@test "LIST size equals RETR octets: empty message (spec 3 RETR)" {
 	size_ok ''
 }
 
-@test "LIST size equals RETR octets: header-only message (SPEC 3 RETR)" {
+@test "LIST size equals RETR octets: header-only message (spec 3 RETR)" {
 	size_ok 'Subject: h\nFrom: b\n'
 }
 
-@test "LIST size equals RETR octets: many messages at once (SPEC 3 STAT/LIST)" {
+@test "LIST size equals RETR octets: many messages at once (spec 3 STAT/LIST)" {
 	setup_alice
 	local i
 	for i in 1 2 3 4 5 6 7 8 9; do
@@ -60,7 +60,7 @@ size_ok() {
 	[ "$output" = 9 ]
 }
 
-@test "a ,W=<n> field in the name is the size; the file is not read (SPEC 6)" {
+@test "a ,W=<n> field in the name is the size; the file is not read (spec 6)" {
 	setup_alice
 	putf cur '1700000001.M1P1.host,S=5,W=999:2,' 'a\nb\n'
 	session STAT 'LIST 1' | chat --debug
@@ -68,7 +68,7 @@ size_ok() {
 	nogrep -aq 'sizing .* by reading' "$log"
 }
 
-@test "a ,W=<n> field of a message in new/ is used after the move (SPEC 6)" {
+@test "a ,W=<n> field of a message in new/ is used after the move (spec 6)" {
 	setup_alice
 	putf new '1700000001.M1P1.host,S=5,W=777' 'a\nb\n'
 	session 'LIST 1' | chat --debug
@@ -76,7 +76,7 @@ size_ok() {
 	nogrep -aq 'sizing .* by reading' "$log"
 }
 
-@test "a malformed or overflowing ,W= is not trusted (SPEC 6, hostile names)" {
+@test "a malformed or overflowing ,W= is not trusted (spec 6, hostile names)" {
 	setup_alice
 	putf cur '1700000001.M1P1.host,W=abc:2,' 'a\nb\n'
 	putf cur '1700000002.M1P1.host,W=18446744073709551616:2,' 'a\n'
@@ -86,7 +86,7 @@ size_ok() {
 	    '+OK Bye'
 }
 
-@test "without ,W= the first login sizes each message by reading it (SPEC 6)" {
+@test "without ,W= the first login sizes each message by reading it (spec 6)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
 	putf new 1700000002.M1P1.host 'c\n'
@@ -96,7 +96,7 @@ size_ok() {
 	grep -q 'sizing 1700000002\.M1P1\.host.* by reading' "$log"
 }
 
-@test "a second login to an unchanged Maildir reads no message (SPEC 6)" {
+@test "a second login to an unchanged Maildir reads no message (spec 6)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
 	putf new 1700000002.M1P1.host 'c\n'
@@ -107,7 +107,7 @@ size_ok() {
 	nogrep -aq 'sizing .* by reading' "$log"
 }
 
-@test "a flag change (rename) between logins does not force reading (SPEC 6)" {
+@test "a flag change (rename) between logins does not force reading (spec 6)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
 	session STAT | chat --debug
@@ -117,7 +117,7 @@ size_ok() {
 	nogrep -aq 'sizing .* by reading' "$log"
 }
 
-@test "the cached size is what RETR sends on a second login (SPEC 6)" {
+@test "the cached size is what RETR sends on a second login (spec 6)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'S: a\n\n.x\nlast'
 	session STAT | chat
@@ -136,7 +136,7 @@ traced_login() {
 	    --auth-fail-delay=0 <"$T/in" >"$out" 2>"$log"
 }
 
-@test "a second login to an unchanged Maildir neither opens nor stats a message, nor lists cur/ (SPEC 6)" {
+@test "a second login to an unchanged Maildir neither opens nor stats a message, nor lists cur/ (spec 6)" {
 	command -v strace >/dev/null || skip "no strace"
 	setup_alice
 	putf cur 1700000001.M1P1.host:2,S 'a\nb\n'
@@ -151,7 +151,7 @@ traced_login() {
 	nogrep -qE 'getdents64\([0-9]+<[^>]*/cur>' "$T/trace"
 }
 
-@test "a file renamed with other flags and new content is sized again (SPEC 6)" {
+@test "a file renamed with other flags and new content is sized again (spec 6)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\nb\n'
 	session LIST | chat
@@ -165,7 +165,7 @@ traced_login() {
 	grep -q 'sizing 1700000001\.M1P1\.host by reading' "$log"
 }
 
-@test "after a login, a file put straight into cur/ or removed from it is seen by the next login (SPEC 5)" {
+@test "after a login, a file put straight into cur/ or removed from it is seen by the next login (spec 5)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'one\n'
 	putf new 1700000002.M1P1.host 'two\n'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # No exclusive lock: two sessions of one user at once; the snapshot
-# ignores later additions, flag changes and removals (SPEC 5; 2.1.3,
+# ignores later additions, flag changes and removals (spec 5; 2.1.3,
 # C0004).  Session A is driven step by step through a fifo.
 
 load helpers/load
@@ -19,7 +19,7 @@ a_login() {
 	sess_wait A 3
 }
 
-@test "a second session of the same user logs in while the first runs (SPEC 5, 2.1.3)" {
+@test "a second session of the same user logs in while the first runs (spec 5, 2.1.3)" {
 	two
 	a_login
 	session STAT | chat
@@ -33,7 +33,7 @@ a_login() {
 	    '+OK Bye'
 }
 
-@test "[IN-USE] is never sent, whatever the other session does (SPEC 2, 2.1.3)" {
+@test "[IN-USE] is never sent, whatever the other session does (spec 2, 2.1.3)" {
 	two
 	a_login
 	sess_start B
@@ -101,7 +101,7 @@ a_login() {
 	    'second' '.' '+OK Bye'
 }
 
-@test "RETR finds a message renamed meanwhile (flags changed) (SPEC 5, C0004)" {
+@test "RETR finds a message renamed meanwhile (flags changed) (spec 5, C0004)" {
 	two
 	a_login
 	mv "$MD/cur/1700000001.M1P1.host:2," "$MD/cur/1700000001.M1P1.host:2,S"
@@ -111,7 +111,7 @@ a_login() {
 	expect_after 4 '+OK 17 octets' 'S: one' '' 'first' '.' '+OK Bye'
 }
 
-@test "TOP finds a message renamed meanwhile, twice (SPEC 5, C0004)" {
+@test "TOP finds a message renamed meanwhile, twice (spec 5, C0004)" {
 	two
 	a_login
 	mv "$MD/cur/1700000002.M1P1.host:2," "$MD/cur/1700000002.M1P1.host:2,RS"
@@ -126,7 +126,7 @@ a_login() {
 	    '+OK Top of message follows' 'S: two' '' 'second' '.' '+OK Bye'
 }
 
-@test "a message replaced by a symlink meanwhile is not followed (SPEC 5 O_NOFOLLOW)" {
+@test "a message replaced by a symlink meanwhile is not followed (spec 5 O_NOFOLLOW)" {
 	two
 	printf 'secret\n' >"$T/target"
 	a_login
@@ -138,7 +138,7 @@ a_login() {
 	[ "$(line 4 | cut -c1-4)" = '-ERR' ]
 }
 
-@test "a message replaced by a fifo meanwhile: -ERR, no hang (SPEC 5 regular files)" {
+@test "a message replaced by a fifo meanwhile: -ERR, no hang (spec 5 regular files)" {
 	two
 	a_login
 	rm "$MD/cur/1700000001.M1P1.host:2,"
@@ -153,7 +153,7 @@ a_login() {
 	line_is 6 '+OK Bye'
 }
 
-@test "DELE in two sessions of one message: both QUITs answer +OK Bye (SPEC 5)" {
+@test "DELE in two sessions of one message: both QUITs answer +OK Bye (spec 5)" {
 	two
 	a_login
 	sess_send A 'DELE 1'

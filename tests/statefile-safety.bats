@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The UID state file is only ever replaced whole (SPEC 6): a complete,
+# The UID state file is only ever replaced whole (spec 6): a complete,
 # fsynced temp file renamed over it.  A handler killed at any moment
 # leaves a parseable file and never a reused UID; a full disk leaves the
 # session working with exact sizes and temporary UIDLs (uidmap.h), and
@@ -85,7 +85,7 @@ lock_left() {
 	rm -f "$MD/pop3-handler-uidlist.lock"
 }
 
-@test "the state file is replaced by rename of a written, fsynced temp file, never written in place (SPEC 6)" {
+@test "the state file is replaced by rename of a written, fsynced temp file, never written in place (spec 6)" {
 	command -v strace >/dev/null || skip "no strace"
 	setup_alice
 	deliver 1
@@ -126,7 +126,7 @@ lock_left() {
 	EOF
 }
 
-@test "SIGKILL at each step of the state-file save leaves a parseable file and no reused UID (SPEC 6)" {
+@test "SIGKILL at each step of the state-file save leaves a parseable file and no reused UID (spec 6)" {
 	command -v strace >/dev/null || skip "no strace"
 	setup_alice
 	deliver 1
@@ -164,7 +164,7 @@ lock_left() {
 	[ "$(uidl_body | awk '{print $2}' | sort -u | wc -l)" -eq 5 ]
 }
 
-@test "kill -9 at 30 moments of a login: the state file always parses, no UID is reused (SPEC 6)" {
+@test "kill -9 at 30 moments of a login: the state file always parses, no UID is reused (spec 6)" {
 	setup_alice
 	mkdir "$T/st"
 	# Each round delivers a message, so each login saves the state
@@ -244,7 +244,7 @@ full_disk() {
 	[ "$status" -eq 0 ] || { echo "namespace script: status $status" >&2; return 1; }
 }
 
-@test "full disk: login works, sizes exact, no UID reused, temporary UIDLs, the failed write logged (SPEC 6)" {
+@test "full disk: login works, sizes exact, no UID reused, temporary UIDLs, the failed write logged (spec 6)" {
 	add_user alice pw
 	MD=$(maildir alice)
 	export MAILROOT MD PASSWD HANDLER T
@@ -298,7 +298,7 @@ full_disk() {
 	    "$T/state1" "$T/state3"
 }
 
-@test "full disk: DELE and QUIT still remove the marked messages, +OK Bye, logged (SPEC 5)" {
+@test "full disk: DELE and QUIT still remove the marked messages, +OK Bye, logged (spec 5)" {
 	add_user alice pw
 	MD=$(maildir alice)
 	export MAILROOT MD PASSWD HANDLER T
@@ -325,7 +325,7 @@ full_disk() {
 	grep -q 'UPDATE list not written (.*); removing the 1 marked messages without it' "$log"
 }
 
-@test "full disk: a lock file that cannot be written is closed and removed, no descriptor leaks (SPEC 6)" {
+@test "full disk: a lock file that cannot be written is closed and removed, no descriptor leaks (spec 6)" {
 	command -v strace >/dev/null || skip "no strace"
 	add_user alice pw
 	MD=$(maildir alice)
@@ -378,7 +378,7 @@ dead_pid() {
 	echo "$p"
 }
 
-@test "a lock left by a dead handler of this host is broken at once: no wait, a real UID (SPEC 6)" {
+@test "a lock left by a dead handler of this host is broken at once: no wait, a real UID (spec 6)" {
 	setup_alice
 	deliver 1
 	fake_lock "$(hostname)" "$(dead_pid)"
@@ -395,7 +395,7 @@ dead_pid() {
 	CHECK
 }
 
-@test "a fresh lock of another host, or of a live process, is left alone (SPEC 6 shared storage)" {
+@test "a fresh lock of another host, or of a live process, is left alone (spec 6 shared storage)" {
 	setup_alice
 	deliver 1
 	session UIDL | chat

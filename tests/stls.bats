@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 8 STLS (RFC 2595), SPEC 1 tls-cert/tls-key, SPEC 9 logging of TLS:
+# spec 8 STLS (RFC 2595), spec 1 tls-cert/tls-key, spec 9 logging of TLS:
 # the handler behind systemd-socket-activate on 127.0.0.1, driven by a
 # python ssl client, openssl s_client, poplib and curl.
 
@@ -13,7 +13,7 @@ setup_file() {
 
 # ---- CAPA and refusals on a pipe -------------------------------------
 
-@test "CAPA offers STLS when tls-cert and tls-key are set and TLS is not active (SPEC 8, 3)" {
+@test "CAPA offers STLS when tls-cert and tls-key are set and TLS is not active (spec 8, 3)" {
 	add_user alice pw
 	crlf CAPA QUIT | chat --tls-cert="$CERT" --tls-key="$KEY"
 	[ "$status" -eq 0 ]
@@ -21,7 +21,7 @@ setup_file() {
 	expect_bytes "$GREET" "${CAPA[@]}" '+OK Bye'
 }
 
-@test "STLS without TLS configured: -ERR TLS is not configured, the session goes on (SPEC 8)" {
+@test "STLS without TLS configured: -ERR TLS is not configured, the session goes on (spec 8)" {
 	add_user alice pw
 	crlf STLS CAPA QUIT | chat
 	[ "$status" -eq 0 ]
@@ -30,7 +30,7 @@ setup_file() {
 	    '+OK Bye'
 }
 
-@test "STLS in TRANSACTION: -ERR STLS is only valid before login (SPEC 8, 3)" {
+@test "STLS in TRANSACTION: -ERR STLS is only valid before login (spec 8, 3)" {
 	add_user alice pw
 	{ login alice pw; crlf STLS QUIT; } |
 	    chat --tls-cert="$CERT" --tls-key="$KEY"
@@ -42,7 +42,7 @@ setup_file() {
 
 # ---- STLS over TCP ---------------------------------------------------
 
-@test "STLS: +OK Begin TLS negotiation, TLS 1.2+, then AUTHORIZATION again with CAPA without STLS (SPEC 8)" {
+@test "STLS: +OK Begin TLS negotiation, TLS 1.2+, then AUTHORIZATION again with CAPA without STLS (spec 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'CAPA\r\nQUIT\r\n'
@@ -54,7 +54,7 @@ setup_file() {
 	[ "$(exit_status 1)" -eq 0 ]
 }
 
-@test "STLS with plaintext-auth=never: USER and SASL PLAIN appear only after the handshake (SPEC 8, 1)" {
+@test "STLS with plaintext-auth=never: USER and SASL PLAIN appear only after the handshake (spec 8, 1)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	talk "$PORT" 'CAPA\r\n' stls 'CAPA\r\nQUIT\r\n'
@@ -66,7 +66,7 @@ setup_file() {
 	    '+OK Bye'
 }
 
-@test "STLS then USER/PASS and RETR inside TLS: exact transcript (SPEC 8, 3)" {
+@test "STLS then USER/PASS and RETR inside TLS: exact transcript (spec 8, 3)" {
 	alice_with_mail
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	talk "$PORT" stls 'USER alice\r\nPASS pw\r\nRETR 1\r\nQUIT\r\n'
@@ -82,7 +82,7 @@ setup_file() {
 	[ "$(exit_status 1)" -eq 0 ]
 }
 
-@test "STLS then AUTH PLAIN inside TLS logs in under plaintext-auth=never (SPEC 8, 4)" {
+@test "STLS then AUTH PLAIN inside TLS logs in under plaintext-auth=never (spec 8, 4)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	talk "$PORT" stls "AUTH PLAIN $(printf '\0alice\0pw' | base64 -w0)\r\nQUIT\r\n"
@@ -91,7 +91,7 @@ setup_file() {
 	    '+OK Logged in, 0 messages (0 octets)' '+OK Bye'
 }
 
-@test "a second STLS inside TLS: -ERR TLS is already active, the session goes on (SPEC 8)" {
+@test "a second STLS inside TLS: -ERR TLS is already active, the session goes on (spec 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'STLS\r\nCAPA\r\nQUIT\r\n'
@@ -101,7 +101,7 @@ setup_file() {
 	    "${CAPA[@]}" '+OK Bye'
 }
 
-@test "STLS after login inside the same TCP session: -ERR STLS is only valid before login (SPEC 8)" {
+@test "STLS after login inside the same TCP session: -ERR STLS is only valid before login (spec 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'USER alice\r\nPASS pw\r\nSTLS\r\nQUIT\r\n'
@@ -162,7 +162,7 @@ open(tdir + "/intls", "wb").write(data)
 open(tdir + "/hs", "w").write(hs + "\n")
 '
 
-@test "plaintext CAPA pipelined after STLS in the same packet is never answered (SPEC 8, RFC 2595)" {
+@test "plaintext CAPA pipelined after STLS in the same packet is never answered (spec 8, RFC 2595)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	timeout 30 python3 -c "$INJECT" "$PORT" 'CAPA\r\n' 'QUIT\r\n' "$T"
@@ -178,7 +178,7 @@ open(tdir + "/hs", "w").write(hs + "\n")
 	fi
 }
 
-@test "plaintext USER pipelined after STLS is discarded: PASS inside TLS has no USER (SPEC 8, RFC 2595)" {
+@test "plaintext USER pipelined after STLS is discarded: PASS inside TLS has no USER (spec 8, RFC 2595)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	timeout 30 python3 -c "$INJECT" "$PORT" 'USER alice\r\n' \
@@ -195,7 +195,7 @@ open(tdir + "/hs", "w").write(hs + "\n")
 	fi
 }
 
-@test "a USER given in plaintext before STLS is forgotten after the handshake (SPEC 8)" {
+@test "a USER given in plaintext before STLS is forgotten after the handshake (spec 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" 'USER alice\r\n' stls 'PASS pw\r\nQUIT\r\n'
@@ -206,7 +206,7 @@ open(tdir + "/hs", "w").write(hs + "\n")
 
 # ---- real clients -----------------------------------------------------
 
-@test "openssl s_client -starttls pop3: login and RETR, message byte-exact (SPEC 8)" {
+@test "openssl s_client -starttls pop3: login and RETR, message byte-exact (spec 8)" {
 	alice_with_mail
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	{
@@ -249,7 +249,7 @@ print("octets", octets)
 print(p.quit().decode())
 '
 
-@test "python poplib stls(): CAPA loses STLS and gains USER, login, RETR byte-exact (SPEC 8)" {
+@test "python poplib stls(): CAPA loses STLS and gains USER, login, RETR byte-exact (spec 8)" {
 	alice_with_mail
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	run timeout 20 python3 -c "$POPLIB" "$PORT" alice pw "$T/got"
@@ -262,7 +262,7 @@ print(p.quit().decode())
 	[ "${lines[4]}" = '+OK Bye' ]
 }
 
-@test "curl --ssl-reqd pop3:// fetches both messages byte-exact over STLS (SPEC 8)" {
+@test "curl --ssl-reqd pop3:// fetches both messages byte-exact over STLS (spec 8)" {
 	alice_with_mail
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	fetch "$T/got1" --ssl-reqd -k "pop3://127.0.0.1:$PORT/1" -u alice:pw
@@ -276,7 +276,7 @@ print(p.quit().decode())
 
 # ---- certificates -----------------------------------------------------
 
-@test "a chain file works: the client verifies leaf and intermediate against the root (SPEC 1, 8)" {
+@test "a chain file works: the client verifies leaf and intermediate against the root (spec 1, 8)" {
 	add_user alice pw
 	serve --tls-cert="$CHAIN" --tls-key="$LEAFKEY"
 	talk --cafile="$ROOT" "$PORT" stls 'QUIT\r\n'
@@ -289,7 +289,7 @@ print(p.quit().decode())
 	grep -q 'CN = test-intermediate' "$T/s_client.out"
 }
 
-@test "a missing tls-cert: exit 2, the message names the setting and the cause, nothing on a pipe (SPEC 1)" {
+@test "a missing tls-cert: exit 2, the message names the setting and the cause, nothing on a pipe (spec 1)" {
 	add_user alice pw
 	crlf QUIT | chat --tls-cert="$T/nonexistent.pem" --tls-key="$KEY"
 	cat "$log" >&2
@@ -299,7 +299,7 @@ print(p.quit().decode())
 	grep -q 'No such file or directory' "$log"
 }
 
-@test "a tls-cert that is not PEM: exit 2 with a message (SPEC 1)" {
+@test "a tls-cert that is not PEM: exit 2 with a message (spec 1)" {
 	add_user alice pw
 	printf 'not a certificate\n' >"$T/bad.pem"
 	crlf QUIT | chat --tls-cert="$T/bad.pem" --tls-key="$KEY"
@@ -308,7 +308,7 @@ print(p.quit().decode())
 	grep -q 'tls-cert' "$log"
 }
 
-@test "a missing tls-key: exit 2, the message names the setting and the cause (SPEC 1)" {
+@test "a missing tls-key: exit 2, the message names the setting and the cause (spec 1)" {
 	add_user alice pw
 	crlf QUIT | chat --tls-cert="$CERT" --tls-key="$T/nokey.pem"
 	cat "$log" >&2
@@ -318,8 +318,8 @@ print(p.quit().decode())
 	grep -q 'No such file or directory' "$log"
 }
 
-@test "a tls-key that does not match tls-cert: STLS answers, the handshake fails, the log says why, exit 1 (SPEC 1, issue 15)" {
-	# Issue 15: the PEM files are parsed at the first full handshake,
+@test "a tls-key that does not match tls-cert: STLS answers, the handshake fails, the log says why, exit 1 (spec 1, 8)" {
+	# spec 8: the PEM files are parsed at the first full handshake,
 	# not before the greeting; --check-config (below) reports it early.
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$OTHERKEY"
@@ -331,7 +331,7 @@ print(p.quit().decode())
 	grep -qiE 'event=error .*STLS: .*tls-key.*(mismatch|does not match)' "$log"
 }
 
-@test "an RSA tls-key with an EC tls-cert, implicit TLS: no octet, mismatch reported, exit 1 (SPEC 1, issue 15)" {
+@test "an RSA tls-key with an EC tls-cert, implicit TLS: no octet, mismatch reported, exit 1 (spec 1, 8)" {
 	add_user alice pw
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	    -out "$T/rsa.pem" 2>/dev/null
@@ -344,14 +344,14 @@ print(p.quit().decode())
 	grep -qiE 'implicit TLS: .*tls-key.*(mismatch|does not match)' "$log"
 }
 
-@test "tls-cert without tls-key: exit 2 (SPEC 1)" {
+@test "tls-cert without tls-key: exit 2 (spec 1)" {
 	add_user alice pw
 	crlf QUIT | chat --tls-cert="$CERT"
 	[ "$status" -eq 2 ]
 	[ ! -s "$out" ]
 }
 
-@test "--check-config reports a mismatched key and a missing cert (exit 2), accepts a good pair (SPEC 1)" {
+@test "--check-config reports a mismatched key and a missing cert (exit 2), accepts a good pair (spec 1)" {
 	add_user alice pw
 	status=0
 	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
@@ -372,7 +372,7 @@ print(p.quit().decode())
 	[ "$status" -eq 0 ]
 }
 
-@test "a tls-key that is not PEM on a socket: the only octets sent are -ERR [SYS/PERM] Server misconfigured, exit 2 (SPEC 1)" {
+@test "a tls-key that is not PEM on a socket: the only octets sent are -ERR [SYS/PERM] Server misconfigured, exit 2 (spec 1)" {
 	add_user alice pw
 	printf 'not a key\n' >"$T/bad-key.pem"
 	serve --tls-cert="$CERT" --tls-key="$T/bad-key.pem"
@@ -385,7 +385,7 @@ print(p.quit().decode())
 
 # ---- handshake failures ----------------------------------------------
 
-@test "STLS then silence: the handshake is bounded by timeout-unauth, exit 1 (SPEC 8, 7)" {
+@test "STLS then silence: the handshake is bounded by timeout-unauth, exit 1 (spec 8, 7)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --timeout-unauth=1
 	talk "$PORT" 'STLS\r\n' '<2'
@@ -398,7 +398,7 @@ print(p.quit().decode())
 	grep -q 'event=error' "$log"
 }
 
-@test "STLS then half a ClientHello: gone after timeout-unauth, exit 1 (SPEC 8, 7)" {
+@test "STLS then half a ClientHello: gone after timeout-unauth, exit 1 (spec 8, 7)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --timeout-unauth=1
 	talk "$PORT" 'STLS\r\n' '<2' 'hello:40'
@@ -410,7 +410,7 @@ print(p.quit().decode())
 	[ "$(exit_ms 1)" -lt 5000 ]
 }
 
-@test "STLS then plaintext instead of a ClientHello: exit 1 at once, logged (SPEC 8)" {
+@test "STLS then plaintext instead of a ClientHello: exit 1 at once, logged (spec 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --timeout-unauth=10
 	talk "$PORT" 'STLS\r\n' '<2' 'USER alice\r\nPASS pw\r\nCAPA\r\n'
@@ -425,7 +425,7 @@ print(p.quit().decode())
 	grep 'event=error' "$log" | grep -qi 'handshake'
 }
 
-@test "STLS with a client limited to TLS 1.1 / 1.0: handshake refused, exit 1 (SPEC 8)" {
+@test "STLS with a client limited to TLS 1.1 / 1.0: handshake refused, exit 1 (spec 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk --tls-max=1.1 "$PORT" stls 'QUIT\r\n'
@@ -443,7 +443,7 @@ print(p.quit().decode())
 	[ "$(exit_status 2)" -eq 1 ]
 }
 
-@test "STLS with a client limited to TLS 1.2: accepted (SPEC 8)" {
+@test "STLS with a client limited to TLS 1.2: accepted (spec 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk --tls-max=1.2 "$PORT" stls 'QUIT\r\n'
@@ -454,7 +454,7 @@ print(p.quit().decode())
 
 # ---- logging ----------------------------------------------------------
 
-@test "the login event records the TLS protocol and cipher after STLS (SPEC 9, 8)" {
+@test "the login event records the TLS protocol and cipher after STLS (spec 9, 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'USER alice\r\nPASS pw\r\nQUIT\r\n'
@@ -470,7 +470,7 @@ print(p.quit().decode())
 	grep -q "$cipher" "$T/ev"
 }
 
-@test "a plaintext login event has no tls= field (SPEC 9)" {
+@test "a plaintext login event has no tls= field (spec 9)" {
 	add_user alice pw
 	{ login alice pw; crlf QUIT; } |
 	    chat --tls-cert="$CERT" --tls-key="$KEY"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 1 secured, SPEC 8, SPEC 10 units/stunnel-pop3s.conf: the handler
+# spec 1 secured, spec 8, spec 10 units/stunnel-pop3s.conf: the handler
 # behind stunnel4 (Debian), (a) exec mode: stunnel starts the handler per
 # connection, (b) connect mode: stunnel forwards to a handler listener,
 # (c) stunnel as a STARTTLS client (protocol = pop3) in front of STLS.
@@ -66,7 +66,7 @@ print(p.quit().decode())
 
 # ---- (a) exec mode -----------------------------------------------------
 
-@test "stunnel exec mode, secured=yes: curl -k pop3s:// fetches both messages byte-exact (SPEC 1, 8, 10)" {
+@test "stunnel exec mode, secured=yes: curl -k pop3s:// fetches both messages byte-exact (spec 1, 8, 10)" {
 	alice_with_mail
 	exec_lines --secured=yes --plaintext-auth=never
 	stunnel_start "${EXEC[@]}"
@@ -77,7 +77,7 @@ print(p.quit().decode())
 	[ "$(grep -c 'event=login ' "$T/stunnel.log")" -eq 2 ]
 }
 
-@test "stunnel exec mode, secured=yes, plaintext-auth=never: CAPA has USER and SASL PLAIN, no STLS; login works (SPEC 1, 3)" {
+@test "stunnel exec mode, secured=yes, plaintext-auth=never: CAPA has USER and SASL PLAIN, no STLS; login works (spec 1, 3)" {
 	add_user alice pw
 	exec_lines --secured=yes --plaintext-auth=never
 	stunnel_start "${EXEC[@]}"
@@ -90,7 +90,7 @@ print(p.quit().decode())
 	[ "${lines[3]}" = '+OK Bye' ]
 }
 
-@test "stunnel exec mode without secured=yes, plaintext-auth=never: the handler cannot see stunnel's TLS, refuses (SPEC 1)" {
+@test "stunnel exec mode without secured=yes, plaintext-auth=never: the handler cannot see stunnel's TLS, refuses (spec 1)" {
 	add_user alice pw
 	exec_lines --plaintext-auth=never
 	stunnel_start "${EXEC[@]}"
@@ -104,7 +104,7 @@ print(p.quit().decode())
 
 # ---- (b) connect mode ----------------------------------------------------
 
-@test "stunnel connect mode to a socket-activated handler, secured=yes: curl -k pop3s:// byte-exact (SPEC 1, 8, 10)" {
+@test "stunnel connect mode to a socket-activated handler, secured=yes: curl -k pop3s:// byte-exact (spec 1, 8, 10)" {
 	alice_with_mail
 	serve --secured=yes --plaintext-auth=never
 	stunnel_start "cert = $CERT" "key = $KEY" "connect = 127.0.0.1:$PORT"
@@ -118,7 +118,7 @@ print(p.quit().decode())
 	[ "$(grep -c 'event=login ' "$log")" -eq 2 ]
 }
 
-@test "stunnel connect mode, secured=yes: poplib sees USER, SASL PLAIN, no STLS (SPEC 1, 3)" {
+@test "stunnel connect mode, secured=yes: poplib sees USER, SASL PLAIN, no STLS (spec 1, 3)" {
 	add_user alice pw
 	serve --secured=yes --plaintext-auth=never
 	stunnel_start "cert = $CERT" "key = $KEY" "connect = 127.0.0.1:$PORT"
@@ -130,7 +130,7 @@ print(p.quit().decode())
 	[ "${lines[2]}" = '(0, 0)' ]
 }
 
-@test "stunnel connect mode with PROXY v1 (protocol = proxy): the real client is logged, secured allows login (SPEC 1, 9)" {
+@test "stunnel connect mode with PROXY v1 (protocol = proxy): the real client is logged, secured allows login (spec 1, 9)" {
 	add_user alice pw
 	serve --secured=yes --plaintext-auth=never --proxy-protocol=yes
 	stunnel_start "cert = $CERT" "key = $KEY" "connect = 127.0.0.1:$PORT" \
@@ -147,7 +147,7 @@ print(p.quit().decode())
 
 # ---- (c) stunnel as the STARTTLS client -----------------------------------
 
-@test "stunnel client (protocol = pop3) does STLS to the handler: plaintext curl through it, byte-exact, tls= logged (SPEC 8)" {
+@test "stunnel client (protocol = pop3) does STLS to the handler: plaintext curl through it, byte-exact, tls= logged (spec 8)" {
 	alice_with_mail
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	stunnel_start 'client = yes' "connect = 127.0.0.1:$PORT" \
@@ -182,7 +182,7 @@ print(p.stat())
 print(p.quit().decode())
 '
 
-@test "units/stunnel-pop3s.conf (connect, protocol = proxy): a client from 127.0.0.2 is logged as remote=127.0.0.2 (SPEC 9, 10)" {
+@test "units/stunnel-pop3s.conf (connect, protocol = proxy): a client from 127.0.0.2 is logged as remote=127.0.0.2 (spec 9, 10)" {
 	add_user alice pw
 	# the handler as pop3-proxy@.service runs it
 	serve --plaintext-auth=never --proxy-protocol=yes --secured=yes
@@ -207,7 +207,7 @@ print(p.quit().decode())
 	grep -q 'event=logout user=alice remote=127.0.0.2 ' "$log"
 }
 
-@test "stunnel connect mode without the PROXY header: the same client is only 127.0.0.1 (why the example sends it) (SPEC 9)" {
+@test "stunnel connect mode without the PROXY header: the same client is only 127.0.0.1 (why the example sends it) (spec 9)" {
 	add_user alice pw
 	serve --plaintext-auth=never --secured=yes
 	stunnel_start "cert = $CERT" "key = $KEY" "connect = 127.0.0.1:$PORT"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC 7 timeouts (V0002, V0003): idle limits, reset on every line,
+# spec 7 timeouts (V0002, V0003): idle limits, reset on every line,
 # autologout without UPDATE, bounded writes.
 
 load helpers/load
@@ -15,7 +15,7 @@ setup() {
 	add_user alice s3cret
 }
 
-@test "timeout-unauth=1, nothing sent: greeting, autologout line, exit 3 (SPEC 7)" {
+@test "timeout-unauth=1, nothing sent: greeting, autologout line, exit 3 (spec 7)" {
 	drive --hold --limit=8 -- --timeout-unauth=1
 	[ "$status" -eq 3 ]
 	expect_bytes "$GREET" "$IDLE"
@@ -24,14 +24,14 @@ setup() {
 	[ "$elapsed_ms" -le $((1000 + 2500 * SLOW)) ]
 }
 
-@test "timeout-unauth=1 on a socket: autologout line, exit 3 (SPEC 7)" {
+@test "timeout-unauth=1 on a socket: autologout line, exit 3 (spec 7)" {
 	drive --sock --hold --limit=8 -- --timeout-unauth=1
 	[ "$status" -eq 3 ]
 	expect_bytes "$GREET" "$IDLE"
 	[ "$elapsed_ms" -le $((1000 + 2500 * SLOW)) ]
 }
 
-@test "USER does not end the unauth timer (SPEC 7)" {
+@test "USER does not end the unauth timer (spec 7)" {
 	drive --hold --limit=8 'USER alice\r\n' -- --timeout-unauth=1 \
 	    --timeout-auth=30
 	[ "$status" -eq 3 ]
@@ -39,14 +39,14 @@ setup() {
 	[ "$elapsed_ms" -le $((1000 + 2500 * SLOW)) ]
 }
 
-@test "idle at the AUTH PLAIN continuation: autologout, exit 3 (SPEC 7)" {
+@test "idle at the AUTH PLAIN continuation: autologout, exit 3 (spec 7)" {
 	drive --hold --limit=8 'AUTH PLAIN\r\n' -- --timeout-unauth=1
 	[ "$status" -eq 3 ]
 	expect_bytes "$GREET" '+ ' "$IDLE"
 	[ "$elapsed_ms" -le $((1000 + 2500 * SLOW)) ]
 }
 
-@test "timeout-auth=1 after a login: autologout, exit 3 (SPEC 7)" {
+@test "timeout-auth=1 after a login: autologout, exit 3 (spec 7)" {
 	drive --hold --limit=8 'USER alice\r\nPASS s3cret\r\n' -- \
 	    --timeout-auth=1 --timeout-unauth=30
 	[ "$status" -eq 3 ]
@@ -56,14 +56,14 @@ setup() {
 	[ "$elapsed_ms" -le $((1000 + 2500 * SLOW)) ]
 }
 
-@test "after login timeout-auth applies, not timeout-unauth (SPEC 7)" {
+@test "after login timeout-auth applies, not timeout-unauth (spec 7)" {
 	drive --hold --limit=8 'USER alice\r\nPASS s3cret\r\n' '=2' 'QUIT\r\n' \
 	    -- --timeout-unauth=1 --timeout-auth=30
 	[ "$status" -eq 0 ]
 	expect_bytes "$GREET" "$PWREQ" "$OK0" '+OK Bye'
 }
 
-@test "every received line resets the idle timer (SPEC 7)" {
+@test "every received line resets the idle timer (spec 7)" {
 	drive --hold --limit=10 'USER alice\r\nPASS s3cret\r\n' \
 	    '=0.6' 'NOOP\r\n' '=0.6' 'NOOP\r\n' '=0.6' 'NOOP\r\n' \
 	    '=0.6' 'NOOP\r\n' '=0.6' 'NOOP\r\n' '=0.6' 'QUIT\r\n' \
@@ -74,7 +74,7 @@ setup() {
 	[ "$elapsed_ms" -ge 3000 ]
 }
 
-@test "lines before login reset the unauth timer too (SPEC 7)" {
+@test "lines before login reset the unauth timer too (spec 7)" {
 	drive --hold --limit=10 \
 	    '=0.6' 'CAPA\r\n' '=0.6' 'USER x\r\n' '=0.6' 'USER y\r\n' \
 	    '=0.6' 'QUIT\r\n' -- --timeout-unauth=1
@@ -84,7 +84,7 @@ setup() {
 	crlf "$PWREQ" "$PWREQ" '+OK Bye' | cmp - "$T/tail"
 }
 
-@test "autologout with a DELE mark removes nothing (SPEC 7, no UPDATE)" {
+@test "autologout with a DELE mark removes nothing (spec 7, no UPDATE)" {
 	mkmsg alice cur 1700000000.1.host:2,S 'Subject: a' '' 'hi'
 	mkmsg alice cur 1700000001.2.host:2,S 'Subject: bb' '' 'hello' 'x'
 	drive --hold --limit=8 \
@@ -97,7 +97,7 @@ setup() {
 	[ -f "$(maildir alice)/cur/1700000001.2.host:2,S" ]
 }
 
-@test "a client that stops reading: the write wait is bounded, exit 3 (SPEC 7)" {
+@test "a client that stops reading: the write wait is bounded, exit 3 (spec 7)" {
 	local md
 	md=$(maildir alice)
 	mkdir -p "$md/new" "$md/cur" "$md/tmp"

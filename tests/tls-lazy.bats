@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 15: a session on port 110 that never sends STLS pays nothing for
+# spec 8, doc/design.md 7: a session on port 110 that never sends STLS pays nothing for
 # TLS (libssl is not even mapped), while CAPA still offers STLS and STLS
 # works; when OpenSSL cannot be loaded at STLS the client gets
 # -ERR [SYS/TEMP] and the session goes on in plaintext.
@@ -77,7 +77,7 @@ lazy() {
 	    --hostname=test.example --auth-fail-delay=0 "${@:2}" || status=$?
 }
 
-@test "a session that never sends STLS does not map libssl or libcrypto, yet CAPA offers STLS (issue 15)" {
+@test "a session that never sends STLS does not map libssl or libcrypto, yet CAPA offers STLS (spec 8)" {
 	add_user alice pw
 	lazy plain --tls-cert="$CERT" --tls-key="$KEY"
 	[ "$status" -eq 0 ]
@@ -87,7 +87,7 @@ lazy() {
 	! grep -qE '^lib(ssl|crypto)\.so' "$T/maps-before" || false
 }
 
-@test "the same session with STLS: libssl is mapped from the STLS on, and TLS works (issue 15)" {
+@test "the same session with STLS: libssl is mapped from the STLS on, and TLS works (spec 8)" {
 	add_user alice pw
 	lazy stls --tls-cert="$CERT" --tls-key="$KEY"
 	[ "$status" -eq 0 ]
@@ -101,7 +101,7 @@ lazy() {
 	grep -qE '^libcrypto\.so' "$T/maps-after"
 }
 
-@test "STLS when OpenSSL cannot be loaded: -ERR [SYS/TEMP], logged, the session goes on (issue 15)" {
+@test "STLS when OpenSSL cannot be loaded: -ERR [SYS/TEMP], logged, the session goes on (spec 8)" {
 	add_user alice pw
 	mkdir "$T/badlib"
 	printf 'not a library\n' >"$T/badlib/libssl.so.3"
@@ -114,7 +114,7 @@ lazy() {
 	grep -q 'STLS: cannot load libssl\.so\.3' "$log"
 }
 
-@test "implicit TLS when OpenSSL cannot be loaded: no octet, logged, exit 1 (issue 15)" {
+@test "implicit TLS when OpenSSL cannot be loaded: no octet, logged, exit 1 (spec 8)" {
 	add_user alice pw
 	mkdir "$T/badlib"
 	printf 'not a library\n' >"$T/badlib/libssl.so.3"
@@ -125,7 +125,7 @@ lazy() {
 	grep -q 'implicit TLS: cannot load libssl\.so\.3' "$log"
 }
 
-@test "--check-config still parses the certificate and key (issue 15)" {
+@test "--check-config still parses the certificate and key (spec 8)" {
 	add_user alice pw
 	status=0
 	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# SPEC 1 plaintext-auth (tls | never | always), SPEC 4 the refusal line,
-# SPEC 9 the peer: a pipe or socketpair is local, TCP from 127.0.0.1 is
+# spec 1 plaintext-auth (tls | never | always), spec 4 the refusal line,
+# spec 9 the peer: a pipe or socketpair is local, TCP from 127.0.0.1 is
 # loopback, a PROXY header (proxy-protocol=yes) names the real peer.
 #
 #   policy     peer                     before TLS   after STLS
@@ -70,7 +70,7 @@ sys.exit(p.wait(10))
 
 # ---- pipe and socketpair: local -------------------------------------
 
-@test "default policy (tls) on a pipe: the peer is local, USER/PASS allowed (SPEC 1, 9)" {
+@test "default policy (tls) on a pipe: the peer is local, USER/PASS allowed (spec 1, 9)" {
 	add_user alice pw
 	capa_lines USER
 	probe_allowed
@@ -79,7 +79,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=tls on a socketpair: local, allowed (SPEC 1, 9)" {
+@test "plaintext-auth=tls on a socketpair: local, allowed (spec 1, 9)" {
 	add_user alice pw
 	capa_lines USER
 	probe_allowed
@@ -88,7 +88,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=tls: AUTH PLAIN on a pipe logs in (SPEC 1, 4)" {
+@test "plaintext-auth=tls: AUTH PLAIN on a pipe logs in (spec 1, 4)" {
 	add_user alice pw
 	printf 'AUTH PLAIN %s\r\nQUIT\r\n' \
 	    "$(printf '\0alice\0pw' | base64 -w0)" | chat --plaintext-auth=tls
@@ -96,7 +96,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" '+OK Logged in, 0 messages (0 octets)' '+OK Bye'
 }
 
-@test "plaintext-auth=never on a pipe: a local peer is not exempt; exact refusal for USER, PASS, AUTH PLAIN, any name (SPEC 1, 4)" {
+@test "plaintext-auth=never on a pipe: a local peer is not exempt; exact refusal for USER, PASS, AUTH PLAIN, any name (spec 1, 4)" {
 	add_user alice pw
 	capa_lines
 	probe_refused
@@ -106,7 +106,7 @@ sys.exit(p.wait(10))
 	! grep -q 'event=login ' "$log"
 }
 
-@test "plaintext-auth=never on a socketpair: refused (SPEC 1)" {
+@test "plaintext-auth=never on a socketpair: refused (spec 1)" {
 	add_user alice pw
 	capa_lines
 	probe_refused
@@ -115,7 +115,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=never with secured=yes on a pipe: allowed, no STLS offered (SPEC 1)" {
+@test "plaintext-auth=never with secured=yes on a pipe: allowed, no STLS offered (spec 1)" {
 	add_user alice pw
 	capa_lines USER
 	probe_allowed
@@ -124,7 +124,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=always on a pipe: allowed (SPEC 1)" {
+@test "plaintext-auth=always on a pipe: allowed (spec 1)" {
 	add_user alice pw
 	capa_lines USER
 	probe_allowed
@@ -133,7 +133,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth from --config; the command line wins (SPEC 1)" {
+@test "plaintext-auth from --config; the command line wins (spec 1)" {
 	add_user alice pw
 	printf 'plaintext-auth = never\n' >"$T/conf"
 	capa_lines
@@ -150,7 +150,7 @@ sys.exit(p.wait(10))
 
 # ---- TCP from 127.0.0.1: loopback ------------------------------------
 
-@test "plaintext-auth=tls over TCP from 127.0.0.1: loopback, allowed, STLS offered too (SPEC 1, 9)" {
+@test "plaintext-auth=tls over TCP from 127.0.0.1: loopback, allowed, STLS offered too (spec 1, 9)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=tls
 	capa_lines USER STLS
@@ -160,7 +160,7 @@ sys.exit(p.wait(10))
 	grep 'event=login ' "$log" | grep -q 'remote=127.0.0.1'
 }
 
-@test "plaintext-auth=never over TCP from 127.0.0.1: refused before STLS (SPEC 1)" {
+@test "plaintext-auth=never over TCP from 127.0.0.1: refused before STLS (spec 1)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	capa_lines STLS
@@ -169,7 +169,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=never over TCP from 127.0.0.1: allowed after STLS (SPEC 1, 8)" {
+@test "plaintext-auth=never over TCP from 127.0.0.1: allowed after STLS (spec 1, 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	capa_lines USER TLS
@@ -179,7 +179,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "$BEGIN_TLS" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=always over TCP from 127.0.0.1 without TLS configured: allowed (SPEC 1)" {
+@test "plaintext-auth=always over TCP from 127.0.0.1 without TLS configured: allowed (spec 1)" {
 	add_user alice pw
 	serve --plaintext-auth=always
 	capa_lines USER
@@ -190,7 +190,7 @@ sys.exit(p.wait(10))
 
 # ---- a non-loopback peer through PROXY v1/v2 -------------------------
 
-@test "plaintext-auth=tls, PROXY peer 192.0.2.1: refused before TLS (SPEC 1, 9)" {
+@test "plaintext-auth=tls, PROXY peer 192.0.2.1: refused before TLS (spec 1, 9)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes
 	capa_lines STLS
@@ -201,7 +201,7 @@ sys.exit(p.wait(10))
 	[ "$(exit_status 1)" -eq 0 ]
 }
 
-@test "plaintext-auth=tls (default), PROXY peer 192.0.2.1: allowed after STLS (SPEC 1, 8, 9)" {
+@test "plaintext-auth=tls (default), PROXY peer 192.0.2.1: allowed after STLS (spec 1, 8, 9)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes
 	capa_lines USER TLS
@@ -213,7 +213,7 @@ sys.exit(p.wait(10))
 	grep 'event=login ' "$log" | grep -q 'remote=192.0.2.1'
 }
 
-@test "plaintext-auth=tls, PROXY peer 192.0.2.1 without TLS configured: refused, no STLS line (SPEC 1, 9)" {
+@test "plaintext-auth=tls, PROXY peer 192.0.2.1 without TLS configured: refused, no STLS line (spec 1, 9)" {
 	add_user alice pw
 	serve --proxy-protocol=yes
 	capa_lines
@@ -222,7 +222,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=tls, PROXY peer 127.0.0.1: loopback, allowed (SPEC 1, 9)" {
+@test "plaintext-auth=tls, PROXY peer 127.0.0.1: loopback, allowed (spec 1, 9)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes
 	capa_lines USER STLS
@@ -231,7 +231,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=tls, PROXY v2 peer 192.0.2.1: refused (SPEC 1, 9)" {
+@test "plaintext-auth=tls, PROXY v2 peer 192.0.2.1: refused (spec 1, 9)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes
 	# v2 signature, PROXY/STREAM, TCP4, 12 octets: 192.0.2.1 ->
@@ -243,7 +243,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=tls, PROXY peer 192.0.2.1, secured=yes: allowed, no STLS (SPEC 1)" {
+@test "plaintext-auth=tls, PROXY peer 192.0.2.1, secured=yes: allowed, no STLS (spec 1)" {
 	add_user alice pw
 	serve --proxy-protocol=yes --secured=yes
 	capa_lines USER
@@ -252,7 +252,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=never, PROXY peer 192.0.2.1, secured=yes: allowed (SPEC 1)" {
+@test "plaintext-auth=never, PROXY peer 192.0.2.1, secured=yes: allowed (spec 1)" {
 	add_user alice pw
 	serve --proxy-protocol=yes --secured=yes --plaintext-auth=never
 	capa_lines USER
@@ -261,7 +261,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=never, PROXY peer 192.0.2.1: allowed after STLS (SPEC 1, 8)" {
+@test "plaintext-auth=never, PROXY peer 192.0.2.1: allowed after STLS (spec 1, 8)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes \
 	    --plaintext-auth=never
@@ -272,7 +272,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "$BEGIN_TLS" "${REPLIES[@]}"
 }
 
-@test "plaintext-auth=always, PROXY peer 192.0.2.1, no TLS: allowed, STLS still offered (SPEC 1)" {
+@test "plaintext-auth=always, PROXY peer 192.0.2.1, no TLS: allowed, STLS still offered (spec 1)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes \
 	    --plaintext-auth=always
@@ -282,7 +282,7 @@ sys.exit(p.wait(10))
 	expect_bytes "$GREET" "${REPLIES[@]}"
 }
 
-@test "PROXY peer 192.0.2.1 with implicit-tls: allowed under TLS (SPEC 1, 8, 9)" {
+@test "PROXY peer 192.0.2.1 with implicit-tls: allowed under TLS (spec 1, 8, 9)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --proxy-protocol=yes \
 	    --implicit-tls=yes --plaintext-auth=never

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Issue 15: TLS ended by HAProxy in front of the handler.  With
+# spec 9: TLS ended by HAProxy in front of the handler.  With
 # proxy-protocol = yes, a PROXY v2 header whose PP2_TYPE_SSL TLV has the
 # PP2_CLIENT_SSL flag (HAProxy's send-proxy-v2-ssl) makes the transport a
 # protected one, as "secured": plaintext authentication as under TLS, no
@@ -42,7 +42,7 @@ v2_ssl_bad() {
 	printf '\x23\x00\x17TLS_AES_128_GCM_SHA256'
 }
 
-@test "PROXY v2 with the SSL TLV (client over TLS): plaintext auth allowed, no STLS, version and cipher logged (issue 15)" {
+@test "PROXY v2 with the SSL TLV (client over TLS): plaintext auth allowed, no STLS, version and cipher logged (spec 9)" {
 	add_user alice s3cret
 	{ v2_ssl '\x01'; crlf CAPA STLS 'USER alice' 'PASS s3cret' QUIT; } |
 	    chat --proxy-protocol=yes --plaintext-auth=never \
@@ -54,7 +54,7 @@ v2_ssl_bad() {
 	grep -q 'event=login user=alice remote=192.0.2.7 tls=proxy:TLSv1.3/TLS_AES_128_GCM_SHA256 ' "$log"
 }
 
-@test "PROXY v2 with an SSL TLV whose client flag is clear: a remote peer stays refused (issue 15)" {
+@test "PROXY v2 with an SSL TLV whose client flag is clear: a remote peer stays refused (spec 9)" {
 	add_user alice s3cret
 	{ v2_ssl '\x00'; crlf CAPA 'USER alice' QUIT; } |
 	    chat --proxy-protocol=yes --tls-cert="$CERT" --tls-key="$KEY"
@@ -64,7 +64,7 @@ v2_ssl_bad() {
 	! grep -q 'tls=' "$log" || false
 }
 
-@test "PROXY v2 with a malformed SSL TLV: ignored as a whole, the peer stays refused (issue 15)" {
+@test "PROXY v2 with a malformed SSL TLV: ignored as a whole, the peer stays refused (spec 9)" {
 	add_user alice s3cret
 	{ v2_ssl_bad; crlf 'USER alice' QUIT; } | chat --proxy-protocol=yes
 	[ "$status" -eq 0 ]
@@ -113,7 +113,7 @@ haproxy_tls() {
 	wait_port "$PORT_FE"
 }
 
-@test "haproxy send-proxy-v2-ssl: TLS at haproxy counts as protected, login with plaintext-auth=never (issue 15)" {
+@test "haproxy send-proxy-v2-ssl: TLS at haproxy counts as protected, login with plaintext-auth=never (spec 9)" {
 	add_user alice s3cret
 	serve --proxy-protocol=yes --plaintext-auth=never
 	haproxy_tls 'proxy-v2-options ssl,ssl-cipher'
@@ -126,7 +126,7 @@ haproxy_tls() {
 	grep -qE 'event=login user=alice remote=127\.0\.0\.1 tls=proxy:TLSv1\.[23]/[A-Z0-9_-]+ ' "$log"
 }
 
-@test "haproxy with plain send-proxy-v2 over TLS: no SSL TLV, so not protected (issue 15)" {
+@test "haproxy with plain send-proxy-v2 over TLS: no SSL TLV, so not protected (spec 9)" {
 	add_user alice s3cret
 	serve --proxy-protocol=yes --plaintext-auth=never
 	haproxy_tls ''

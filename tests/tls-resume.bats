@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# TLS session tickets shared across processes (issue 15): with
+# TLS session tickets shared across processes (spec 8, doc/formats.md 7): with
 # tls-ticket-key-file every handler process encrypts tickets under the
 # same key, so a client resumes in the next process (TLS 1.3 and 1.2,
 # implicit TLS and STLS) and the certificate is not even read; without it
@@ -120,7 +120,7 @@ setup() {
 	add_user alice pw
 }
 
-@test "TLS 1.3, implicit TLS: the next process resumes the session, without reading the certificate (issue 15)" {
+@test "TLS 1.3, implicit TLS: the next process resumes the session, without reading the certificate (spec 8)" {
 	implicit --tls-ticket-key-file="$KF"
 	resume "$PORT" tls new again again
 	[ "$(results)" = 'reused=False ticket=True reused=True ticket=True reused=True ticket=True' ]
@@ -133,7 +133,7 @@ setup() {
 	[ "$(ls "$T/state")" = ticket-key ]
 }
 
-@test "TLS 1.2: a ticket from one process resumes in the next (issue 15)" {
+@test "TLS 1.2: a ticket from one process resumes in the next (spec 8)" {
 	implicit --tls-ticket-key-file="$KF"
 	resume --tls12 "$PORT" tls new again
 	[ "$(results)" = 'reused=False ticket=True reused=True ticket=True' ]
@@ -141,7 +141,7 @@ setup() {
 	grep -q 'implicit TLS: TLSv1.2/.*, resumed' "$log"
 }
 
-@test "STLS on port 110 resumes across processes too (issue 15)" {
+@test "STLS on port 110 resumes across processes too (spec 8)" {
 	serve --tls-cert="$CERT" --tls-key="$KEY" --debug \
 	    --tls-ticket-key-file="$KF"
 	resume "$PORT" stls new again
@@ -151,7 +151,7 @@ setup() {
 	[ "$(grep -c 'STLS: TLSv1\..*, resumed' "$log")" -eq 2 ]
 }
 
-@test "without tls-ticket-key-file no ticket is sent and nothing resumes (issue 15)" {
+@test "without tls-ticket-key-file no ticket is sent and nothing resumes (spec 8)" {
 	implicit
 	resume "$PORT" tls new again
 	resume --tls12 "$PORT" tls new again
@@ -161,7 +161,7 @@ setup() {
 	[ -z "$(ls "$T/state")" ]
 }
 
-@test "concurrent first sessions create one key file, and every ticket resumes anywhere (issue 15)" {
+@test "concurrent first sessions create one key file, and every ticket resumes anywhere (spec 8)" {
 	implicit --tls-ticket-key-file="$KF"
 	resume "$PORT" tls par:6
 	[ "$(grep -c 'reused=False ticket=True' "$T/resume")" -eq 6 ]
@@ -171,7 +171,7 @@ setup() {
 	[ "$(ls "$T/state")" = ticket-key ]
 }
 
-@test "a key older than 12 h is rotated; the previous key still resumes (grace) and the ticket is renewed (issue 15)" {
+@test "a key older than 12 h is rotated; the previous key still resumes (grace) and the ticket is renewed (spec 8)" {
 	implicit --tls-ticket-key-file="$KF"
 	resume "$PORT" tls new "sh:cp $KF $T/key1" \
 	    "sh:touch -d '13 hours ago' $KF" renew again
@@ -184,7 +184,7 @@ setup() {
 	[ "$(ls "$T/state")" = ticket-key ]
 }
 
-@test "a key file older than two periods is replaced outright: old tickets no longer resume (issue 15)" {
+@test "a key file older than two periods is replaced outright: old tickets no longer resume (spec 8)" {
 	implicit --tls-ticket-key-file="$KF"
 	resume "$PORT" tls new "sh:cp $KF $T/key1" \
 	    "sh:touch -d '25 hours ago' $KF" again
@@ -193,7 +193,7 @@ setup() {
 	! cmp -s "$KF" "$T/key1" || false
 }
 
-@test "a fresh key file is not rotated (issue 15)" {
+@test "a fresh key file is not rotated (spec 8)" {
 	implicit --tls-ticket-key-file="$KF"
 	resume "$PORT" tls new "sh:cp $KF $T/key1" \
 	    "sh:touch -d '11 hours ago' $KF" again
@@ -217,7 +217,7 @@ refused() {
 	grep -q "tls-ticket-key-file $KF: $1" "$T/check.log"
 }
 
-@test "a symbolic link as the key file is refused, and not followed (issue 15)" {
+@test "a symbolic link as the key file is refused, and not followed (spec 8)" {
 	head -c 80 /dev/urandom >"$T/elsewhere"
 	chmod 600 "$T/elsewhere"
 	ln -s "$T/elsewhere" "$KF"
@@ -225,25 +225,25 @@ refused() {
 	[ "$(stat -c %s "$T/elsewhere")" -eq 80 ]
 }
 
-@test "a world-readable key file is refused (issue 15)" {
+@test "a world-readable key file is refused (spec 8)" {
 	head -c 80 /dev/urandom >"$KF"
 	chmod 644 "$KF"
 	refused 'must be a regular file of this user'
 }
 
-@test "a group-readable key file is refused (issue 15)" {
+@test "a group-readable key file is refused (spec 8)" {
 	head -c 80 /dev/urandom >"$KF"
 	chmod 640 "$KF"
 	refused 'must be a regular file of this user'
 }
 
-@test "a key file of the wrong size is refused (issue 15)" {
+@test "a key file of the wrong size is refused (spec 8)" {
 	head -c 81 /dev/urandom >"$KF"
 	chmod 600 "$KF"
 	refused 'must hold 1 to 4 keys of 80 octets'
 }
 
-@test "an 80-octet key file made by hand (as for nginx) is used as it is (issue 15)" {
+@test "an 80-octet key file made by hand (as for nginx) is used as it is (spec 8)" {
 	head -c 80 /dev/urandom >"$KF"
 	chmod 600 "$KF"
 	cp "$KF" "$T/key1"
@@ -258,7 +258,7 @@ refused() {
 	[ "$status" -eq 0 ]
 }
 
-@test "--check-config does not create a missing key file (issue 15)" {
+@test "--check-config does not create a missing key file (spec 8)" {
 	status=0
 	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
 	    --tls-cert="$CERT" --tls-key="$KEY" --tls-ticket-key-file="$KF" \
@@ -267,7 +267,7 @@ refused() {
 	[ ! -e "$KF" ]
 }
 
-@test "tls-ticket-key-file takes an absolute path or none (issue 15)" {
+@test "tls-ticket-key-file takes an absolute path or none (spec 8)" {
 	crlf QUIT | chat --tls-ticket-key-file=relative/key
 	[ "$status" -eq 2 ]
 	grep -q 'tls-ticket-key-file.*absolute path or none' "$log"
@@ -275,7 +275,7 @@ refused() {
 	[ "$status" -eq 0 ]
 }
 
-@test "a key file of another user is refused by a session, while --check-config as root accepts it (issue 15)" {
+@test "a key file of another user is refused by a session, while --check-config as root accepts it (spec 8)" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to give the file away"
 	head -c 80 /dev/urandom >"$KF"
 	chmod 600 "$KF"

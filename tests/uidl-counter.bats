@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # uidl = counter (default): decimal UIDs that increase with arrival, stay
 # the same across sessions, are never reused, survive concurrent first
-# logins and a lost or corrupt state file (SPEC 5, 6; C0007-C0009).
+# logins and a lost or corrupt state file (spec 5, 6; C0007-C0009).
 
 load helpers/load
 load helpers/mail
@@ -32,7 +32,7 @@ increasing() {
 	    { prev = $2 + 0 }' "$1"
 }
 
-@test "UIDL lists n uid with decimal UIDs increasing with n (SPEC 6 counter)" {
+@test "UIDL lists n uid with decimal UIDs increasing with n (spec 6 counter)" {
 	three_new
 	session UIDL | chat
 	[ "$status" -eq 0 ]
@@ -43,14 +43,14 @@ increasing() {
 	[ "$(after 9)" = "$(printf '.\r\n+OK Bye\r\n')" ]
 }
 
-@test "new arrivals are numbered in delivery order: time, then name (SPEC 5)" {
+@test "new arrivals are numbered in delivery order: time, then name (spec 5)" {
 	three_new
 	session LIST | chat
 	expect_after 4 '+OK 4 messages (20 octets)' '1 3' '2 8' '3 4' '4 5' \
 	    '.' '+OK Bye'
 }
 
-@test "the same UIDs in a second session (SPEC 6 counter, C0007)" {
+@test "the same UIDs in a second session (spec 6 counter, C0007)" {
 	three_new
 	session UIDL | chat
 	uids >"$T/u1"
@@ -59,7 +59,7 @@ increasing() {
 	cmp "$T/u1" "$T/u2"
 }
 
-@test "messages with UIDs keep their order; later arrivals come after (SPEC 5)" {
+@test "messages with UIDs keep their order; later arrivals come after (spec 5)" {
 	setup_alice
 	putf new 1700000005.M1P1.host 'five\n'
 	session UIDL | chat
@@ -74,7 +74,7 @@ increasing() {
 	increasing "$T/u2"
 }
 
-@test "a UID is never reused after deletion; new ones are larger (SPEC 6, C0008)" {
+@test "a UID is never reused after deletion; new ones are larger (spec 6, C0008)" {
 	three_new
 	session UIDL | chat
 	uids >"$T/u1"
@@ -94,14 +94,14 @@ increasing() {
 	    "$(sed -n 2,3p "$T/u1" | awk '{ print $2 }')" ]
 }
 
-@test "UIDL n gives one listing, equal to the full listing's (SPEC 6)" {
+@test "UIDL n gives one listing, equal to the full listing's (spec 6)" {
 	three_new
 	session UIDL 'UIDL 3' | chat
 	uids >"$T/u1"
 	line_is 10 "+OK $(sed -n 3p "$T/u1")"
 }
 
-@test "UIDL skips a deleted message; UIDL n of it is an error (SPEC 3, 6)" {
+@test "UIDL skips a deleted message; UIDL n of it is an error (spec 3, 6)" {
 	three_new
 	session UIDL 'DELE 2' UIDL 'UIDL 2' | chat
 	uids >"$T/u1"
@@ -111,7 +111,7 @@ increasing() {
 	    '-ERR Message 2 is deleted' '+OK Bye'
 }
 
-@test "UIDL n argument errors (SPEC 2 message numbers)" {
+@test "UIDL n argument errors (spec 2 message numbers)" {
 	three_new
 	session 'UIDL 0' 'UIDL 5' 'UIDL x' 'UIDL 1 2' | chat
 	expect_after 4 '-ERR No such message' '-ERR No such message' \
@@ -119,7 +119,7 @@ increasing() {
 	    '-ERR Too many arguments' '+OK Bye'
 }
 
-@test "the state file is Maildir/pop3-handler-uidlist (SPEC 6)" {
+@test "the state file is Maildir/pop3-handler-uidlist (spec 6)" {
 	three_new
 	session UIDL | chat
 	[ -s "$MD/pop3-handler-uidlist" ]
@@ -160,7 +160,7 @@ race_check() {
 	EOF
 }
 
-@test "two concurrent first logins give one UID map, no UID twice (SPEC 6)" {
+@test "two concurrent first logins give one UID map, no UID twice (spec 6)" {
 	local round i
 	for round in 1 2 3; do
 		rm -rf "$MAILROOT/alice" "$PASSWD"
@@ -200,7 +200,7 @@ floor_check() {
 	    { echo "UID $min after rebuild, $max handed out before" >&2; return 1; }
 }
 
-@test "a lost state file is rebuilt without reusing UIDs, and logged (SPEC 6)" {
+@test "a lost state file is rebuilt without reusing UIDs, and logged (spec 6)" {
 	three_new
 	session UIDL | chat
 	uids >"$T/u1"
@@ -219,7 +219,7 @@ floor_check() {
 	cmp "$T/u2" "$T/u3"
 }
 
-@test "a corrupt state file is rebuilt without reusing UIDs, and logged (SPEC 6)" {
+@test "a corrupt state file is rebuilt without reusing UIDs, and logged (spec 6)" {
 	three_new
 	session UIDL | chat
 	uids >"$T/u1"
@@ -237,7 +237,7 @@ floor_check() {
 	grep -qi 'rebuil' "$log"
 }
 
-@test "a state file whose header line holds a NUL octet is corrupt and rebuilt without reusing UIDs (SPEC 6)" {
+@test "a state file whose header line holds a NUL octet is corrupt and rebuilt without reusing UIDs (spec 6)" {
 	three_new
 	session UIDL | chat
 	uids >"$T/u1"
@@ -267,7 +267,7 @@ size_uid() {
 	    u { print size[$1], $2 }'
 }
 
-@test "a truncated state file is rebuilt without reusing UIDs (SPEC 6)" {
+@test "a truncated state file is rebuilt without reusing UIDs (spec 6)" {
 	three_new
 	session LIST UIDL | chat
 	size_uid >"$T/s1"
@@ -289,7 +289,7 @@ size_uid() {
 	[ "$(awk '{ print $2 }' "$T/s2" | sort | uniq -d)" = "" ]
 }
 
-@test "a name with a newline cannot forge a state-file entry (SPEC 6, hostile names)" {
+@test "a name with a newline cannot forge a state-file entry (spec 6, hostile names)" {
 	three_new
 	putf new $'1700000001.M9P1.host\n1 1700000003.M1P1.host' 'evil\n'
 	putf new $'1700000002.M9P1.host\t1 x' 'tab\n'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # uidl = filename: the unique base name (before ':') in delivery order,
 # or a stable digest for a name outside 1-70 octets of 0x21-0x7E
-# (SPEC 5, 6; RFC 1939 UIDL).
+# (spec 5, 6; RFC 1939 UIDL).
 
 load helpers/load
 load helpers/mail
@@ -23,7 +23,7 @@ uidl_ok() {
 	EOF
 }
 
-@test "UIDL gives the base name before ':' in delivery order (SPEC 6 filename)" {
+@test "UIDL gives the base name before ':' in delivery order (spec 6 filename)" {
 	setup_alice
 	putf new 1700000000.M2P1.host 'b\n'
 	putf cur '999999999.M1P1.host:2,S' 'a\n'
@@ -36,14 +36,14 @@ uidl_ok() {
 	    '3 1700000000.M2P1.host' '4 1700000001.M1P1.host' '.' '+OK Bye'
 }
 
-@test "UIDL n gives the base name (SPEC 6 filename)" {
+@test "UIDL n gives the base name (spec 6 filename)" {
 	setup_alice
 	putf cur '1700000001.M1P1.host,S=2,W=3:2,FS' 'a\n'
 	session 'UIDL 1' | chat --uidl=filename
 	expect_after 4 '+OK 1 1700000001.M1P1.host,S=2,W=3' '+OK Bye'
 }
 
-@test "UIDL skips a deleted message (SPEC 6 filename)" {
+@test "UIDL skips a deleted message (spec 6 filename)" {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, 'a\n'
 	putf cur 1700000002.M1P1.host:2, 'b\n'
@@ -53,7 +53,7 @@ uidl_ok() {
 	    '-ERR Message 1 is deleted' '+OK Bye'
 }
 
-@test "a 70-octet base name is sent as it is (SPEC 6 filename)" {
+@test "a 70-octet base name is sent as it is (spec 6 filename)" {
 	setup_alice
 	local name
 	name=1700000001.$(head -c 59 /dev/zero | tr '\0' x)
@@ -63,7 +63,7 @@ uidl_ok() {
 	expect_after 4 '+OK Unique-ID listing follows' "1 $name" '.' '+OK Bye'
 }
 
-@test "a 71-octet base name is replaced by a valid digest (SPEC 6 filename)" {
+@test "a 71-octet base name is replaced by a valid digest (spec 6 filename)" {
 	setup_alice
 	local name
 	name=1700000001.$(head -c 60 /dev/zero | tr '\0' x)
@@ -74,7 +74,7 @@ uidl_ok() {
 	[ "$(cut -d' ' -f2 "$T/u1")" != "$name" ]
 }
 
-@test "a name with a space or 8-bit octets gets a valid digest (SPEC 6 filename)" {
+@test "a name with a space or 8-bit octets gets a valid digest (spec 6 filename)" {
 	setup_alice
 	putf cur '1700000001.M1P1.h st:2,' 'a\n'
 	putf cur $'1700000002.M1P1.h\xc3\xb4st:2,' 'b\n'
@@ -88,7 +88,7 @@ uidl_ok() {
 	[ "$(cut -d' ' -f2 "$T/u1" | sort -u | wc -l)" -eq 4 ]
 }
 
-@test "digests are stable across sessions (SPEC 6 filename, RFC 1939 UIDL)" {
+@test "digests are stable across sessions (spec 6 filename, RFC 1939 UIDL)" {
 	setup_alice
 	putf cur "1700000001.$(head -c 100 /dev/zero | tr '\0' y):2," 'a\n'
 	putf cur '1700000002.M1P1.h st:2,' 'b\n'
@@ -100,7 +100,7 @@ uidl_ok() {
 	cmp "$T/u1" "$T/u2"
 }
 
-@test "two long names with one 70-octet prefix get different UIDLs (SPEC 6 filename)" {
+@test "two long names with one 70-octet prefix get different UIDLs (spec 6 filename)" {
 	setup_alice
 	local p
 	p=1700000001.$(head -c 80 /dev/zero | tr '\0' z)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# UIDL import (SPEC 6, C0009): the first login of a Maildir without a
+# UIDL import (spec 6, C0009): the first login of a Maildir without a
 # state file keeps the UIDLs of the server it migrates from, for good:
 # Dovecot (dovecot-uidlist: default %08Xu%08Xv and explicit 'P' UIDLs),
 # Courier (courierpop3dsizelist), or qmail-style base names
@@ -107,7 +107,7 @@ four() {
 	chown -R 65534:65534 "$MD"
 }
 
-@test "after Dovecot, the handler answers UIDL exactly as Dovecot did (SPEC 6, C0009)" {
+@test "after Dovecot, the handler answers UIDL exactly as Dovecot did (spec 6, C0009)" {
 	dv_world
 	four
 	dv_start
@@ -129,7 +129,7 @@ four() {
 	head -n 1 "$MD/pop3-handler-uidlist" | grep -qE '^pop3-handler-uidlist 2 next=[0-9]+( cur=[0-9]+)?$'
 }
 
-@test "an explicit POP3 UIDL in dovecot-uidlist (P field) is kept, as Dovecot shows it (SPEC 6, C0009)" {
+@test "an explicit POP3 UIDL in dovecot-uidlist (P field) is kept, as Dovecot shows it (spec 6, C0009)" {
 	dv_world
 	four
 	dv_start
@@ -148,7 +148,7 @@ four() {
 	cmp "$T/dovecot" "$T/h1"
 }
 
-@test "new messages after an import get counter UIDs above every numeric imported UIDL (SPEC 6 collision rule)" {
+@test "new messages after an import get counter UIDs above every numeric imported UIDL (spec 6 collision rule)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	putf new 1700000002.M2P1.host 'b\n'
@@ -167,7 +167,7 @@ four() {
 	cmp "$T/want" "$T/h2"
 }
 
-@test "a UIDL RFC 1939 forbids, or a duplicate, is not imported (SPEC 6)" {
+@test "a UIDL RFC 1939 forbids, or a duplicate, is not imported (spec 6)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	putf new 1700000002.M2P1.host 'b\n'
@@ -184,7 +184,7 @@ four() {
 	grep -q 'dovecot-uidlist: 2 records not imported' "$log"
 }
 
-@test "dovecot-uidlist version 1 gives %08Xu%08Xv UIDLs in UID order (SPEC 6, C0009)" {
+@test "dovecot-uidlist version 1 gives %08Xu%08Xv UIDLs in UID order (spec 6, C0009)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	putf cur '1600000000.M2P1.host:2,S' 'b\n'
@@ -195,7 +195,7 @@ four() {
 	cmp "$T/want" "$T/h1"
 }
 
-@test "Courier's courierpop3dsizelist: UID<n>-<uidv> UIDLs, Courier's order (SPEC 6, C0009)" {
+@test "Courier's courierpop3dsizelist: UID<n>-<uidv> UIDLs, Courier's order (spec 6, C0009)" {
 	setup_alice
 	putf cur '1700000002.M2P1.host:2,S' 'two\n'
 	putf cur '1700000001.M1P1.host:2,' 'one\n'
@@ -219,7 +219,7 @@ four() {
 	cmp "$T/h1" "$T/h2"
 }
 
-@test "Courier version 2 lines (no utf8 field) and a header without uidv (SPEC 6, C0009)" {
+@test "Courier version 2 lines (no utf8 field) and a header without uidv (spec 6, C0009)" {
 	setup_alice
 	putf cur '1700000001.M1P1.host:2,' 'one\n'
 	printf '%s\n' '/2 2' '1700000001.M1P1.host 5 1:0' \
@@ -229,7 +229,7 @@ four() {
 	cmp "$T/want" "$T/h1"
 }
 
-@test "uidl-import = filename keeps qmail-style base names; later arrivals get counters (SPEC 6)" {
+@test "uidl-import = filename keeps qmail-style base names; later arrivals get counters (spec 6)" {
 	setup_alice
 	putf cur '1700000001.123.qmail:2,S' 'one\n'
 	putf new 1700000002.124.qmail 'two\n'
@@ -247,7 +247,7 @@ four() {
 	cmp "$T/h2" "$T/h3"
 }
 
-@test "uidl-import = none ignores dovecot-uidlist; default auto imports it (SPEC 6)" {
+@test "uidl-import = none ignores dovecot-uidlist; default auto imports it (spec 6)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	printf '%s\n' '3 V1 N2' '1 PKEEP :1700000001.M1P1.host' \
@@ -261,7 +261,7 @@ four() {
 	cmp "$T/want" "$T/h2"
 }
 
-@test "a state file with a state already is never re-imported (SPEC 6)" {
+@test "a state file with a state already is never re-imported (spec 6)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	h_uidl "$T/h1"
@@ -272,7 +272,7 @@ four() {
 	head -n 1 "$MD/pop3-handler-uidlist" | grep -q '^pop3-handler-uidlist 1 '
 }
 
-@test "a version 2 state file with a bad UIDL field is corrupt and rebuilt (SPEC 6)" {
+@test "a version 2 state file with a bad UIDL field is corrupt and rebuilt (spec 6)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	printf '%s\n' 'pop3-handler-uidlist 2 next=5' \
@@ -301,19 +301,19 @@ dup_check() {
 	grep -q 'uidlist rebuilt (duplicate UIDL)' "$log"
 }
 
-@test "a version 2 state file where a kept UIDL equals a counter UID is corrupt, rebuilt without reusing a UID (SPEC 6)" {
+@test "a version 2 state file where a kept UIDL equals a counter UID is corrupt, rebuilt without reusing a UID (spec 6)" {
 	dup_state 'pop3-handler-uidlist 2 next=7\n5 0 0 0 - a\n6 0 0 0 +5 b\n'
 	session UIDL | chat
 	dup_check
 }
 
-@test "a version 2 state file keeping one UIDL twice is corrupt, rebuilt without reusing a UID (SPEC 6)" {
+@test "a version 2 state file keeping one UIDL twice is corrupt, rebuilt without reusing a UID (spec 6)" {
 	dup_state 'pop3-handler-uidlist 2 next=7\n5 0 0 0 +6 a\n6 0 0 0 +6 b\n'
 	session UIDL | chat
 	dup_check
 }
 
-@test "Courier version-0 UIDLs of 69 and 70 octets are kept; one that escaping makes 71 is not (SPEC 6, RFC 1939)" {
+@test "Courier version-0 UIDLs of 69 and 70 octets are kept; one that escaping makes 71 is not (spec 6, RFC 1939)" {
 	setup_alice
 	local n70 n69 n71
 	n70=1700000001.M1P1.$(printf 'x%.0s' $(seq 1 54))
@@ -334,7 +334,7 @@ dup_check() {
 	grep -q 'uidlist imported from courierpop3dsizelist (2 UIDLs kept)' "$log"
 }
 
-@test "a symlinked dovecot-uidlist is not followed (SPEC 6)" {
+@test "a symlinked dovecot-uidlist is not followed (spec 6)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	printf '%s\n' '3 V1 N2' '1 PLINKED :1700000001.M1P1.host' >"$T/elsewhere"
@@ -345,7 +345,7 @@ dup_check() {
 	grep -q 'dovecot-uidlist is a symlink: not imported' "$log"
 }
 
-@test "an unreadable dovecot-uidlist fails the login instead of new UIDLs for good (SPEC 6)" {
+@test "an unreadable dovecot-uidlist fails the login instead of new UIDLs for good (spec 6)" {
 	[ "$(id -u)" = 0 ] || skip "needs root to drop to an unprivileged user"
 	DVW=$(mktemp -d /tmp/pop3-dovecot.XXXXXX)
 	chmod 755 "$DVW"
@@ -364,7 +364,7 @@ dup_check() {
 	[ ! -e "$MD/pop3-handler-uidlist" ]
 }
 
-@test "--check-user lists the UIDLs clients will see, before the first login, changing nothing (SPEC 1, 6)" {
+@test "--check-user lists the UIDLs clients will see, before the first login, changing nothing (spec 1, 6)" {
 	setup_alice
 	putf new 1700000001.M1P1.host 'a\n'
 	putf new 1700000002.M2P1.host 'b\n'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Crash-safe UPDATE (SPEC 5): the marked base names go to an intent list
+# Crash-safe UPDATE (spec 5): the marked base names go to an intent list
 # that is on disk before the first unlink and removed after the last one.
 # A handler killed anywhere in between leaves nothing done or a list that
 # the user's next login finishes first; an unmarked message is never
@@ -86,7 +86,7 @@ next_login() {
 	[ "$status" -eq 0 ]
 }
 
-@test "no fault: +OK Bye, the marked messages are gone, no list or temp file is left (SPEC 5)" {
+@test "no fault: +OK Bye, the marked messages are gone, no list or temp file is left (spec 5)" {
 	three
 	session 'DELE 1' 'DELE 3' | fchat none
 	[ "$status" -eq 0 ]
@@ -97,7 +97,7 @@ next_login() {
 	[ -z "$(ls -A "$MD/tmp")" ]
 }
 
-@test "the list is written before anything is removed, and holds exactly the marked names (SPEC 5)" {
+@test "the list is written before anything is removed, and holds exactly the marked names (spec 5)" {
 	three
 	command -v strace >/dev/null || skip "no strace"
 	session 'DELE 1' 'DELE 3' >"$T/in"
@@ -137,7 +137,7 @@ next_login() {
 	EOF
 }
 
-@test "killed after the list is written: nothing removed; the next login removes exactly the listed messages (SPEC 5)" {
+@test "killed after the list is written: nothing removed; the next login removes exactly the listed messages (spec 5)" {
 	three
 	kill_at update-after-list
 	cur_is "$M1:2," "$M2:2," "$M3:2,"
@@ -151,7 +151,7 @@ next_login() {
 	[ "$(uidl_body | cut -d' ' -f2)" = "$(sed -n 2p "$T/uidl.before" | cut -d' ' -f2)" ]
 }
 
-@test "killed after the first unlink: one gone, the list left; the next login removes the other (SPEC 5)" {
+@test "killed after the first unlink: one gone, the list left; the next login removes the other (spec 5)" {
 	three
 	kill_at update-after-first-unlink
 	cur_is "$M2:2," "$M3:2,"
@@ -165,7 +165,7 @@ next_login() {
 	grep -q 'interrupted UPDATE.*: 1 of 2 listed messages removed' "$log"
 }
 
-@test "killed before the list is removed: all marked gone; the next login only removes the list (SPEC 5)" {
+@test "killed before the list is removed: all marked gone; the next login only removes the list (spec 5)" {
 	three
 	kill_at update-before-list-removal
 	cur_is "$M2:2,"
@@ -177,7 +177,7 @@ next_login() {
 	grep -q 'interrupted UPDATE.*: 0 of 2 listed messages removed' "$log"
 }
 
-@test "a listed message renamed meanwhile or moved to new/ is still removed by its base name (SPEC 5)" {
+@test "a listed message renamed meanwhile or moved to new/ is still removed by its base name (spec 5)" {
 	three
 	kill_at update-after-list
 	mv "$MD/cur/$M1:2," "$MD/cur/$M1:2,S"
@@ -189,7 +189,7 @@ next_login() {
 	[ -z "$(lists)" ]
 }
 
-@test "a list cut in the middle of a name never removes the unmarked message that name is a prefix of (SPEC 5)" {
+@test "a list cut in the middle of a name never removes the unmarked message that name is a prefix of (spec 5)" {
 	setup_alice
 	putf cur 1700000000.M1P1.a:2, 'a\n'
 	putf cur 1700000001.M1P1.h:2, 'keep\n'
@@ -209,7 +209,7 @@ next_login() {
 	grep -q "UPDATE list $l is damaged: 1 of 2 names readable" "$log"
 }
 
-@test "a list cut inside its header removes nothing and is dropped, logged (SPEC 5)" {
+@test "a list cut inside its header removes nothing and is dropped, logged (spec 5)" {
 	three
 	kill_at update-after-list
 	l=$(lists)
@@ -221,7 +221,7 @@ next_login() {
 	grep -q "$l is not an UPDATE list; removed without acting on it" "$log"
 }
 
-@test "a list naming files that are not messages (dot files, paths, symlinks) removes none of them (SPEC 5)" {
+@test "a list naming files that are not messages (dot files, paths, symlinks) removes none of them (spec 5)" {
 	three
 	ln -s "$MD/cur/$M2:2," "$MD/cur/1700000005.M1P1.link:2,"
 	: >"$MD/cur/.hidden"
@@ -234,7 +234,7 @@ next_login() {
 	[ -z "$(lists)" ]
 }
 
-@test "each session writes its own list: a concurrent QUIT leaves a dead session's list alone (SPEC 5, 2.1.3)" {
+@test "each session writes its own list: a concurrent QUIT leaves a dead session's list alone (spec 5, 2.1.3)" {
 	three
 	# B logs in before A dies, so B's snapshot still shows all three.
 	sess_start B

@@ -1,4 +1,4 @@
-# Helpers for deploy.bats (SPEC 10): the shipped units, the xinetd and
+# Helpers for deploy.bats (spec 10): the shipped units, the xinetd and
 # stunnel examples, make install, the man page, --check-user, and the
 # journal protocol.  Load after helpers/load.
 #

@@ -1,4 +1,4 @@
-# A real MIT Kerberos KDC for the GSSAPI tests (SPEC 4.1), one per test
+# A real MIT Kerberos KDC for the GSSAPI tests (spec 4.1), one per test
 # file: call krb5_start from setup_file and krb5_stop from teardown_file.
 #
 #   krb5_start        creates realm $KRB5_REALM under $KRB5_DIR (a fresh

@@ -13,7 +13,7 @@ TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 HANDLER=${HANDLER:-$TOP/pop3-handler}
 
 # CAPA's SASL line and AUTH's list with the default auth-mechanisms
-# (SPEC 4.1): where plaintext is allowed, and where it is not (without
+# (spec 4.1): where plaintext is allowed, and where it is not (without
 # the handler's own TLS; SASL_NOPLAIN is a list of zero or one lines);
 # SASL_TLS_LINE under the handler's own TLS, where -PLUS is usable.
 SASL_LINE='SASL PLAIN LOGIN SCRAM-SHA-256'

@@ -1,6 +1,6 @@
 /*
  * scram-client: a POP3 SCRAM client for tests/auth-scram.bats, with the
- * channel binding no Debian POP3 client does (SPEC 4.1): OpenSSL for TLS,
+ * channel binding no Debian POP3 client does (spec 4.1): OpenSSL for TLS,
  * GNU SASL's client side for the mechanism.  Every line the server sends
  * goes to stdout as received (CRLF kept); errors go to stderr.
  *

@@ -1,5 +1,5 @@
 # TLS helpers for stls.bats, implicit-tls.bats, tls-policy.bats and
-# stunnel.bats (SPEC 8, 9).  Load after helpers/load:
+# stunnel.bats (spec 8, 9).  Load after helpers/load:
 #
 #	load helpers/load
 #	load helpers/tls
