@@ -168,13 +168,37 @@ lock_left() {
 	setup_alice
 	mkdir "$T/st"
 	# Each round delivers a message, so each login saves the state
-	# file, and kills the handler 0 to 14.5 ms after PASS was sent
-	# (a login takes a few ms): before, during and after the save.
-	HANDLER=$HANDLER PASSWD=$PASSWD MD=$MD T=$T timeout 120 python3 - <<-'EOF'
+	# file, and kills the handler between 0 and 4 times the time one
+	# login takes here (measured first, so a slow or busy machine or the
+	# sanitizer build stretches the steps): before, during and after
+	# the save.
+	HANDLER=$HANDLER PASSWD=$PASSWD MD=$MD T=$T \
+	    timeout $((120 * SLOW)) python3 - <<-'EOF'
 	import os, shutil, signal, socket, subprocess, time
 	H, PW, MD, T = (os.environ[k] for k in ('HANDLER', 'PASSWD', 'MD', 'T'))
 	state, lock = MD + '/pop3-handler-uidlist', MD + '/pop3-handler-uidlist.lock'
 	after = locks = 0
+
+	def login_time():
+	    a, b = socket.socketpair()
+	    p = subprocess.Popen([H, '--passwd-file=' + PW, '--log=stderr',
+	        '--hostname=test.example', '--auth-fail-delay=0'],
+	        stdin=b, stdout=b, stderr=subprocess.DEVNULL)
+	    b.close()
+	    f = a.makefile('rb')
+	    f.readline()
+	    a.sendall(b'USER alice\r\n')
+	    f.readline()
+	    t0 = time.monotonic()
+	    a.sendall(b'PASS pw\r\n')
+	    assert f.readline().startswith(b'+OK Logged in')
+	    t = time.monotonic() - t0
+	    f.close()
+	    a.close()
+	    p.wait()
+	    return t
+
+	step = max(0.0005, 4 * min(login_time() for _ in range(3)) / 30)
 	for i in range(30):
 	    with open(MD + '/new/%d.M1P1.host' % (1700000001 + i), 'w') as f:
 	        f.write('Subject: %d\n\nbody\n' % (i % 10))
@@ -192,7 +216,7 @@ lock_left() {
 	    with open('/proc/%d/task/%d/children' % (p.pid, p.pid)) as c:
 	        pid = int(c.read().split()[0])
 	    a.sendall(b'PASS pw\r\n')
-	    time.sleep(i * 0.0005)
+	    time.sleep(i * step)
 	    os.kill(pid, signal.SIGKILL)
 	    assert p.wait() in (137, -9), p.returncode
 	    # Killed before it read PASS, the handler's socket closes with

@@ -93,7 +93,7 @@ lazy() {
 	[ "$status" -eq 0 ]
 	capa_lines USER STLS
 	local before=("${CAPA[@]}")
-	capa_lines USER
+	capa_lines USER TLS
 	expect_bytes "$GREET" "${before[@]}" "$BEGIN_TLS" "${CAPA[@]}" \
 	    '+OK Bye'
 	! grep -qE '^lib(ssl|crypto)\.so' "$T/maps-before" || false

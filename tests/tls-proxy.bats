@@ -61,7 +61,7 @@ v2_ssl_bad() {
 	[ "$status" -eq 0 ]
 	capa_lines STLS
 	expect_bytes "$GREET" "${CAPA[@]}" "$REFUSED" '+OK Bye'
-	! grep -q 'tls=' "$log" || false
+	! grep -q 'tls=proxy' "$log" || false
 }
 
 @test "PROXY v2 with a malformed SSL TLV: ignored as a whole, the peer stays refused (spec 9)" {
