@@ -26,20 +26,8 @@
 #include "passwd.h"
 #include "policy.h"
 #include "uidmap.h"
+#include "update.h"
 
-#ifdef POP3_FAULT_INJECTION
-/* Test builds only, as update.c's: POP3_FAULT=<point> kills here. */
-static void
-fault_point(const char *point)
-{
-	const char	*f = getenv("POP3_FAULT");
-
-	if (f != NULL && strcmp(f, point) == 0)
-		(void)raise(SIGKILL);
-}
-#else
-#define fault_point(p)	do { } while (0)
-#endif
 
 void
 policy_init(struct policy *p, const struct config *cfg,

@@ -39,7 +39,7 @@
  * Test builds only (make build-fault/pop3-handler): POP3_FAULT=<point>
  * kills the process at that point of UPDATE, as a crash or kill -9 would.
  */
-static void
+void
 fault_point(const char *point)
 {
 	const char	*f = getenv("POP3_FAULT");
@@ -47,8 +47,6 @@ fault_point(const char *point)
 	if (f != NULL && strcmp(f, point) == 0)
 		(void)raise(SIGKILL);
 }
-#else
-#define fault_point(p)	do { } while (0)
 #endif
 
 /* "pop3-handler-update.<host>.<pid>": one list per process (2.1.3). */

@@ -42,4 +42,14 @@ int	update_apply(struct snapshot *s, unsigned int *marked_out,
  */
 void	update_recover(struct snap_priv *sp);
 
+#ifdef POP3_FAULT_INJECTION
+/*
+ * Test builds only (make build-fault/pop3-handler): POP3_FAULT=<point>
+ * kills the process at that point, as a crash or kill -9 would.
+ */
+void	fault_point(const char *point);
+#else
+#define fault_point(p)	do { } while (0)
+#endif
+
 #endif
