@@ -21,8 +21,8 @@ GSASL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir \
 	libgsasl)/libgsasl.so 2>/dev/null | awk '$$1 == "SONAME" {print $$2}')
 PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
-SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidparse.c uidmap.c \
-	   uidimport.c crlf.c mdir.c update.c maildir.c session.c \
+SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidmap-parse.c uidmap.c \
+	   uidmap-import.c maildir-crlf.c maildir-dir.c maildir-update.c maildir.c session.c \
 	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
@@ -48,7 +48,7 @@ build-san/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 		$(PKG_LIBS)
 
 # Fault injection for tests/update-crash.bats: POP3_FAULT=<point> kills
-# the handler inside UPDATE (update.c).  A test tool, never installed.
+# the handler inside UPDATE (maildir-update.c).  A test tool, never installed.
 build-fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 	mkdir -p build-fault
 	$(CC) $(WARN) $(HARDEN) $(PKG_CFLAGS) -O1 -g -DPOP3_FAULT_INJECTION \

@@ -34,11 +34,11 @@
 #include "auth.h"
 #include "checkuser.h"
 #include "config.h"
-#include "crlf.h"
+#include "maildir-crlf.h"
 #include "maildir.h"
 #include "passwd.h"
 #include "policy.h"
-#include "uidimport.h"
+#include "uidmap-import.h"
 #include "uidmap.h"
 #include "util.h"
 

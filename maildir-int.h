@@ -1,8 +1,8 @@
 /*
- * maildir-int.h: private to maildir.c, update.c and mdir.c, never included
+ * maildir-int.h: private to maildir.c, maildir-update.c and maildir-dir.c, never included
  * elsewhere.  The snapshot's private part, the bound on a Maildir's size,
- * and the directory helpers of mdir.c that maildir.c (RETR of a renamed
- * message) and update.c (UPDATE, recovery) share.
+ * and the directory helpers of maildir-dir.c that maildir.c (RETR of a renamed
+ * message) and maildir-update.c (UPDATE, recovery) share.
  */
 #ifndef MAILDIR_INT_H
 #define MAILDIR_INT_H

@@ -4,9 +4,9 @@
  * size cache in the state file, or one read), the snapshot ordered by UID,
  * opening one of its messages, and closing it.  UIDs, the state file and
  * UIDL strings are uidmap.c's; the RFC 1939 transform and RETR/TOP
- * streaming are crlf.c's; UPDATE and the recovery of a dead session's
- * UPDATE (run here, before the listing) are update.c's; the directory
- * helpers shared with update.c are mdir.c's (maildir-int.h).
+ * streaming are maildir-crlf.c's; UPDATE and the recovery of a dead session's
+ * UPDATE (run here, before the listing) are maildir-update.c's; the directory
+ * helpers shared with maildir-update.c are maildir-dir.c's (maildir-int.h).
  *
  * It runs as the user after the privilege drop and trusts nothing in the
  * Maildir: entries are checked to be regular files (d_type, or fstatat
@@ -46,13 +46,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crlf.h"
+#include "maildir-crlf.h"
 #include "log.h"
 #include "maildir-int.h"
 #include "maildir.h"
 #include "policy.h"
 #include "uidmap.h"
-#include "update.h"
+#include "maildir-update.h"
 #include "util.h"
 
 #define CHUNK		(64 * 1024)	/* spec 5: fixed read size */
@@ -811,7 +811,7 @@ file_owned(const struct msg *m)
 /*
  * spec 5 (C0004): a message renamed meanwhile is found by its base name.
  * gcc 12's analyzer calls copy leaked once the index helpers are in
- * another file (mdir.c); it is stored in m->file, which the snapshot owns
+ * another file (maildir-dir.c); it is stored in m->file, which the snapshot owns
  * and maildir_close() frees (file_owned()).
  */
 #pragma GCC diagnostic push

@@ -1,6 +1,6 @@
 /*
  * maildir.h: the snapshot of a user's Maildir (spec 5, 6).  The RFC 1939
- * transform and RETR/TOP streaming are in crlf.h, UPDATE in update.h.
+ * transform and RETR/TOP streaming are in maildir-crlf.h, UPDATE in maildir-update.h.
  * Nothing here writes protocol replies.
  */
 #ifndef MAILDIR_H
@@ -47,7 +47,7 @@ struct maildir_login {
 /*
  * Opens (creating when absent: new, cur, tmp, 0700) the Maildir at path,
  * first finishes the UPDATE of any session that died with an intent list
- * (update.h: removes the listed base names found in cur/ or new/, only
+ * (maildir-update.h: removes the listed base names found in cur/ or new/, only
  * those, then the list; logged), moves new/ to cur/, assigns UIDs and
  * sizes, and returns the snapshot ordered by UID.  Returns 0 and *out, or
  * -1 with a reason for the log in *errstr_out and errno set (the session

@@ -3,7 +3,7 @@
  * state file (uidmap.h, version 3 "@login" and "@retr" lines): the login
  * gate that maildir_open() runs before it changes anything, and the
  * marking of expired messages that QUIT runs before UPDATE, so they go in
- * the same crash-safe intent list as the DELE'd ones (update.h).
+ * the same crash-safe intent list as the DELE'd ones (maildir-update.h).
  *
  * Shared storage: both read and write the state file only under its
  * NFS-safe lock (uidmap_lock()), after re-reading it, so two sessions of
@@ -26,7 +26,7 @@
 #include "passwd.h"
 #include "policy.h"
 #include "uidmap.h"
-#include "update.h"
+#include "maildir-update.h"
 
 
 void

@@ -2,9 +2,9 @@
  * uidmap.c: the UID state file of a Maildir (spec 6): loading, the
  * NFS-safe lock, the temp-file-plus-rename save, numbering new arrivals
  * and the rebuild of a lost or corrupt file.  The pure parsers (the state
- * file's text, Maildir file names, UIDL strings) are uidparse.c's.  The
+ * file's text, Maildir file names, UIDL strings) are uidmap-parse.c's.  The
  * first login of a Maildir without a state file may import the old
- * server's UIDLs (uidimport.c); they are numbered here, under the lock,
+ * server's UIDLs (uidmap-import.c); they are numbered here, under the lock,
  * and kept in a version 2 state file for good.
  *
  * Everything in the state file is hostile input (the user owns it): it
@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "uidimport.h"
+#include "uidmap-import.h"
 #include "uidmap.h"
 #include "util.h"
 
@@ -182,7 +182,7 @@ uidmap_load(int dirfd, struct uidmap *m)
 	fd = openat(dirfd, UIDMAP_FILE,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1) {
-		/* Imports have unique names (uidimport.c): no duplicate. */
+		/* Imports have unique names (uidmap-import.c): no duplicate. */
 		if (errno == ENOENT)
 			return uidimport_load(dirfd, import_mode, m) == -1 ||
 			    index_build(m) == -1 ? -1 : 0;

@@ -53,7 +53,7 @@
  *
  * uidl is "-" when the message shows its counter UID, or "+" and the UIDL
  * it keeps for good (1..70 octets of 0x21-0x7e), imported from the old
- * server (uidimport.h).  Collision rule: N is above every imported UIDL
+ * server (uidmap-import.h).  Collision rule: N is above every imported UIDL
  * that is a decimal number without leading zeros, so no counter UID ever
  * equals one; the parser enforces it (its next is at least that + 1).
  *
@@ -163,7 +163,7 @@ int	uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap);
  * MISSING (next 1), or CORRUPT (no entries, next the parser's floor; a
  * duplicate name or a non-regular file is corrupt too).  When the file
  * is MISSING and the import setting finds the old server's file
- * (uidimport.h), the entries are that file's UIDLs, pending: uid 0,
+ * (uidmap-import.h), the entries are that file's UIDLs, pending: uid 0,
  * uidl set, m->imported of them, next above their numeric UIDLs; a login
  * then has no UID for them and numbers them under the lock, so the state
  * file keeps them for good.

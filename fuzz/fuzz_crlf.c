@@ -1,5 +1,5 @@
 /*
- * fuzz_crlf.c: the RFC 1939 transform of crlf.c (spec 3, 6) as a
+ * fuzz_crlf.c: the RFC 1939 transform of maildir-crlf.c (spec 3, 6) as a
  * property check.  The message is fed in chunks of fuzzer-chosen sizes
  * (a CR or a '.' may sit at any chunk edge) and:
  *
@@ -19,7 +19,7 @@
  */
 #include <string.h>
 
-#include "../crlf.h"
+#include "../maildir-crlf.h"
 #include "fuzz.h"
 
 struct sink {
@@ -71,7 +71,7 @@ run(const char *msg, size_t len, int64_t top, bool stuff, unsigned seed,
 	return total;
 }
 
-/* The transform one byte at a time, as crlf.c's comment states it. */
+/* The transform one byte at a time, as maildir-crlf.c's comment states it. */
 static size_t
 model(const char *m, size_t len, int64_t top, bool stuff, char *out)
 {

@@ -1,6 +1,6 @@
 /*
  * fuzz_mdname.c: Maildir file names (spec 5, 6) through the pure name
- * parsers of uidparse.c: uidmap_name_wsize() (",W=<n>"),
+ * parsers of uidmap-parse.c: uidmap_name_wsize() (",W=<n>"),
  * uidmap_name_time() (the leading delivery time), uidmap_uidl() (the UIDL
  * of a base name in both modes) and uidmap_cmp_delivery().  The base
  * name is the part before ':' as maildir.c's listing takes it.  Each

@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "../uidimport.h"
+#include "../uidmap-import.h"
 #include "../uidmap.h"
 #include "fuzz.h"
 

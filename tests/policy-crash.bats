@@ -7,7 +7,7 @@
 # login finishes the list, and its own QUIT expires what was recorded.
 #
 # The kills come from build-fault/pop3-handler (-DPOP3_FAULT_INJECTION):
-# POP3_FAULT=<point> raises SIGKILL there (policy.c, update.c).  The next
+# POP3_FAULT=<point> raises SIGKILL there (policy.c, maildir-update.c).  The next
 # login runs $HANDLER, the build under test.
 
 load helpers/load

@@ -62,7 +62,7 @@ MSG='Subject: t\nFrom: a\n\nb1\n.b2\nb3\n'
 	retr_is 'S: a\n\nx\ry\n\rz\n' 'S: a\r\n\r\nx\ry\r\n\rz\r\n' 17
 }
 
-@test "RETR: a CR that ends the file ends its line (crlf.c transform)" {
+@test "RETR: a CR that ends the file ends its line (maildir-crlf.c transform)" {
 	# maildir.h says a bare CR passes as a byte; maildir.c documents that
 	# a CR ending the file ends its line.  This pins maildir.c.
 	retr_is 'S: a\n\nx\r' 'S: a\r\n\r\nx\r\n' 11

@@ -1,5 +1,5 @@
 /*
- * mdir.c: the directory helpers that maildir.c and update.c share
+ * maildir-dir.c: the directory helpers that maildir.c and maildir-update.c share
  * (maildir-int.h): opening a message safely, a fresh DIR on a directory
  * fd, and the sorted index of a directory's names by base name that finds
  * a message renamed meanwhile.

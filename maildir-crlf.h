@@ -1,10 +1,10 @@
 /*
- * crlf.h: the RFC 1939 transform (spec 3, 6): LF -> CRLF, dot-stuffing,
+ * maildir-crlf.h: the RFC 1939 transform (spec 3, 6): LF -> CRLF, dot-stuffing,
  * TOP; counting the octets it gives (sizes) or emitting them, and RETR/TOP
  * streaming of an open message into the io output buffer.
  */
-#ifndef CRLF_H
-#define CRLF_H
+#ifndef MAILDIR_CRLF_H
+#define MAILDIR_CRLF_H
 
 #include <sys/stat.h>
 
@@ -25,7 +25,7 @@ struct crlf_state {
 	bool		 dot_stuff;
 	uint64_t	 body_lines_left;
 	bool		 cut;		/* streaming: input left unsent */
-	/* further fields private to crlf.c may follow */
+	/* further fields private to maildir-crlf.c may follow */
 };
 
 /*
@@ -67,7 +67,7 @@ int	crlf_stream_top(int fd, int64_t top_lines, struct io *io,
 	    bool *whole_out);
 
 /*
- * Readahead for clients that fetch in order (see crlf.c): one message's
+ * Readahead for clients that fetch in order (see maildir-crlf.c): one message's
  * start, read and transformed while the session waits for the command
  * that will ask for it.  About 320 KiB, allocated by readahead_new().
  */

@@ -1,9 +1,9 @@
 /*
- * update.h: UPDATE (spec 5) with a crash-safe intent list, and the
+ * maildir-update.h: UPDATE (spec 5) with a crash-safe intent list, and the
  * recovery of an UPDATE that a dead session left unfinished.
  */
-#ifndef UPDATE_H
-#define UPDATE_H
+#ifndef MAILDIR_UPDATE_H
+#define MAILDIR_UPDATE_H
 
 struct snapshot;
 struct snap_priv;

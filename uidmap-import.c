@@ -1,5 +1,5 @@
 /*
- * uidimport.c: the UIDLs of the server a Maildir migrates from (spec 6,
+ * uidmap-import.c: the UIDLs of the server a Maildir migrates from (spec 6,
  * C0009): parsers of dovecot-uidlist and courierpop3dsizelist, the import
  * that uidmap_load() runs on a Maildir without a state file, and the
  * read-only UIDL preview of --check-user.
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "uidimport.h"
+#include "uidmap-import.h"
 #include "uidmap.h"
 #include "util.h"
 

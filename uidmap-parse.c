@@ -1,5 +1,5 @@
 /*
- * uidparse.c: the pure parsers and formatters of the uidmap module
+ * uidmap-parse.c: the pure parsers and formatters of the uidmap module
  * (uidmap.h): the UID state file's text (uidmap_parse()), UIDL strings
  * (validity, the numeric test, the filename-style UIDL, the UIDL a
  * message shows), Maildir file names (",W=" size, delivery time) and the

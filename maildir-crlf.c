@@ -1,5 +1,5 @@
 /*
- * crlf.c: the RFC 1939 transform (spec 3, 6): LF and CRLF to CRLF,
+ * maildir-crlf.c: the RFC 1939 transform (spec 3, 6): LF and CRLF to CRLF,
  * dot-stuffing and the TOP limit, counting only (the sizes maildir.c
  * computes) or emitting, RETR/TOP streaming of an open message into the
  * io output buffer (crlf_stream()), and the readahead of the message a
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crlf.h"
+#include "maildir-crlf.h"
 #include "io.h"
 #include "util.h"
 
@@ -265,7 +265,7 @@ stream_rest(int fd, struct crlf_state *st, char *in, struct io *io)
 		r = read(fd, in, CHUNK);
 		if (r == -1 && errno == EINTR)
 			continue;
-		/* O_NONBLOCK (mdir.c), should a file system mind it. */
+		/* O_NONBLOCK (maildir-dir.c), should a file system mind it. */
 		if (r == -1 && errno == EAGAIN && !blocking) {
 			blocking = true;
 			if (fcntl(fd, F_SETFL, 0) == 0)

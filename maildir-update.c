@@ -1,6 +1,6 @@
 /*
- * update.c: UPDATE (spec 5) and its crash safety: the marked base names go
- * to an intent list (update.h) that is durable before the first unlink
+ * maildir-update.c: UPDATE (spec 5) and its crash safety: the marked base names go
+ * to an intent list (maildir-update.h) that is durable before the first unlink
  * and removed after the last one, and update_recover(), which
  * maildir_open() runs before the listing, finishes a list that a dead
  * session left.  The snapshot, the listing and the sizes are maildir.c's.
@@ -27,7 +27,7 @@
 #include "log.h"
 #include "maildir-int.h"
 #include "maildir.h"
-#include "update.h"
+#include "maildir-update.h"
 #include "util.h"
 
 #define LIST_NAME	128		/* pop3-handler-update.<host>.<pid> */

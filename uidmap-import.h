@@ -1,5 +1,5 @@
 /*
- * uidimport.h: UIDLs of the server a Maildir migrates from (spec 6,
+ * uidmap-import.h: UIDLs of the server a Maildir migrates from (spec 6,
  * C0009), read on the first login of a Maildir without a state file, and
  * the read-only UIDL preview of --check-user.
  *
@@ -26,8 +26,8 @@
  * (1..70 octets of 0x21-0x7e) is not imported; of two records with one
  * base name or one UIDL the first in the source is kept.
  */
-#ifndef UIDIMPORT_H
-#define UIDIMPORT_H
+#ifndef UIDMAP_IMPORT_H
+#define UIDMAP_IMPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
