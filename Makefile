@@ -24,8 +24,14 @@ PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidmap-parse.c uidmap.c \
 	   uidmap-import.c maildir-crlf.c maildir-dir.c maildir-update.c maildir.c session.c \
 	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
-OBJS	 = $(SRCS:.c=.o)
-ALLOBJ	 = $(OBJS) pop3-handler.o
+# Build outputs live under build/ (only ./pop3-handler, which spec 1 names,
+# stays at the top): build/obj/ the plain objects and their .d files,
+# build/san/ and build/fault/ the sanitizer and fault-injection handlers,
+# build/fuzz/ the fuzzers, build/scram-client a test tool, build/*.tap
+# the test reports.  `make clean` removes build/.
+B	 = build
+OBJS	 = $(SRCS:%.c=$(B)/obj/%.o)
+ALLOBJ	 = $(OBJS) $(B)/obj/pop3-handler.o
 
 ALL_CFLAGS = $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS)
 
@@ -34,30 +40,31 @@ all: pop3-handler
 pop3-handler: $(ALLOBJ)
 	$(CC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $(ALLOBJ) $(PKG_LIBS)
 
-%.o: %.c
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(ALLOBJ:.o=.d)
 
-# Sanitizer build out of tree: ./pop3-handler stays the plain build.
+# Sanitizer build (build/san/): ./pop3-handler stays the plain build.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
-build-san/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
-	mkdir -p build-san
+$(B)/san/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
+	@mkdir -p $(@D)
 	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -o $@ $(SRCS) pop3-handler.c \
 		$(PKG_LIBS)
 
 # Fault injection for tests/update-crash.bats: POP3_FAULT=<point> kills
 # the handler inside UPDATE (maildir-update.c).  A test tool, never installed.
-build-fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
-	mkdir -p build-fault
+$(B)/fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
+	@mkdir -p $(@D)
 	$(CC) $(WARN) $(HARDEN) $(PKG_CFLAGS) -O1 -g -DPOP3_FAULT_INJECTION \
 		$(LDHARDEN) -o $@ $(SRCS) pop3-handler.c $(PKG_LIBS)
 
 # tests/auth-scram.bats: a SCRAM -PLUS client (OpenSSL + GNU SASL); a
 # test tool, never installed.
-build/scram-client: tests/helpers/scram-client.c
-	mkdir -p build
+$(B)/scram-client: tests/helpers/scram-client.c
+	@mkdir -p $(@D)
 	$(CC) $(WARN) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< \
 		$(shell pkg-config --libs libgsasl openssl 2>/dev/null)
 
@@ -78,14 +85,14 @@ CHECK_PARALLEL_FILES = $(filter-out $(CHECK_SERIAL_FILES),$(wildcard tests/*.bat
 CHECK_BATS = bats --tap $(if $(shell command -v parallel),--jobs $(CHECK_JOBS) \
 	--no-parallelize-within-files)
 
-check: deps lint all build-san/pop3-handler build-fault/pop3-handler \
-	build/scram-client
+check: deps lint all $(B)/san/pop3-handler $(B)/fault/pop3-handler \
+	$(B)/scram-client
 	{ $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
-	  bats --tap $(CHECK_SERIAL_FILES); } | tee tests.tap
-	{ HANDLER=build-san/pop3-handler $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
-	  HANDLER=build-san/pop3-handler bats --tap $(CHECK_SERIAL_FILES); } | \
-	    tee tests-san.tap
-	@cat tests.tap tests-san.tap | ./tests/helpers/tap-count
+	  bats --tap $(CHECK_SERIAL_FILES); } | tee $(B)/tests.tap
+	{ HANDLER=$(B)/san/pop3-handler $(CHECK_BATS) $(CHECK_PARALLEL_FILES); \
+	  HANDLER=$(B)/san/pop3-handler bats --tap $(CHECK_SERIAL_FILES); } | \
+	    tee $(B)/tests-san.tap
+	@cat $(B)/tests.tap $(B)/tests-san.tap | ./tests/helpers/tap-count
 
 demo: deps all
 	./tests/helpers/demo
@@ -125,7 +132,7 @@ uninstall:
 # Fuzzing (style 3.10): fuzz/fuzz_<t>.c links the project's objects.
 # fuzz-replay: gcc ASan/UBSan binaries replay fuzz/corpus/<t>/ (fast).
 # fuzz: clang libFuzzer (libclang-rt-14-dev), FUZZ_SECONDS per target;
-# new inputs go to build-fuzz/corpus/<t>/, crashes to build-fuzz/.
+# new inputs go to build/fuzz/corpus/<t>/, crashes to build/fuzz/.
 # The objects go into an archive so each harness pulls only what it
 # needs, and fuzz_command can bring its own sandbox_maildir(): Landlock
 # would lock the fuzzer out of its passwd file and its corpus.
@@ -135,33 +142,33 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC	 ?= clang
 FUZZ_CFLAGS = $(WARN) -Wno-format-nonliteral -Wno-unknown-warning-option \
 	$(PKG_CFLAGS) $(SAN_FLAGS)
-build-fuzz/replay/libpop3.a: $(OBJS:%=build-fuzz/replay/%)
+$(B)/fuzz/replay/libpop3.a: $(SRCS:%.c=$(B)/fuzz/replay/%.o)
 	rm -f $@ && ar rcs $@ $^
-build-fuzz/replay/%.o: %.c $(wildcard *.h)
+$(B)/fuzz/replay/%.o: %.c $(wildcard *.h)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
-build-fuzz/replay/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/replay/libpop3.a
+$(B)/fuzz/replay/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(B)/fuzz/replay/libpop3.a
 	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY -o $@ $< \
-		build-fuzz/replay/libpop3.a $(PKG_LIBS)
-build-fuzz/lf/libpop3.a: $(OBJS:%=build-fuzz/lf/%)
+		$(B)/fuzz/replay/libpop3.a $(PKG_LIBS)
+$(B)/fuzz/lf/libpop3.a: $(SRCS:%.c=$(B)/fuzz/lf/%.o)
 	rm -f $@ && ar rcs $@ $^
-build-fuzz/lf/%.o: %.c $(wildcard *.h)
+$(B)/fuzz/lf/%.o: %.c $(wildcard *.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-build-fuzz/lf/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/lf/libpop3.a
+$(B)/fuzz/lf/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(B)/fuzz/lf/libpop3.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		build-fuzz/lf/libpop3.a $(PKG_LIBS)
-fuzz-replay: $(FUZZ_TARGETS:%=build-fuzz/replay/fuzz_%)
+		$(B)/fuzz/lf/libpop3.a $(PKG_LIBS)
+fuzz-replay: $(FUZZ_TARGETS:%=$(B)/fuzz/replay/fuzz_%)
 	for t in $(FUZZ_TARGETS); do \
-		build-fuzz/replay/fuzz_$$t fuzz/corpus/$$t || exit 1; done
-fuzz: $(FUZZ_TARGETS:%=build-fuzz/lf/fuzz_%)
-	for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t && \
-		build-fuzz/lf/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+		$(B)/fuzz/replay/fuzz_$$t fuzz/corpus/$$t || exit 1; done
+fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/lf/fuzz_%)
+	for t in $(FUZZ_TARGETS); do mkdir -p $(B)/fuzz/corpus/$$t && \
+		$(B)/fuzz/lf/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 		$$(test $$t != command || echo -close_fd_mask=2) \
 		$$(test ! -f fuzz/$$t.dict || echo -dict=fuzz/$$t.dict) \
-		-artifact_prefix=build-fuzz/$$t- \
-		build-fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; done
-.PRECIOUS: build-fuzz/replay/%.o build-fuzz/lf/%.o
+		-artifact_prefix=$(B)/fuzz/$$t- \
+		$(B)/fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; done
+.PRECIOUS: $(B)/fuzz/replay/%.o $(B)/fuzz/lf/%.o
 .PHONY: fuzz fuzz-replay
 
 # Static analysis (style 3.11): cppcheck, then gcc -fanalyzer on every .c of
@@ -180,8 +187,7 @@ lint:
 .PHONY: lint
 
 clean:
-	rm -rf pop3-handler *.o *.d build build-san build-fault build-fuzz \
-		tests.tap tests-san.tap $(BENCH_BIN)
+	rm -rf pop3-handler $(B) $(BENCH_BIN)
 
 .PHONY: all check demo deps install uninstall clean
 

@@ -49,7 +49,7 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
- * Sanitizer builds (build-san/) only: libgssglue, the GSS-API dispatcher
+ * Sanitizer builds (build/san/) only: libgssglue, the GSS-API dispatcher
  * libgsasl links, drops 16 octets MIT's libgssapi_krb5 allocates for it,
  * once per exchange.  A leak in those libraries, not here; compiled in
  * rather than a suppressions file, which LeakSanitizer would read at exit,

@@ -36,7 +36,7 @@
 
 #ifdef POP3_FAULT_INJECTION
 /*
- * Test builds only (make build-fault/pop3-handler): POP3_FAULT=<point>
+ * Test builds only (make build/fault/pop3-handler): POP3_FAULT=<point>
  * kills the process at that point of UPDATE, as a crash or kill -9 would.
  */
 void

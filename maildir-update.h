@@ -44,7 +44,7 @@ void	update_recover(struct snap_priv *sp);
 
 #ifdef POP3_FAULT_INJECTION
 /*
- * Test builds only (make build-fault/pop3-handler): POP3_FAULT=<point>
+ * Test builds only (make build/fault/pop3-handler): POP3_FAULT=<point>
  * kills the process at that point, as a crash or kill -9 would.
  */
 void	fault_point(const char *point);

@@ -72,7 +72,7 @@ abi_fs_rights(long abi)
 }
 
 /*
- * AddressSanitizer builds (build-san/) only: LeakSanitizer reads
+ * AddressSanitizer builds (build/san/) only: LeakSanitizer reads
  * /proc/PID/task and /proc/PID/maps at exit and aborts when it cannot, so
  * those builds may also read /proc.  Release builds never get this rule.
  */

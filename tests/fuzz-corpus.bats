@@ -11,7 +11,7 @@ TARGETS='command proxy passwd extra saslplain config mdname uidmap uidimport crl
 setup_file() {
 	local t bins=
 	for t in $TARGETS; do
-		bins="$bins build-fuzz/replay/fuzz_$t"
+		bins="$bins build/fuzz/replay/fuzz_$t"
 	done
 	# A no-op when they are up to date (the second suite run).
 	timeout 600 make -s -C "$TOP" $bins >&2
@@ -26,10 +26,10 @@ replay() {
 	[ "$n" -gt 0 ]
 	status=0
 	TMPDIR=$BATS_TEST_TMPDIR timeout 60 \
-	    "$TOP/build-fuzz/replay/fuzz_$t" "$dir" >"$out" 2>"$log" ||
+	    "$TOP/build/fuzz/replay/fuzz_$t" "$dir" >"$out" 2>"$log" ||
 	    status=$?
 	[ "$status" -eq 0 ] || { cat "$log" >&2; return 1; }
-	grep -qx "$TOP/build-fuzz/replay/fuzz_$t: $n inputs replayed" "$log"
+	grep -qx "$TOP/build/fuzz/replay/fuzz_$t: $n inputs replayed" "$log"
 }
 
 @test "fuzz corpus: whole sessions from the client's bytes (spec 2, 3, 4)" {
@@ -80,7 +80,7 @@ replay() {
 
 @test "fuzz replay fails on an input it cannot read (style 3.10)" {
 	status=0
-	timeout 60 "$TOP/build-fuzz/replay/fuzz_crlf" \
+	timeout 60 "$TOP/build/fuzz/replay/fuzz_crlf" \
 	    "$BATS_TEST_TMPDIR/no-such-input" 2>"$log" || status=$?
 	[ "$status" -eq 1 ]
 	grep -q 'cannot use' "$log"

@@ -10,7 +10,7 @@ load helpers/load
 
 GREET='+OK test.example POP3 server ready'
 PWREQ='+OK Password required'
-FAULT_HANDLER=${FAULT_HANDLER:-$TOP/build-fault/pop3-handler}
+FAULT_HANDLER=${FAULT_HANDLER:-$TOP/build/fault/pop3-handler}
 
 setup() {
 	common_setup

@@ -89,8 +89,8 @@ live_stage() {
 	printf 'From: a@example.org\nSubject: live\n\n.leading dot\n..two\nbare\rcr\r\ncrlf line\n.\nlast' \
 	    >"$L/share/msg"
 	to_crlf "$L/share/msg" >"$L/share/msg.crlf"
-	if [ -x "$TOP/build-fault/pop3-handler" ]; then
-		cp "$TOP/build-fault/pop3-handler" "$L/share/pop3-handler-fault"
+	if [ -x "$TOP/build/fault/pop3-handler" ]; then
+		cp "$TOP/build/fault/pop3-handler" "$L/share/pop3-handler-fault"
 	fi
 }
 
@@ -276,7 +276,7 @@ journal() {
 
 @test "live: under the unit's seccomp filter Landlock confines the session: the passwd file, readable before, is denied after login (style 3.8)" {
 	[ -x "$L/share/pop3-handler-fault" ] ||
-	    skip "no fault-injection build at $TOP/build-fault/pop3-handler"
+	    skip "no fault-injection build at $TOP/build/fault/pop3-handler"
 	# The same unit with the probe build: POP3_SANDBOX_PROBE opens the
 	# path before and after the restriction and logs both at debug.
 	inside bash -euc '

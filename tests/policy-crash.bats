@@ -6,7 +6,7 @@
 # never loses a message that was neither marked nor expired; the next
 # login finishes the list, and its own QUIT expires what was recorded.
 #
-# The kills come from build-fault/pop3-handler (-DPOP3_FAULT_INJECTION):
+# The kills come from build/fault/pop3-handler (-DPOP3_FAULT_INJECTION):
 # POP3_FAULT=<point> raises SIGKILL there (policy.c, maildir-update.c).  The next
 # login runs $HANDLER, the build under test.
 
@@ -14,13 +14,13 @@ load helpers/load
 load helpers/mail
 
 setup_file() {
-	make -s -C "$TOP" build-fault/pop3-handler >&2
+	make -s -C "$TOP" build/fault/pop3-handler >&2
 }
 
 setup() {
 	common_setup
-	FAULT=$TOP/build-fault/pop3-handler
-	[ -x "$FAULT" ] || skip "build-fault/pop3-handler did not build"
+	FAULT=$TOP/build/fault/pop3-handler
+	[ -x "$FAULT" ] || skip "build/fault/pop3-handler did not build"
 }
 
 STATE=pop3-handler-uidlist

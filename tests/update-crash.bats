@@ -5,7 +5,7 @@
 # the user's next login finishes first; an unmarked message is never
 # removed, and "+OK" after QUIT means every marked message is gone.
 #
-# The kills come from build-fault/pop3-handler (make target of the same
+# The kills come from build/fault/pop3-handler (make target of the same
 # name, -DPOP3_FAULT_INJECTION): POP3_FAULT=<point> raises SIGKILL there.
 # The next login runs $HANDLER, the build under test.
 
@@ -13,13 +13,13 @@ load helpers/load
 load helpers/mail
 
 setup_file() {
-	make -s -C "$TOP" build-fault/pop3-handler >&2
+	make -s -C "$TOP" build/fault/pop3-handler >&2
 }
 
 setup() {
 	common_setup
-	FAULT=$TOP/build-fault/pop3-handler
-	[ -x "$FAULT" ] || skip "build-fault/pop3-handler did not build"
+	FAULT=$TOP/build/fault/pop3-handler
+	[ -x "$FAULT" ] || skip "build/fault/pop3-handler did not build"
 }
 
 M1=1700000001.M1P1.host
@@ -38,7 +38,7 @@ three() {
 	uidl_body >"$T/uidl.before"
 }
 
-# fchat POINT ARGS...: like chat, with build-fault and POP3_FAULT=POINT.
+# fchat POINT ARGS...: like chat, with build/fault and POP3_FAULT=POINT.
 fchat() {
 	local point=$1
 	shift

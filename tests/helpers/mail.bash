@@ -177,7 +177,7 @@ teardown() {
 
 # is_san: true when $HANDLER is a sanitizer build.
 is_san() {
-	case $HANDLER in *build-san* | *asan* | *ubsan*) return 0 ;; esac
+	case $HANDLER in *build/san* | *asan* | *ubsan*) return 0 ;; esac
 	return 1
 }
 
