@@ -4,11 +4,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
-PWREQ='+OK Password required'
-FAIL='-ERR [AUTH] Authentication failed'
-OK0='+OK Logged in, 0 messages (0 octets)'
-
 setup() {
 	common_setup
 	add_user alice s3cret

@@ -7,9 +7,6 @@ load helpers/load
 load helpers/proto
 load helpers/mail
 
-GREET='+OK test.example POP3 server ready'
-FAIL='-ERR [AUTH] Authentication failed'
-OK0='+OK Logged in, 0 messages (0 octets)'
 MALFORMED='-ERR Malformed authentication data'
 UNSUPP='-ERR Unsupported authentication mechanism'
 CANCEL='-ERR Authentication cancelled'
@@ -344,16 +341,13 @@ start_server() {
 }
 
 stop_server() {
-	[ -z "${SERVER_PID:-}" ] || kill "$SERVER_PID" 2>/dev/null || true
-	[ -z "${SERVER_PID:-}" ] || wait "$SERVER_PID" 2>/dev/null || true
+	# shellcheck disable=SC2086
+	end_pids ${SERVER_PID:-}
 }
 
 teardown() {
 	stop_server
-	[ ! -f "$log" ] || no_sanitizer_report
-	[ ! -f "$T/server.log" ] ||
-	    ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-	    "$T/server.log"
+	no_sanitizer_report "$log" "$T/server.log"
 }
 
 @test "curl --ntlm --login-options AUTH=NTLM retrieves a message byte for byte (spec 4.1)" {

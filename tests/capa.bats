@@ -4,7 +4,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
 CAPA_HEAD=('+OK Capability list follows' TOP UIDL RESP-CODES AUTH-RESP-CODE
     PIPELINING 'EXPIRE NEVER')
 CAPA_TAIL=('IMPLEMENTATION pop3-handler' .)

@@ -5,10 +5,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
-PWREQ='+OK Password required'
-FAIL='-ERR [AUTH] Authentication failed'
-OK0='+OK Logged in, 0 messages (0 octets)'
 PERM='-ERR [SYS/PERM] Unable to switch to the user'
 
 # hashpw PW: a $y$ hash from the handler itself.

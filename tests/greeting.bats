@@ -4,8 +4,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
-
 @test "greeting is exactly '+OK <hostname> POP3 server ready' CRLF (spec 3)" {
 	add_user alice s3cret
 	: | chat

@@ -10,7 +10,6 @@ load helpers/cluster
 
 GREETA='+OK hosta POP3 server ready'
 GREETB='+OK hostb POP3 server ready'
-REFUSED='-ERR [AUTH] Plaintext authentication is disallowed on this connection; use STLS'
 
 # haproxy_start: frontends on $PORT_FE (clients as they are) and
 # $PORT_FE_REMOTE (the client source rewritten to 192.0.2.99, a remote
@@ -78,18 +77,10 @@ two_hosts() {
 }
 
 teardown() {
-	[ -z "${HAPROXY_PID:-}" ] || kill "$HAPROXY_PID" 2>/dev/null || true
-	[ -z "${HAPROXY_PID:-}" ] || wait "$HAPROXY_PID" 2>/dev/null || true
+	# shellcheck disable=SC2086
+	end_pids ${HAPROXY_PID:-}
 	cluster_stop
-	local f
-	for f in "$T"/*.log; do
-		[ -f "$f" ] || continue
-		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"
-		then
-			echo "sanitizer report in $f" >&2
-			return 1
-		fi
-	done
+	no_sanitizer_report "$T"/*.log
 }
 
 @test "logins through haproxy reach both hosts, which serve one Maildir alike (spec 9, 5, 6)" {

@@ -17,18 +17,17 @@ serve_implicit() {
 	add_user alice pw
 	serve_implicit
 	talk "$PORT" quiet:0.5 tls 'QUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" '+OK Bye'
 	grep -qE '^TLSv1\.[23] ' "$T/tlsinfo"
-	wait_exits 1
-	[ "$(exit_status 1)" -eq 0 ]
+	exited_ok 1
 }
 
 @test "implicit-tls: CAPA has USER and SASL PLAIN and no STLS, even with plaintext-auth=never (spec 8, 3)" {
 	add_user alice pw
 	serve_implicit --plaintext-auth=never
 	talk "$PORT" tls 'CAPA\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	capa_lines USER TLS
 	expect_bytes "$GREET" "${CAPA[@]}" '+OK Bye'
 }
@@ -37,7 +36,7 @@ serve_implicit() {
 	add_user alice pw
 	serve_implicit
 	talk "$PORT" tls 'STLS\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" '-ERR TLS is already active' '+OK Bye'
 }
 
@@ -45,7 +44,7 @@ serve_implicit() {
 	alice_with_mail
 	serve_implicit --plaintext-auth=never
 	talk "$PORT" tls 'USER alice\r\nPASS pw\r\nRETR 1\r\nRETR 2\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	{
 		crlf "$GREET" '+OK Password required' "$(logged_in)"
 		retr_reply "$T/msg1.crlf"
@@ -136,7 +135,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	add_user alice pw
 	serve_implicit
 	talk "$PORT" tls 'USER alice\r\nPASS pw\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	wait_exits 1
 	read -r version cipher <"$T/tlsinfo"
 	grep 'event=login ' "$log" >"$T/ev"
@@ -151,7 +150,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	add_user alice pw
 	serve_implicit --timeout-unauth=1
 	talk "$PORT"
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	[ ! -s "$out" ]
 	wait_exits 1
 	[ "$(exit_status 1)" -eq 1 ]
@@ -164,7 +163,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	add_user alice pw
 	serve_implicit --timeout-unauth=1
 	talk "$PORT" hello:40
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	! grep -a -q '+OK' "$out" || false
 	wait_exits 1
 	[ "$(exit_status 1)" -eq 1 ]
@@ -231,7 +230,7 @@ open(sys.argv[1], "wb").write(b"\n".join(l) + b"\n")
 	[ "$cstatus" -eq 3 ]
 	[ ! -s "$out" ]
 	talk --tls-max=1.2 "$PORT" tls 'QUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	grep -q '^TLSv1.2 ' "$T/tlsinfo"
 	expect_bytes "$GREET" '+OK Bye'
 	wait_exits 3

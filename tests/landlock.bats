@@ -8,8 +8,6 @@
 
 load helpers/load
 
-GREET='+OK test.example POP3 server ready'
-PWREQ='+OK Password required'
 FAULT_HANDLER=${FAULT_HANDLER:-$TOP/build/fault/pop3-handler}
 
 setup() {

@@ -5,9 +5,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
-PWREQ='+OK Password required'
-OK0='+OK Logged in, 0 messages (0 octets)'
 TOOLONG='-ERR Command line too long'
 UNKNOWN='-ERR Unknown command'
 NUL='-ERR Command contains a NUL octet'

@@ -18,7 +18,6 @@ setup_file() {
 	    -out "$CERT" 2>/dev/null
 }
 
-GREET='+OK test.example POP3 server ready'
 CAPA_HEAD=('+OK Capability list follows' TOP UIDL RESP-CODES AUTH-RESP-CODE
     PIPELINING 'EXPIRE NEVER')
 CAPA_TAIL=('IMPLEMENTATION pop3-handler' .)

@@ -5,10 +5,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
-FAIL='-ERR [AUTH] Authentication failed'
-OK0='+OK Logged in, 0 messages (0 octets)'
-
 # add_user_extra NAME PASSWORD EXTRA: add_user's line with extra fields.
 add_user_extra() {
 	local hash

@@ -9,8 +9,6 @@
 load helpers/load
 load helpers/proto
 
-FAIL='-ERR [AUTH] Authentication failed'
-
 setup() {
 	common_setup
 	add_user alice s3cret

@@ -5,9 +5,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
-PWREQ='+OK Password required'
-
 setup() {
 	common_setup
 	add_user alice s3cret

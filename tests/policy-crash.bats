@@ -14,13 +14,12 @@ load helpers/load
 load helpers/mail
 
 setup_file() {
-	make -s -C "$TOP" build/fault/pop3-handler >&2
+	fault_build
 }
 
 setup() {
 	common_setup
-	FAULT=$TOP/build/fault/pop3-handler
-	[ -x "$FAULT" ] || skip "build/fault/pop3-handler did not build"
+	fault_or_skip
 }
 
 STATE=pop3-handler-uidlist

@@ -10,15 +10,7 @@ load helpers/cluster
 
 teardown() {
 	cluster_stop
-	local f
-	for f in "$T"/*.log; do
-		[ -f "$f" ] || continue
-		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"
-		then
-			echo "sanitizer report in $f" >&2
-			return 1
-		fi
-	done
+	no_sanitizer_report "$T"/*.log
 }
 
 # alice_extra EXTRA: user alice (password pw) with these extra fields.

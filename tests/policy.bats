@@ -9,10 +9,6 @@
 load helpers/load
 load helpers/mail
 
-GREET='+OK test.example POP3 server ready'
-FAIL='-ERR [AUTH] Authentication failed'
-PWREQ='+OK Password required'
-OK0='+OK Logged in, 0 messages (0 octets)'
 M1=1700000001.M1P1.host
 M2=1700000002.M1P1.host
 M3=1700000003.M1P1.host

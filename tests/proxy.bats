@@ -7,9 +7,6 @@
 
 load helpers/load
 
-GREET='+OK test.example POP3 server ready'
-REFUSED='-ERR [AUTH] Plaintext authentication is disallowed on this connection; use STLS'
-
 # v2sig: the 12-octet PROXY v2 signature.
 v2sig() {
 	printf '\r\n\r\n\0\r\nQUIT\n'

@@ -7,8 +7,6 @@
 
 load helpers/load
 
-GREET='+OK test.example POP3 server ready'
-PWREQ='+OK Password required'
 TEMPAUTH='-ERR [SYS/TEMP] Authentication is temporarily unavailable; try again later'
 NOBOX='-ERR [SYS/TEMP] Unable to open maildrop'
 
@@ -26,7 +24,7 @@ setup() {
 
 teardown() {
 	[ -z "${PRIVROOT:-}" ] || rm -rf "$PRIVROOT"
-	[ ! -f "$log" ] || no_sanitizer_report
+	no_sanitizer_report
 }
 
 # chat_as UID ARGS...: chat, with the handler run as uid/gid UID (the

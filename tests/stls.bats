@@ -46,19 +46,18 @@ setup_file() {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'CAPA\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	capa_lines USER TLS
 	expect_bytes "$GREET" "$BEGIN_TLS" "${CAPA[@]}" '+OK Bye'
 	grep -qE '^TLSv1\.[23] ' "$T/tlsinfo"
-	wait_exits 1
-	[ "$(exit_status 1)" -eq 0 ]
+	exited_ok 1
 }
 
 @test "STLS with plaintext-auth=never: USER and SASL PLAIN appear only after the handshake (spec 8, 1)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	talk "$PORT" 'CAPA\r\n' stls 'CAPA\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	capa_lines STLS
 	local before=("${CAPA[@]}")
 	capa_lines USER TLS
@@ -70,7 +69,7 @@ setup_file() {
 	alice_with_mail
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	talk "$PORT" stls 'USER alice\r\nPASS pw\r\nRETR 1\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	{
 		crlf "$GREET" "$BEGIN_TLS" '+OK Password required' \
 		    "$(logged_in)"
@@ -78,15 +77,14 @@ setup_file() {
 		crlf '+OK Bye'
 	} >"$T/want"
 	expect_file "$T/want"
-	wait_exits 1
-	[ "$(exit_status 1)" -eq 0 ]
+	exited_ok 1
 }
 
 @test "STLS then AUTH PLAIN inside TLS logs in under plaintext-auth=never (spec 8, 4)" {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY" --plaintext-auth=never
 	talk "$PORT" stls "AUTH PLAIN $(printf '\0alice\0pw' | base64 -w0)\r\nQUIT\r\n"
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "$BEGIN_TLS" \
 	    '+OK Logged in, 0 messages (0 octets)' '+OK Bye'
 }
@@ -95,7 +93,7 @@ setup_file() {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'STLS\r\nCAPA\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	capa_lines USER TLS
 	expect_bytes "$GREET" "$BEGIN_TLS" '-ERR TLS is already active' \
 	    "${CAPA[@]}" '+OK Bye'
@@ -105,7 +103,7 @@ setup_file() {
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'USER alice\r\nPASS pw\r\nSTLS\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "$BEGIN_TLS" '+OK Password required' \
 	    '+OK Logged in, 0 messages (0 octets)' \
 	    '-ERR STLS is only valid before login' '+OK Bye'
@@ -199,7 +197,7 @@ open(tdir + "/hs", "w").write(hs + "\n")
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" 'USER alice\r\n' stls 'PASS pw\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" '+OK Password required' "$BEGIN_TLS" \
 	    '-ERR PASS must follow USER' '+OK Bye'
 }
@@ -222,8 +220,7 @@ open(tdir + "/hs", "w").write(hs + "\n")
 		crlf '+OK Bye'
 	} >"$T/want"
 	expect_file "$T/want"
-	wait_exits 1
-	[ "$(exit_status 1)" -eq 0 ]
+	exited_ok 1
 }
 
 # POPLIB: python poplib with STLS; prints CAPA keys, writes RETR lines
@@ -280,7 +277,7 @@ print(p.quit().decode())
 	add_user alice pw
 	serve --tls-cert="$CHAIN" --tls-key="$LEAFKEY"
 	talk --cafile="$ROOT" "$PORT" stls 'QUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "$BEGIN_TLS" '+OK Bye'
 	timeout 10 openssl s_client -starttls pop3 \
 	    -connect "127.0.0.1:$PORT" -CAfile "$ROOT" -verify_return_error \
@@ -353,22 +350,13 @@ print(p.quit().decode())
 
 @test "--check-config reports a mismatched key and a missing cert (exit 2), accepts a good pair (spec 1)" {
 	add_user alice pw
-	status=0
-	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
-	    --tls-cert="$CERT" --tls-key="$OTHERKEY" >"$out" 2>"$log" ||
-	    status=$?
+	check_config --tls-cert="$CERT" --tls-key="$OTHERKEY"
 	[ "$status" -eq 2 ]
 	grep -qiE 'tls-key.*(mismatch|does not match)' "$log"
-	status=0
-	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
-	    --tls-cert="$T/none.pem" --tls-key="$KEY" >"$out" 2>"$log" ||
-	    status=$?
+	check_config --tls-cert="$T/none.pem" --tls-key="$KEY"
 	[ "$status" -eq 2 ]
 	grep -q 'tls-cert' "$log"
-	status=0
-	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
-	    --tls-cert="$CHAIN" --tls-key="$LEAFKEY" >"$out" 2>"$log" ||
-	    status=$?
+	check_config --tls-cert="$CHAIN" --tls-key="$LEAFKEY"
 	[ "$status" -eq 0 ]
 }
 
@@ -447,7 +435,7 @@ print(p.quit().decode())
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk --tls-max=1.2 "$PORT" stls 'QUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	grep -q '^TLSv1.2 ' "$T/tlsinfo"
 	expect_bytes "$GREET" "$BEGIN_TLS" '+OK Bye'
 }
@@ -458,7 +446,7 @@ print(p.quit().decode())
 	add_user alice pw
 	serve --tls-cert="$CERT" --tls-key="$KEY"
 	talk "$PORT" stls 'USER alice\r\nPASS pw\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	wait_exits 1
 	read -r version cipher <"$T/tlsinfo"
 	grep 'event=login ' "$log" >"$T/ev"

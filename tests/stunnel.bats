@@ -140,8 +140,7 @@ print(p.quit().decode())
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "$GREET" ]
 	[ "${lines[2]}" = '(0, 0)' ]
-	wait_exits 1
-	[ "$(exit_status 1)" -eq 0 ]
+	exited_ok 1
 	grep 'event=login ' "$log" | grep -q 'remote=127.0.0.1'
 }
 
@@ -154,8 +153,7 @@ print(p.quit().decode())
 	    'protocol = pop3' 'verifyChain = no'
 	fetch "$T/got1" "pop3://127.0.0.1:$SPORT/1" -u alice:pw
 	same_file "$T/msg1.crlf" "$T/got1"
-	wait_exits 1
-	[ "$(exit_status 1)" -eq 0 ]
+	exited_ok 1
 	grep 'event=login ' "$log" | grep -q 'tls=TLSv1'
 }
 

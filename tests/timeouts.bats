@@ -5,9 +5,6 @@
 load helpers/load
 load helpers/proto
 
-GREET='+OK test.example POP3 server ready'
-PWREQ='+OK Password required'
-OK0='+OK Logged in, 0 messages (0 octets)'
 IDLE='-ERR Autologout; idle for too long'
 
 setup() {

@@ -175,7 +175,7 @@ sys.exit(p.wait(10))
 	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" stls "$PROBE"
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "$BEGIN_TLS" "${REPLIES[@]}"
 }
 
@@ -197,8 +197,7 @@ sys.exit(p.wait(10))
 	probe_refused
 	talk "$PORT" "$PROXY_V1" "$PROBE"
 	expect_bytes "$GREET" "${REPLIES[@]}"
-	wait_exits 1
-	[ "$(exit_status 1)" -eq 0 ]
+	exited_ok 1
 }
 
 @test "plaintext-auth=tls (default), PROXY peer 192.0.2.1: allowed after STLS (spec 1, 8, 9)" {
@@ -207,7 +206,7 @@ sys.exit(p.wait(10))
 	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" "$PROXY_V1" stls "$PROBE"
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "$BEGIN_TLS" "${REPLIES[@]}"
 	wait_exits 1
 	grep 'event=login ' "$log" | grep -q 'remote=192.0.2.1'
@@ -268,7 +267,7 @@ sys.exit(p.wait(10))
 	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" "$PROXY_V1" stls "$PROBE"
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "$BEGIN_TLS" "${REPLIES[@]}"
 }
 
@@ -289,7 +288,7 @@ sys.exit(p.wait(10))
 	capa_lines USER TLS
 	probe_allowed
 	talk "$PORT" "$PROXY_V1" tls "$PROBE"
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "${REPLIES[@]}"
 	wait_exits 1
 	grep 'event=login ' "$log" | grep -q 'remote=192.0.2.1'

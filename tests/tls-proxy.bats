@@ -76,14 +76,10 @@ v2_ssl_bad() {
 HAPROXY_PID=
 
 teardown() {
-	[ -z "$HAPROXY_PID" ] || kill "$HAPROXY_PID" 2>/dev/null || true
-	[ -z "$HAPROXY_PID" ] || wait "$HAPROXY_PID" 2>/dev/null || true
+	# shellcheck disable=SC2086
+	end_pids ${HAPROXY_PID:-}
 	tls_kill_all
-	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" \
-	    2>/dev/null; then
-		echo "sanitizer report in $log" >&2
-		return 1
-	fi
+	no_sanitizer_report "$log"
 }
 
 # haproxy_tls OPTIONS: haproxy ends TLS on $PORT_FE and passes each
@@ -118,7 +114,7 @@ haproxy_tls() {
 	serve --proxy-protocol=yes --plaintext-auth=never
 	haproxy_tls 'proxy-v2-options ssl,ssl-cipher'
 	talk "$PORT_FE" tls 'CAPA\r\nSTLS\r\nUSER alice\r\nPASS s3cret\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	capa_lines USER
 	expect_bytes "$GREET" "${CAPA[@]}" "$NOSTLS" '+OK Password required' \
 	    '+OK Logged in, 0 messages (0 octets)' '+OK Bye'
@@ -131,6 +127,6 @@ haproxy_tls() {
 	serve --proxy-protocol=yes --plaintext-auth=never
 	haproxy_tls ''
 	talk "$PORT_FE" tls 'USER alice\r\nQUIT\r\n'
-	[ "$cstatus" -eq 0 ] || { cat "$T/client.err" >&2; false; }
+	talk_ok
 	expect_bytes "$GREET" "$REFUSED" '+OK Bye'
 }

@@ -251,18 +251,14 @@ refused() {
 	resume "$PORT" tls new again
 	[ "$(results)" = 'reused=False ticket=True reused=True ticket=True' ]
 	cmp "$KF" "$T/key1"
-	status=0
-	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
-	    --tls-cert="$CERT" --tls-key="$KEY" --tls-ticket-key-file="$KF" \
-	    >"$out" 2>"$log" || status=$?
+	check_config --tls-cert="$CERT" --tls-key="$KEY" \
+	    --tls-ticket-key-file="$KF"
 	[ "$status" -eq 0 ]
 }
 
 @test "--check-config does not create a missing key file (spec 8)" {
-	status=0
-	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
-	    --tls-cert="$CERT" --tls-key="$KEY" --tls-ticket-key-file="$KF" \
-	    >"$out" 2>"$log" || status=$?
+	check_config --tls-cert="$CERT" --tls-key="$KEY" \
+	    --tls-ticket-key-file="$KF"
 	[ "$status" -eq 0 ]
 	[ ! -e "$KF" ]
 }

@@ -13,13 +13,12 @@ load helpers/load
 load helpers/mail
 
 setup_file() {
-	make -s -C "$TOP" build/fault/pop3-handler >&2
+	fault_build
 }
 
 setup() {
 	common_setup
-	FAULT=$TOP/build/fault/pop3-handler
-	[ -x "$FAULT" ] || skip "build/fault/pop3-handler did not build"
+	fault_or_skip
 }
 
 M1=1700000001.M1P1.host

@@ -118,12 +118,7 @@ popc() {
 }
 
 cluster_stop() {
-	local p
-	for p in $CLUSTER_PIDS $(cat "$T/handler-pids" 2>/dev/null); do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $CLUSTER_PIDS; do
-		wait "$p" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2046
+	end_pids $CLUSTER_PIDS $(cat "$T/handler-pids" 2>/dev/null)
 	CLUSTER_PIDS=
 }

@@ -5,12 +5,32 @@
 #   PASSWD      the passwd file built by add_user
 #   chat ARGS   runs the handler with stdin from the caller; raw bytes of
 #               its replies land in $out, its log in $log, status in $status
+#   GREET PWREQ FAIL OK0 REFUSED
+#               the greeting for --hostname=test.example and the replies
+#               most tests expect: "+OK Password required", a failed
+#               login, a login to an empty Maildir, plaintext refused
+#   check_config ARGS   --check-config with the test's passwd file:
+#               stdout in $out, stderr in $log, status in $status
+#   end_pids PID...     SIGTERM to processes this test started, then reaps
+#   no_sanitizer_report [FILE...]
+#               fails when ASan/UBSan wrote into one of the files ($log);
+#               every teardown here and in the other helpers runs it
+#
+# Every function below has its own comment; the other helpers (proto,
+# mail, tls, ...) load after this one and name what they add at the top.
 
 # `crlf ... | chat` runs chat in this shell, so $status/$out are set.
 shopt -s lastpipe
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 HANDLER=${HANDLER:-$TOP/pop3-handler}
+
+# The greeting chat's --hostname gives, and the replies most tests expect.
+GREET='+OK test.example POP3 server ready'
+PWREQ='+OK Password required'
+FAIL='-ERR [AUTH] Authentication failed'
+OK0='+OK Logged in, 0 messages (0 octets)'
+REFUSED='-ERR [AUTH] Plaintext authentication is disallowed on this connection; use STLS'
 
 # CAPA's SASL line and AUTH's list with the default auth-mechanisms
 # (spec 4.1): where plaintext is allowed, and where it is not (without
@@ -91,6 +111,14 @@ chat() {
 	    >"$out" 2>"$log" || status=$?
 }
 
+# check_config ARGS...: the handler's --check-config with the test's
+# passwd file; stdout in $out, stderr in $log, exit status in $status.
+check_config() {
+	status=0
+	timeout $((10 * SLOW)) "$HANDLER" --passwd-file="$PASSWD" \
+	    --check-config "$@" >"$out" 2>"$log" || status=$?
+}
+
 # to_crlf FILE: the message as a client holds it after RETR (LF and
 # CRLF become CRLF, a bare CR passes, a last line without newline gets
 # CRLF).
@@ -141,9 +169,33 @@ line_is() {
 	fi
 }
 
-# no_sanitizer_report: fails if ASan/UBSan wrote to the log.
+# no_sanitizer_report [FILE...]: fails, naming the file, when ASan or
+# UBSan wrote a report into one of the FILEs that exist ($log when no
+# FILE is given); files that do not exist are passed over.
 no_sanitizer_report() {
-	! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"
+	local f
+	[ $# -gt 0 ] || set -- "${log:-}"
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+		    "$f"; then
+			echo "sanitizer report in $f" >&2
+			return 1
+		fi
+	done
+}
+
+# end_pids PID...: ends processes this test started, by PID: SIGTERM to
+# each (those already gone are passed over), then reaps the ones that
+# are children of this shell.
+end_pids() {
+	local p
+	for p in "$@"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "$@"; do
+		wait "$p" 2>/dev/null || true
+	done
 }
 
 # login USER PASS: the CRLF lines of a USER/PASS login.
@@ -152,5 +204,5 @@ login() {
 }
 
 teardown() {
-	[ ! -f "$log" ] || no_sanitizer_report
+	no_sanitizer_report
 }

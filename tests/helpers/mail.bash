@@ -12,10 +12,24 @@
 #   expect_after_file N FILE $out from reply line N on equals FILE
 #   sess_*         drive a session step by step through a fifo
 #   to_crlf        (in load.bash) the RFC 1939 transform, in python
+#   fault_build    (from setup_file) makes build/fault/pop3-handler
+#   fault_or_skip  (from setup) $FAULT is that build, or the test skips
 
 # "session ... | chat" must set $status in the test's shell: run the last
 # command of a pipeline in the current shell (bats has no job control).
 shopt -s lastpipe
+
+# fault_build: makes the fault-injection build (-DPOP3_FAULT_INJECTION:
+# POP3_FAULT=<point> raises SIGKILL there); call it from setup_file.
+fault_build() {
+	make -s -C "$TOP" build/fault/pop3-handler >&2
+}
+
+# fault_or_skip: $FAULT is the fault-injection build; skips without it.
+fault_or_skip() {
+	FAULT=$TOP/build/fault/pop3-handler
+	[ -x "$FAULT" ] || skip "build/fault/pop3-handler did not build"
+}
 
 # setup_alice: user alice (password pw) with an empty Maildir in $MD.
 setup_alice() {
@@ -163,16 +177,7 @@ sess_cleanup() {
 teardown() {
 	sess_cleanup
 	[ -z "${SERVER_PID:-}" ] || kill "$SERVER_PID" 2>/dev/null || true
-	local f
-	for f in "$T"/*.log; do
-		[ -f "$f" ] || continue
-		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-		    "$f"; then
-			echo "sanitizer report in $f" >&2
-			return 1
-		fi
-	done
-	[ ! -f "$log" ] || no_sanitizer_report
+	no_sanitizer_report "$T"/*.log "$log"
 }
 
 # is_san: true when $HANDLER is a sanitizer build.

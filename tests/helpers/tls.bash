@@ -38,14 +38,15 @@
 #                      client timeout.  Options: --tls-max=1.1 caps the
 #                      client's version; --cafile=F verifies against F
 #                      (host name localhost)
+#   talk_ok            the last talk ended with status 0; else its
+#                      client errors go to stderr and it fails
+#   exited_ok K        waits for K handler exits; the K-th exited 0
 #   msg_crlf FILE      the message as a client holds it (LF -> CRLF)
 #   py_unverified      python: an SSLContext that does not verify
 
 shopt -s lastpipe
 
-GREET='+OK test.example POP3 server ready'
 BEGIN_TLS='+OK Begin TLS negotiation'
-REFUSED='-ERR [AUTH] Plaintext authentication is disallowed on this connection; use STLS'
 CAPA_HEAD=('+OK Capability list follows' TOP UIDL RESP-CODES AUTH-RESP-CODE
     PIPELINING 'EXPIRE NEVER')
 CAPA_TAIL=('IMPLEMENTATION pop3-handler' .)
@@ -198,138 +199,28 @@ exit_ms() {
 	sed -n "${1}p" "$T/exits" | cut -d' ' -f2
 }
 
-# The scripted TLS client of talk().
-TLS_TALK='
-import codecs, os, socket, ssl, sys, time
-a = sys.argv[1:]
-opts = {}
-while a and a[0].startswith("--"):
-    k, _, v = a.pop(0)[2:].partition("=")
-    opts[k] = v
-port = int(a.pop(0))
-outp, tdir = os.environ["out"], os.environ["T"]
-got = []
-err = open(os.path.join(tdir, "client.err"), "w")
-deadline = time.monotonic() + 20 * int(os.environ.get("SLOW", "1"))
-def left():
-    return max(deadline - time.monotonic(), 0.01)
-def ctx():
-    if "cafile" in opts:
-        c = ssl.create_default_context(cafile=opts["cafile"])
-    else:
-        c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        c.check_hostname = False
-        c.verify_mode = ssl.CERT_NONE
-    if "tls-max" in opts:
-        c.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-        c.maximum_version = {"1.0": ssl.TLSVersion.TLSv1,
-            "1.1": ssl.TLSVersion.TLSv1_1,
-            "1.2": ssl.TLSVersion.TLSv1_2}[opts["tls-max"]]
-        c.set_ciphers("DEFAULT@SECLEVEL=0")
-    return c
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-def finish(rc):
-    with open(outp, "wb") as f:
-        f.write(b"".join(got))
-    err.close()
-    sys.exit(rc)
-def readline():
-    # byte by byte: nothing after the line is taken from the socket
-    line = b""
-    while not line.endswith(b"\n"):
-        s.settimeout(left())
-        b = s.recv(1)
-        if not b:
-            break
-        line += b
-    got.append(line)
-    return line
-hello_cache = []
-def client_hello():
-    if hello_cache:
-        return hello_cache[0]
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    o = ctx().wrap_bio(inb, outb, server_hostname="localhost")
-    try:
-        o.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello_cache.append(outb.read())
-    return hello_cache[0]
-def handshake():
-    global s
-    try:
-        s.settimeout(left())
-        s = ctx().wrap_socket(s, server_hostname="localhost")
-    except (ssl.SSLError, OSError) as e:
-        err.write("handshake failed: %r\n" % (e,))
-        finish(3)
-    with open(os.path.join(tdir, "tlsinfo"), "w") as f:
-        f.write("%s %s\n" % (s.version(), s.cipher()[0]))
-try:
-    for st in a:
-        if st == "stls":
-            s.sendall(b"STLS\r\n")
-            while True:
-                l = readline()
-                if not l:
-                    err.write("EOF before the STLS answer\n")
-                    finish(5)
-                if l.startswith(b"+OK Begin"):
-                    break
-                if l.startswith(b"-ERR"):
-                    err.write("STLS refused\n")
-                    break
-            else:
-                pass
-            if l.startswith(b"+OK Begin"):
-                handshake()
-        elif st == "tls":
-            handshake()
-        elif st.startswith("hello:"):
-            s.sendall(client_hello()[:int(st[6:])])
-        elif st.startswith("hello-octet:"):
-            i = int(st[12:]) - 1
-            s.sendall(client_hello()[i:i + 1])
-        elif st.startswith("quiet:"):
-            # nothing may arrive for this long (plaintext side)
-            s.settimeout(float(st[6:]))
-            try:
-                b = s.recv(65536, socket.MSG_PEEK)
-            except socket.timeout:
-                b = None
-            if b is not None:
-                err.write("unexpected bytes: %r\n" % (b[:200],))
-                if b:
-                    got.append(s.recv(65536))
-                finish(7)
-        elif st.startswith("=") and len(st) > 1:
-            time.sleep(float(st[1:]))
-        elif st.startswith("<") and st[1:].isdigit():
-            for _ in range(int(st[1:])):
-                if not readline():
-                    break
-        else:
-            s.sendall(codecs.escape_decode(st.encode())[0])
-    while True:
-        s.settimeout(left())
-        b = s.recv(65536)
-        if not b:
-            break
-        got.append(b)
-except socket.timeout:
-    err.write("client timeout\n")
-    finish(4)
-except (ssl.SSLError, OSError) as e:
-    err.write("client error: %r\n" % (e,))
-    finish(6)
-finish(0)
-'
-
 # talk [OPTS] PORT STEP...: see the header comment; status in $cstatus.
+# The client is tests/helpers/tls-talk.py.
 talk() {
 	cstatus=0
-	out=$out T=$T timeout 30 python3 -W ignore::DeprecationWarning -c "$TLS_TALK" "$@" || cstatus=$?
+	out=$out T=$T timeout 30 python3 -W ignore::DeprecationWarning \
+	    "$TOP/tests/helpers/tls-talk.py" "$@" || cstatus=$?
+}
+
+# talk_ok: the last talk ended with status 0; else shows why and fails.
+talk_ok() {
+	[ "$cstatus" -eq 0 ] && return 0
+	echo "talk: client status $cstatus" >&2
+	cat "$T/client.err" >&2
+	return 1
+}
+
+# exited_ok K: waits for K handler exits; the K-th exited with status 0.
+exited_ok() {
+	wait_exits "$1"
+	[ "$(exit_status "$1")" -eq 0 ] && return 0
+	echo "handler exit $1: status $(exit_status "$1"), want 0" >&2
+	return 1
 }
 
 # msg_crlf FILE: the message as the client holds it after RETR.
@@ -420,25 +311,12 @@ capa_lines() {
 
 # tls_kill_all: ends every process this test started (by PID).
 tls_kill_all() {
-	local p
-	for p in $TLS_PIDS $(cat "$T/handler-pids" 2>/dev/null); do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $TLS_PIDS; do
-		wait "$p" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2046
+	end_pids $TLS_PIDS $(cat "$T/handler-pids" 2>/dev/null)
 	TLS_PIDS=
 }
 
 teardown() {
 	tls_kill_all
-	local f
-	for f in "$log" "$T"/*.log; do
-		[ -f "$f" ] || continue
-		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-		    "$f"; then
-			echo "sanitizer report in $f" >&2
-			return 1
-		fi
-	done
+	no_sanitizer_report "$log" "$T"/*.log
 }
