@@ -65,24 +65,8 @@ exchange_ok() {
 # gss_server ARGS...: the handler behind systemd-socket-activate on a
 # free port of 127.0.0.1 (which passes only the variables named by -E).
 gss_server() {
-	command -v systemd-socket-activate >/dev/null ||
-	    skip "systemd-socket-activate is not installed"
-	PORT=$(free_port)
-	systemd-socket-activate -E KRB5_CONFIG -E ASAN_OPTIONS \
-	    -E UBSAN_OPTIONS -a --inetd -l "127.0.0.1:$PORT" \
-	    timeout 30 "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
-	    --hostname=localhost --auth-fail-delay=0 "${GSS[@]}" "$@" \
-	    2>"$T/server.log" &
-	SERVER_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		if ss -Hltn "sport = :$PORT" | grep -q LISTEN; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "server did not listen on $PORT" >&2
-	return 1
+	start_server -E KRB5_CONFIG -E ASAN_OPTIONS -E UBSAN_OPTIONS \
+	    --hostname=localhost "${GSS[@]}" "$@"
 }
 
 # handler_pid NAME: the pid of session NAME's handler process itself,

@@ -318,28 +318,6 @@ FAILED=("$GREET" '+ ' '+ CHALLENGE' "$FAIL" '+OK Bye')
 	    "$MALFORMED" '+OK Password required' "$OK0" '+OK Bye'
 }
 
-# start_server ARGS...: the handler behind systemd-socket-activate on a
-# free port of 127.0.0.1 (as in clients.bats).
-start_server() {
-	command -v systemd-socket-activate >/dev/null ||
-	    skip "systemd-socket-activate is not installed"
-	PORT=$(free_port)
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$PORT" \
-	    timeout 30 "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
-	    --hostname=test.example --auth-fail-delay=0 "$@" \
-	    2>"$T/server.log" &
-	SERVER_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		if ss -Hltn "sport = :$PORT" | grep -q LISTEN; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "server did not listen on $PORT" >&2
-	return 1
-}
-
 stop_server() {
 	# shellcheck disable=SC2086
 	end_pids ${SERVER_PID:-}

@@ -6,28 +6,6 @@
 load helpers/load
 load helpers/mail
 
-# start_server ARGS...: the handler behind systemd-socket-activate on a
-# free port of 127.0.0.1; waits (bounded) until it listens.
-start_server() {
-	command -v systemd-socket-activate >/dev/null ||
-	    skip "systemd-socket-activate is not installed"
-	PORT=$(free_port)
-	systemd-socket-activate -a --inetd -l "127.0.0.1:$PORT" \
-	    timeout $((30 * SLOW)) "$HANDLER" --passwd-file="$PASSWD" --log=stderr \
-	    --hostname=test.example --auth-fail-delay=0 "$@" \
-	    2>"$T/server.log" &
-	SERVER_PID=$!
-	local i
-	for i in $(seq 1 $((100 * SLOW))); do
-		if ss -Hltn "sport = :$PORT" | grep -q LISTEN; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "server did not listen on $PORT" >&2
-	return 1
-}
-
 # Messages every client must carry unchanged.  $1: also the ones with
 # bare CRs and an empty message (for the byte-exact clients).
 fill() {

@@ -7,10 +7,7 @@ load helpers/mail
 
 # Three messages in cur/: 6 + 21 + 14 = 41 octets.
 three() {
-	setup_alice
-	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
-	putf cur 1700000002.M1P1.host:2, 'Subject: x\n\nhello\n'
-	putf cur 1700000003.M1P1.host:2, 'S: y\r\n\r\n.dot\r\n'
+	three_msgs
 }
 
 # cur_is NAME...: cur/ holds exactly these files.

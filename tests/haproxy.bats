@@ -17,8 +17,8 @@ GREETB='+OK hostb POP3 server ready'
 # hostb with PROXY v2 headers.
 haproxy_start() {
 	command -v haproxy >/dev/null || skip "haproxy not installed"
-	PORT_FE=$(free_port_)
-	PORT_FE_REMOTE=$(free_port_)
+	PORT_FE=$(free_port)
+	PORT_FE_REMOTE=$(free_port)
 	cat >"$T/haproxy.cfg" <<-EOF
 	global
 	    maxconn 200
@@ -49,15 +49,6 @@ haproxy_start() {
 	done
 	cat "$T/haproxy.out" >&2
 	return 1
-}
-
-free_port_() {
-	python3 -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
 }
 
 # listening PORT: something listens on 127.0.0.1:PORT (/proc/net/tcp).

@@ -5,12 +5,9 @@
 load helpers/load
 load helpers/mail
 
-# Three messages: 6 + 21 + 14 = 41 octets in CRLF form.
+# Three messages: 6 + 21 + 14 = 41 octets in CRLF form, the third in new/.
 three() {
-	setup_alice
-	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
-	putf cur 1700000002.M1P1.host:2, 'Subject: x\n\nhello\n'
-	putf new 1700000003.M1P1.host 'S: y\r\n\r\n.dot\r\n'
+	three_msgs new
 }
 
 @test "login reply counts messages and exact octets (spec 4 success)" {

@@ -251,10 +251,16 @@ lock_left() {
 	uidl_body | awk '{print $2}' | sort -n -c
 }
 
-# full_disk SCRIPT: runs SCRIPT with bash in a private mount namespace
-# where $MAILROOT is a 64 KiB tmpfs; skips when that is impossible.
+# full_disk SCRIPT: adds user alice (password pw) and runs SCRIPT with
+# bash -e in a private mount namespace where $MAILROOT is a 64 KiB tmpfs
+# holding alice's empty Maildir $MD; skips when that is impossible.
+# SCRIPT may use "h" (the handler as chat runs it, stdin to stdout) and
+# "s LINE..." (USER alice, PASS pw, the LINEs, QUIT, each with CRLF).
 full_disk() {
 	local err
+	add_user alice pw
+	MD=$(maildir alice)
+	export MAILROOT MD PASSWD HANDLER T
 	command -v unshare >/dev/null || skip "no unshare"
 	# unshare -m makes / private first, which fails where / is not a
 	# mount point (a chroot): "cannot change root filesystem
@@ -263,21 +269,18 @@ full_disk() {
 	status=0
 	timeout 60 unshare -m bash -c '
 		mount -t tmpfs -o size=64k,mode=755 tmpfs "$MAILROOT" || exit 77
+		set -e
+		mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
+		h() { timeout 20 "$HANDLER" --passwd-file="$PASSWD" \
+		    --log=stderr --hostname=test.example --auth-fail-delay=0; }
+		s() { printf "%s\r\n" "USER alice" "PASS pw" "$@" QUIT; }
 		'"$1" || status=$?
 	[ "$status" -ne 77 ] || skip "cannot mount a tmpfs in a private mount namespace here"
 	[ "$status" -eq 0 ] || { echo "namespace script: status $status" >&2; return 1; }
 }
 
 @test "full disk: login works, sizes exact, no UID reused, temporary UIDLs, the failed write logged (spec 6)" {
-	add_user alice pw
-	MD=$(maildir alice)
-	export MAILROOT MD PASSWD HANDLER T
 	full_disk '
-		set -e
-		mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
-		h() { timeout 20 "$HANDLER" --passwd-file="$PASSWD" \
-		    --log=stderr --hostname=test.example --auth-fail-delay=0; }
-		s() { printf "%s\r\n" "USER alice" "PASS pw" "$@" QUIT; }
 		printf "S: 1\n\none\n" >"$MD/new/1700000001.M1P1.host"
 		printf "S: 2\n\ntwo\n" >"$MD/new/1700000002.M1P1.host"
 		s UIDL | h >"$T/out1" 2>"$T/log1"
@@ -323,15 +326,7 @@ full_disk() {
 }
 
 @test "full disk: DELE and QUIT still remove the marked messages, +OK Bye, logged (spec 5)" {
-	add_user alice pw
-	MD=$(maildir alice)
-	export MAILROOT MD PASSWD HANDLER T
 	full_disk '
-		set -e
-		mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
-		h() { timeout 20 "$HANDLER" --passwd-file="$PASSWD" \
-		    --log=stderr --hostname=test.example --auth-fail-delay=0; }
-		s() { printf "%s\r\n" "USER alice" "PASS pw" "$@" QUIT; }
 		printf "S: 1\n\none\n" >"$MD/new/1700000001.M1P1.host"
 		printf "S: 2\n\ntwo\n" >"$MD/new/1700000002.M1P1.host"
 		s STAT | h >/dev/null 2>&1
@@ -351,12 +346,7 @@ full_disk() {
 
 @test "full disk: a lock file that cannot be written is closed and removed, no descriptor leaks (spec 6)" {
 	command -v strace >/dev/null || skip "no strace"
-	add_user alice pw
-	MD=$(maildir alice)
-	export MAILROOT MD PASSWD HANDLER T
 	full_disk '
-		set -e
-		mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
 		printf "S: 1\n\none\n" >"$MD/new/1700000001.M1P1.host"
 		dd if=/dev/zero of="$MAILROOT/filler" bs=4k 2>/dev/null || true
 		printf "%s\r\n" "USER alice" "PASS pw" UIDL QUIT |

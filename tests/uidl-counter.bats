@@ -191,6 +191,18 @@ race_check() {
 	done
 }
 
+# rebuilt_check N: a UIDL session after the state file was lost or
+# damaged lists N messages in $T/u2, with UIDs increasing and all above
+# those in $T/u1.
+rebuilt_check() {
+	session UIDL | chat
+	[ "$status" -eq 0 ]
+	uids >"$T/u2"
+	[ "$(wc -l <"$T/u2")" -eq "$1" ]
+	increasing "$T/u2"
+	floor_check "$T/u1" "$T/u2"
+}
+
 # floor_check OLD NEW: every UID in NEW is above every UID in OLD.
 floor_check() {
 	local max min
@@ -206,12 +218,7 @@ floor_check() {
 	uids >"$T/u1"
 	rm "$MD/pop3-handler-uidlist"
 	putf new 1700000009.M1P1.host 'new\n'
-	session UIDL | chat
-	[ "$status" -eq 0 ]
-	uids >"$T/u2"
-	[ "$(wc -l <"$T/u2")" -eq 5 ]
-	increasing "$T/u2"
-	floor_check "$T/u1" "$T/u2"
+	rebuilt_check 5
 	grep -qi 'rebuil' "$log"
 	# and the rebuilt file is kept: a third session agrees
 	session UIDL | chat
@@ -228,12 +235,7 @@ floor_check() {
 		head -c 3000 /dev/zero | tr '\0' 'z'
 		printf '\n-5 x\n99999999999999999999999 1700000000.M1P1.host\n'
 	} >"$MD/pop3-handler-uidlist"
-	session UIDL | chat
-	[ "$status" -eq 0 ]
-	uids >"$T/u2"
-	[ "$(wc -l <"$T/u2")" -eq 4 ]
-	increasing "$T/u2"
-	floor_check "$T/u1" "$T/u2"
+	rebuilt_check 4
 	grep -qi 'rebuil' "$log"
 }
 
@@ -248,12 +250,7 @@ floor_check() {
 		tail -n +2 "$MD/pop3-handler-uidlist"
 	} >"$T/state"
 	mv "$T/state" "$MD/pop3-handler-uidlist"
-	session UIDL | chat
-	[ "$status" -eq 0 ]
-	uids >"$T/u2"
-	[ "$(wc -l <"$T/u2")" -eq 4 ]
-	increasing "$T/u2"
-	floor_check "$T/u1" "$T/u2"
+	rebuilt_check 4
 	grep -q 'uidlist rebuilt (bad header)' "$log"
 }
 

@@ -28,10 +28,7 @@ M3=1700000003.M1P1.host
 # three: three messages in cur/ (6 + 21 + 14 octets), numbered by a first
 # login so the state file holds their UIDs.
 three() {
-	setup_alice
-	putf cur "$M1:2," 'a\nb\n'
-	putf cur "$M2:2," 'Subject: x\n\nhello\n'
-	putf cur "$M3:2," 'S: y\r\n\r\n.dot\r\n'
+	three_msgs
 	session UIDL | chat
 	[ "$status" -eq 0 ]
 	uidl_body >"$T/uidl.before"

@@ -11,6 +11,8 @@
 #               login, a login to an empty Maildir, plaintext refused
 #   check_config ARGS   --check-config with the test's passwd file:
 #               stdout in $out, stderr in $log, status in $status
+#   free_port   a TCP port on 127.0.0.1 that was free a moment ago
+#   wait_port PORT      waits (bounded) until 127.0.0.1:PORT listens
 #   end_pids PID...     SIGTERM to processes this test started, then reaps
 #   no_sanitizer_report [FILE...]
 #               fails when ASan/UBSan wrote into one of the files ($log);
@@ -183,6 +185,30 @@ no_sanitizer_report() {
 			return 1
 		fi
 	done
+}
+
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+	python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# wait_port PORT: waits (at most 5 s * SLOW) until a socket listens on
+# 127.0.0.1:PORT (read from /proc/net/tcp: no connection, no iproute2).
+wait_port() {
+	local i hex
+	hex=$(printf '0100007F:%04X' "$1")
+	for i in $(seq 1 $((100 * SLOW))); do
+		awk -v a="$hex" '$2 == a && $4 == "0A" { f = 1 } END { exit !f }' \
+		    /proc/net/tcp && return 0
+		sleep 0.05
+	done
+	echo "nothing listens on 127.0.0.1:$1 after $((5 * SLOW)) s" >&2
+	return 1
 }
 
 # end_pids PID...: ends processes this test started, by PID: SIGTERM to

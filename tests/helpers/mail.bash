@@ -7,10 +7,13 @@
 #
 #   MD             alice's Maildir after setup_alice
 #   setup_alice    user alice, password pw, empty Maildir (new cur tmp)
+#   three_msgs [new]  setup_alice and three messages (41 octets)
 #   put SUB NAME   writes stdin as a message, byte for byte
 #   expect_after N LINE...   $out from reply line N on is exactly LINE...
 #   expect_after_file N FILE $out from reply line N on equals FILE
 #   sess_*         drive a session step by step through a fifo
+#   start_server [-E VAR]... ARGS
+#                  the handler behind systemd-socket-activate on $PORT
 #   to_crlf        (in load.bash) the RFC 1939 transform, in python
 #   fault_build    (from setup_file) makes build/fault/pop3-handler
 #   fault_or_skip  (from setup) $FAULT is that build, or the test skips
@@ -36,6 +39,22 @@ setup_alice() {
 	add_user alice pw "$@"
 	MD=$(maildir alice)
 	mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
+}
+
+# three_msgs [new]: setup_alice, then three messages of 6, 21 and 14
+# octets in CRLF form (41 in all), the third with a dot-stuffed line:
+# 1700000001.M1P1.host:2, and 1700000002.M1P1.host:2, in cur/; the third
+# in cur/ as 1700000003.M1P1.host:2, or with "new" in new/ as
+# 1700000003.M1P1.host.
+three_msgs() {
+	setup_alice
+	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
+	putf cur 1700000002.M1P1.host:2, 'Subject: x\n\nhello\n'
+	if [ "${1:-cur}" = new ]; then
+		putf new 1700000003.M1P1.host 'S: y\r\n\r\n.dot\r\n'
+	else
+		putf cur 1700000003.M1P1.host:2, 'S: y\r\n\r\n.dot\r\n'
+	fi
 }
 
 # put SUB NAME: stdin becomes $MD/SUB/NAME, byte for byte.
@@ -99,14 +118,29 @@ uidl_body() {
 	    on { print }'
 }
 
-# free_port: prints a TCP port on 127.0.0.1 that was free a moment ago.
-free_port() {
-	python3 -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+# start_server [-E VAR]... ARGS...: the handler behind
+# systemd-socket-activate -a --inetd on a free port of 127.0.0.1 ($PORT),
+# one handler under timeout per connection; its stderr in
+# $T/server.log, the listener's pid in $SERVER_PID (teardown ends it).
+# Defaults --passwd-file --log=stderr --hostname=test.example
+# --auth-fail-delay=0 come first, ARGS win.  The listener passes on only
+# the environment variables named by -E.  Waits (bounded) until it
+# listens; skips without systemd-socket-activate.
+start_server() {
+	local env=()
+	while [ "${1:-}" = -E ]; do
+		env+=(-E "$2")
+		shift 2
+	done
+	command -v systemd-socket-activate >/dev/null ||
+	    skip "systemd-socket-activate is not installed"
+	PORT=$(free_port)
+	systemd-socket-activate "${env[@]}" -a --inetd -l "127.0.0.1:$PORT" \
+	    timeout $((30 * SLOW)) "$HANDLER" --passwd-file="$PASSWD" \
+	    --log=stderr --hostname=test.example --auth-fail-delay=0 "$@" \
+	    2>"$T/server.log" &
+	SERVER_PID=$!
+	wait_port "$PORT"
 }
 
 # ---- step-by-step sessions -------------------------------------------

@@ -41,6 +41,8 @@
 #   talk_ok            the last talk ended with status 0; else its
 #                      client errors go to stderr and it fails
 #   exited_ok K        waits for K handler exits; the K-th exited 0
+#   handshake_refused  the first handler exited 1 within 5 s, and logged
+#                      event=error about the handshake
 #   msg_crlf FILE      the message as a client holds it (LF -> CRLF)
 #   py_unverified      python: an SSLContext that does not verify
 
@@ -102,12 +104,7 @@ tls_make_chain() {
 
 # tls_port: a TCP port on 127.0.0.1 that was free a moment ago.
 tls_port() {
-	python3 -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+	free_port
 }
 
 # wait_listen FILE PORT: waits (at most 5 s) until FILE says the
@@ -120,20 +117,6 @@ wait_listen() {
 	done
 	echo "no listener on 127.0.0.1:$2 after 5 s" >&2
 	cat "$1" >&2
-	return 1
-}
-
-# wait_port PORT: waits (at most 5 s) until a socket listens on
-# 127.0.0.1:PORT (read from /proc/net/tcp: no connection, no iproute2).
-wait_port() {
-	local i hex
-	hex=$(printf '0100007F:%04X' "$1")
-	for i in $(seq 1 $((100 * SLOW))); do
-		awk -v a="$hex" '$2 == a && $4 == "0A" { f = 1 } END { exit !f }' \
-		    /proc/net/tcp && return 0
-		sleep 0.05
-	done
-	echo "nothing listens on 127.0.0.1:$1 after 5 s" >&2
 	return 1
 }
 
@@ -221,6 +204,15 @@ exited_ok() {
 	[ "$(exit_status "$1")" -eq 0 ] && return 0
 	echo "handler exit $1: status $(exit_status "$1"), want 0" >&2
 	return 1
+}
+
+# handshake_refused: the first handler exited 1 within 5 s of its start
+# and logged an event=error line about the handshake.
+handshake_refused() {
+	wait_exits 1
+	[ "$(exit_status 1)" -eq 1 ]
+	[ "$(exit_ms 1)" -lt 5000 ]
+	grep 'event=error' "$log" | grep -qi 'handshake'
 }
 
 # msg_crlf FILE: the message as the client holds it after RETR.
