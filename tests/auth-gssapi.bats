@@ -343,16 +343,8 @@ delivered_intact() {
 }
 
 @test "fetchmail --auth gssapi delivers the message intact" {
-	command -v fetchmail >/dev/null || skip "fetchmail is not installed"
+	fetchmail_mda
 	gss_server
-	mkdir -p "$T/fm" "$T/fmhome"
-	chmod 700 "$T/fmhome"
-	cat >"$T/mda" <<-EOF
-	#!/bin/sh
-	n=\$(ls "$T/fm" | wc -l)
-	cat >"$T/fm/\$((n + 1))"
-	EOF
-	chmod 755 "$T/mda"
 	HOME=$T FETCHMAILHOME=$T/fmhome timeout 60 fetchmail --nosyslog \
 	    -f /dev/null --idfile "$T/fmhome/ids" --protocol pop3 \
 	    --service "$PORT" --auth gssapi --user alice --sslproto '' \

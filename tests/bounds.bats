@@ -345,9 +345,7 @@ big() {
 # hostile_root: a 0755 directory outside bats' 0700 tree for a Maildir
 # that uid 65534 can reach; alice is that uid when we are root.
 hostile_root() {
-	PRIVROOT=$(mktemp -d /tmp/pop3-bounds.XXXXXX)
-	chmod 755 "$PRIVROOT"
-	MAILROOT=$PRIVROOT
+	priv_mailroot bounds
 	if [ "$(id -u)" = 0 ]; then
 		setup_alice 65534 65534
 		chown -R 65534:65534 "$MAILROOT/alice"

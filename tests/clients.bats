@@ -117,15 +117,7 @@ sys.stdout.buffer.write(b"".join(out))' >"$MD/new/1700000004.M1P1.host"
 # fetchmail_run ARGS...: one fetchmail poll of alice on $PORT, every
 # message piped to an MDA that stores it as $T/fm/N.
 fetchmail_run() {
-	command -v fetchmail >/dev/null || skip "fetchmail is not installed"
-	mkdir -p "$T/fm" "$T/fmhome"
-	chmod 700 "$T/fmhome"
-	cat >"$T/mda" <<-EOF
-	#!/bin/sh
-	n=\$(ls "$T/fm" | wc -l)
-	cat >"$T/fm/\$((n + 1))"
-	EOF
-	chmod 755 "$T/mda"
+	fetchmail_mda
 	cat >"$T/fetchmailrc" <<-EOF
 	set no bouncemail
 	poll 127.0.0.1 with proto POP3 service $PORT auth password

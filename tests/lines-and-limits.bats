@@ -21,6 +21,14 @@ user_line_of() {
 	printf '\r\n'
 }
 
+# command_line N LIMIT REPLY: under --max-command-length=LIMIT, a USER
+# line of N octets gets exactly REPLY, and QUIT its +OK Bye.
+command_line() {
+	{ user_line_of "$1"; crlf QUIT; } | chat --max-command-length="$2"
+	[ "$status" -eq 0 ]
+	expect_bytes "$GREET" "$3" '+OK Bye'
+}
+
 @test "CRLF line ends are accepted (spec 2)" {
 	printf 'USER alice\r\nPASS s3cret\r\nQUIT\r\n' | chat
 	[ "$status" -eq 0 ]
@@ -46,27 +54,19 @@ user_line_of() {
 }
 
 @test "--max-command-length=255: a 255-octet line is accepted (spec 2, 2.1.2)" {
-	{ user_line_of 255; crlf QUIT; } | chat --max-command-length=255
-	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "$PWREQ" '+OK Bye'
+	command_line 255 255 "$PWREQ"
 }
 
 @test "--max-command-length=255: a 256-octet line is too long (spec 2, 2.1.2)" {
-	{ user_line_of 256; crlf QUIT; } | chat --max-command-length=255
-	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
+	command_line 256 255 "$TOOLONG"
 }
 
 @test "--max-command-length=8192: an 8192-octet line is accepted (spec 2, E0006)" {
-	{ user_line_of 8192; crlf QUIT; } | chat --max-command-length=8192
-	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "$PWREQ" '+OK Bye'
+	command_line 8192 8192 "$PWREQ"
 }
 
 @test "--max-command-length=8192: an 8193-octet line is too long (spec 2, E0006)" {
-	{ user_line_of 8193; crlf QUIT; } | chat --max-command-length=8192
-	[ "$status" -eq 0 ]
-	expect_bytes "$GREET" "$TOOLONG" '+OK Bye'
+	command_line 8193 8192 "$TOOLONG"
 }
 
 @test "the over-long line's tail is discarded, never run as a command (spec 2)" {

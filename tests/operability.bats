@@ -190,9 +190,10 @@ if pid == 0:
     os.execv(handler, [handler, "--hash-password"])
 got = b""
 def read_until(pat, limit=15):
+    # pat None: read to EOF
     global got
     end = time.monotonic() + limit
-    while pat not in got and time.monotonic() < end:
+    while (pat is None or pat not in got) and time.monotonic() < end:
         try:
             b = os.read(fd, 4096)
         except OSError:
@@ -200,19 +201,12 @@ def read_until(pat, limit=15):
         if not b:
             break
         got += b
-    return pat in got
+    return pat is None or pat in got
 for i, inp in enumerate(sys.argv[3:]):
     if not read_until(b"assword: " * 1 if i == 0 else b"Retype password: "):
         break
     os.write(fd, inp.encode() + b"\n")
-while True:
-    try:
-        b = os.read(fd, 4096)
-    except OSError:
-        break
-    if not b:
-        break
-    got += b
+read_until(None, 60)
 _, st = os.waitpid(pid, 0)
 open(tty, "wb").write(got)
 sys.exit(os.waitstatus_to_exitcode(st))

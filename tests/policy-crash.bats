@@ -18,8 +18,7 @@ setup_file() {
 }
 
 setup() {
-	common_setup
-	fault_or_skip
+	fault_setup
 }
 
 STATE=pop3-handler-uidlist

@@ -9,11 +9,7 @@ load helpers/mail
 setup() {
 	common_setup
 	[ "$(id -u)" = 0 ] || skip "needs root"
-	# bats' temporary directories are 0700: keep the mail where uid 4242
-	# can reach it.
-	PRIVROOT=$(mktemp -d /tmp/pop3-priv.XXXXXX)
-	chmod 755 "$PRIVROOT"
-	MAILROOT=$PRIVROOT
+	priv_mailroot priv
 }
 
 teardown() {

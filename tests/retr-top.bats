@@ -180,39 +180,33 @@ sys.stdout.buffer.write(bytes(out[:n]))
 	top_is '' 3 ''
 }
 
-@test "TOP without a line count is an error (spec 3 TOP)" {
+# top_error COMMAND REPLY: alice with one message; COMMAND after the
+# login gets exactly REPLY, and QUIT its +OK Bye.
+top_error() {
 	setup_alice
 	putf cur 1700000001.M1P1.host:2, "$MSG"
-	session 'TOP 1' | chat
-	expect_after 4 '-ERR Missing line count' '+OK Bye'
+	session "$1" | chat
+	expect_after 4 "$2" '+OK Bye'
+}
+
+@test "TOP without a line count is an error (spec 3 TOP)" {
+	top_error 'TOP 1' '-ERR Missing line count'
 }
 
 @test "TOP n x is not a number (spec 3 TOP)" {
-	setup_alice
-	putf cur 1700000001.M1P1.host:2, "$MSG"
-	session 'TOP 1 x' | chat
-	expect_after 4 '-ERR Invalid line count: not a number' '+OK Bye'
+	top_error 'TOP 1 x' '-ERR Invalid line count: not a number'
 }
 
 @test "TOP n -1 is not a number (spec 3 TOP)" {
-	setup_alice
-	putf cur 1700000001.M1P1.host:2, "$MSG"
-	session 'TOP 1 -1' | chat
-	expect_after 4 '-ERR Invalid line count: not a number' '+OK Bye'
+	top_error 'TOP 1 -1' '-ERR Invalid line count: not a number'
 }
 
 @test "TOP n 2x has trailing characters (spec 3 TOP)" {
-	setup_alice
-	putf cur 1700000001.M1P1.host:2, "$MSG"
-	session 'TOP 1 2x' | chat
-	expect_after 4 '-ERR Invalid line count: trailing characters' '+OK Bye'
+	top_error 'TOP 1 2x' '-ERR Invalid line count: trailing characters'
 }
 
 @test "TOP n with a line count overflowing 64 bits is too large (spec 3 TOP)" {
-	setup_alice
-	putf cur 1700000001.M1P1.host:2, "$MSG"
-	session 'TOP 1 999999999999999999999999999999' | chat
-	expect_after 4 '-ERR Invalid line count: too large' '+OK Bye'
+	top_error 'TOP 1 999999999999999999999999999999' '-ERR Invalid line count: too large'
 }
 
 @test "TOP without arguments or with three is an error (spec 2)" {

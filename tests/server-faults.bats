@@ -13,11 +13,7 @@ NOBOX='-ERR [SYS/TEMP] Unable to open maildrop'
 setup() {
 	common_setup
 	[ "$(id -u)" = 0 ] || skip "needs root"
-	# bats' temporary directories are 0700: keep the files where uids
-	# 4242 and 4243 can reach them.
-	PRIVROOT=$(mktemp -d /tmp/pop3-fault.XXXXXX)
-	chmod 755 "$PRIVROOT"
-	MAILROOT=$PRIVROOT
+	priv_mailroot fault
 	PASSWD=$PRIVROOT/passwd
 	: >"$PASSWD"
 }

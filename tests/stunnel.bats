@@ -46,24 +46,6 @@ exec_lines() {
 	    "execArgs = timeout 30 $HANDLER --passwd-file=$PASSWD --log=stderr --hostname=test.example --auth-fail-delay=0 $*")
 }
 
-POP3SSL='
-import poplib, ssl, sys
-port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-c.check_hostname = False
-c.verify_mode = ssl.CERT_NONE
-p = poplib.POP3_SSL("127.0.0.1", port, context=c, timeout=10)
-print(p.getwelcome().decode())
-print(" ".join(sorted(p.capa())))
-try:
-    p.user(user)
-    p.pass_(pw)
-    print(p.stat())
-except poplib.error_proto as e:
-    print(e.args[0].decode())
-print(p.quit().decode())
-'
-
 # ---- (a) exec mode -----------------------------------------------------
 
 @test "stunnel exec mode, secured=yes: curl -k pop3s:// fetches both messages byte-exact (spec 1, 8, 10)" {
@@ -81,8 +63,7 @@ print(p.quit().decode())
 	add_user alice pw
 	exec_lines --secured=yes --plaintext-auth=never
 	stunnel_start "${EXEC[@]}"
-	run timeout 20 python3 -c "$POP3SSL" "$SPORT" alice pw
-	echo "$output" >&2
+	pop3ssl "$SPORT" alice pw
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "$GREET" ]
 	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL USER' ]
@@ -94,8 +75,7 @@ print(p.quit().decode())
 	add_user alice pw
 	exec_lines --plaintext-auth=never
 	stunnel_start "${EXEC[@]}"
-	run timeout 20 python3 -c "$POP3SSL" "$SPORT" alice pw
-	echo "$output" >&2
+	pop3ssl "$SPORT" alice pw
 	[ "$status" -eq 0 ]
 	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL' ]
 	[ "${lines[2]}" = "$REFUSED" ]
@@ -122,8 +102,7 @@ print(p.quit().decode())
 	add_user alice pw
 	serve --secured=yes --plaintext-auth=never
 	stunnel_start "cert = $CERT" "key = $KEY" "connect = 127.0.0.1:$PORT"
-	run timeout 20 python3 -c "$POP3SSL" "$SPORT" alice pw
-	echo "$output" >&2
+	pop3ssl "$SPORT" alice pw
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "$GREET" ]
 	[ "${lines[1]}" = 'AUTH-RESP-CODE EXPIRE IMPLEMENTATION PIPELINING RESP-CODES SASL TOP UIDL USER' ]
@@ -135,8 +114,7 @@ print(p.quit().decode())
 	serve --secured=yes --plaintext-auth=never --proxy-protocol=yes
 	stunnel_start "cert = $CERT" "key = $KEY" "connect = 127.0.0.1:$PORT" \
 	    'protocol = proxy'
-	run timeout 20 python3 -c "$POP3SSL" "$SPORT" alice pw
-	echo "$output" >&2
+	pop3ssl "$SPORT" alice pw
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "$GREET" ]
 	[ "${lines[2]}" = '(0, 0)' ]

@@ -17,8 +17,7 @@ setup_file() {
 }
 
 setup() {
-	common_setup
-	fault_or_skip
+	fault_setup
 }
 
 M1=1700000001.M1P1.host

@@ -11,6 +11,7 @@
 #               login, a login to an empty Maildir, plaintext refused
 #   check_config ARGS   --check-config with the test's passwd file:
 #               stdout in $out, stderr in $log, status in $status
+#   priv_mailroot NAME  $MAILROOT in a 0755 /tmp directory ($PRIVROOT)
 #   free_port   a TCP port on 127.0.0.1 that was free a moment ago
 #   wait_port PORT      waits (bounded) until 127.0.0.1:PORT listens
 #   end_pids PID...     SIGTERM to processes this test started, then reaps
@@ -185,6 +186,16 @@ no_sanitizer_report() {
 			return 1
 		fi
 	done
+}
+
+# priv_mailroot NAME: $PRIVROOT, a new 0755 directory /tmp/pop3-NAME.*
+# outside bats' 0700 tree, becomes $MAILROOT, so that the uids the
+# handler switches to can reach the Maildirs; remove it in teardown
+# with: [ -z "${PRIVROOT:-}" ] || rm -rf "$PRIVROOT".
+priv_mailroot() {
+	PRIVROOT=$(mktemp -d "/tmp/pop3-$1.XXXXXX")
+	chmod 755 "$PRIVROOT"
+	MAILROOT=$PRIVROOT
 }
 
 # free_port: a TCP port on 127.0.0.1 that was free a moment ago.

@@ -12,11 +12,13 @@
 #   expect_after N LINE...   $out from reply line N on is exactly LINE...
 #   expect_after_file N FILE $out from reply line N on equals FILE
 #   sess_*         drive a session step by step through a fifo
+#   fetchmail_mda  $T/mda stores each message as $T/fm/N (or skips)
 #   start_server [-E VAR]... ARGS
 #                  the handler behind systemd-socket-activate on $PORT
 #   to_crlf        (in load.bash) the RFC 1939 transform, in python
 #   fault_build    (from setup_file) makes build/fault/pop3-handler
-#   fault_or_skip  (from setup) $FAULT is that build, or the test skips
+#   fault_setup    (from setup) common_setup; $FAULT is that build, or
+#                  the test skips
 
 # "session ... | chat" must set $status in the test's shell: run the last
 # command of a pipeline in the current shell (bats has no job control).
@@ -28,8 +30,10 @@ fault_build() {
 	make -s -C "$TOP" build/fault/pop3-handler >&2
 }
 
-# fault_or_skip: $FAULT is the fault-injection build; skips without it.
-fault_or_skip() {
+# fault_setup: common_setup, and $FAULT the fault-injection build; skips
+# without it.
+fault_setup() {
+	common_setup
 	FAULT=$TOP/build/fault/pop3-handler
 	[ -x "$FAULT" ] || skip "build/fault/pop3-handler did not build"
 }
@@ -55,6 +59,21 @@ three_msgs() {
 	else
 		putf cur 1700000003.M1P1.host:2, 'S: y\r\n\r\n.dot\r\n'
 	fi
+}
+
+# fetchmail_mda: skips without fetchmail; else makes $T/fmhome (for
+# FETCHMAILHOME) and $T/mda, an MDA that stores each message it is given
+# as $T/fm/1, $T/fm/2, ...
+fetchmail_mda() {
+	command -v fetchmail >/dev/null || skip "fetchmail is not installed"
+	mkdir -p "$T/fm" "$T/fmhome"
+	chmod 700 "$T/fmhome"
+	cat >"$T/mda" <<-EOF
+	#!/bin/sh
+	n=\$(ls "$T/fm" | wc -l)
+	cat >"$T/fm/\$((n + 1))"
+	EOF
+	chmod 755 "$T/mda"
 }
 
 # put SUB NAME: stdin becomes $MD/SUB/NAME, byte for byte.

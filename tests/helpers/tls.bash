@@ -41,8 +41,15 @@
 #   talk_ok            the last talk ended with status 0; else its
 #                      client errors go to stderr and it fails
 #   exited_ok K        waits for K handler exits; the K-th exited 0
+#   exit_between K STATUS MIN MAX
+#                      the K-th handler exit had STATUS after MIN..MAX-1 ms
+#   login_event_tls    one event=login line for alice, with the client's
+#                      TLS protocol and cipher; left in $T/ev
 #   handshake_refused  the first handler exited 1 within 5 s, and logged
 #                      event=error about the handshake
+#   pop3ssl PORT USER PASS [DST]
+#                      poplib over implicit TLS (tests/helpers/pop3ssl.py)
+#                      under bats' run: $status, $lines
 #   msg_crlf FILE      the message as a client holds it (LF -> CRLF)
 #   py_unverified      python: an SSLContext that does not verify
 
@@ -206,6 +213,30 @@ exited_ok() {
 	return 1
 }
 
+# exit_between K STATUS MIN MAX: waits for K handler exits; the K-th
+# exited with STATUS, MIN to MAX-1 milliseconds after its start.
+exit_between() {
+	wait_exits "$1"
+	[ "$(exit_status "$1")" -eq "$2" ]
+	[ "$(exit_ms "$1")" -ge "$3" ]
+	[ "$(exit_ms "$1")" -lt "$4" ]
+}
+
+# login_event_tls: the handler logged exactly one event=login line, for
+# alice, with the protocol and cipher the client saw ($T/tlsinfo); the
+# line is left in $T/ev.
+login_event_tls() {
+	local version cipher
+	wait_exits 1
+	read -r version cipher <"$T/tlsinfo"
+	grep 'event=login ' "$log" >"$T/ev"
+	cat "$T/ev" >&2
+	[ "$(wc -l <"$T/ev")" -eq 1 ]
+	grep -q "user=alice" "$T/ev"
+	grep -q "tls=$version" "$T/ev"
+	grep -q "$cipher" "$T/ev"
+}
+
 # handshake_refused: the first handler exited 1 within 5 s of its start
 # and logged an event=error line about the handshake.
 handshake_refused() {
@@ -213,6 +244,14 @@ handshake_refused() {
 	[ "$(exit_status 1)" -eq 1 ]
 	[ "$(exit_ms 1)" -lt 5000 ]
 	grep 'event=error' "$log" | grep -qi 'handshake'
+}
+
+# pop3ssl PORT USER PASS [DST]: bats' run of tests/helpers/pop3ssl.py
+# (poplib over implicit TLS: greeting, CAPA, login, RETR 1 into DST or
+# STAT, QUIT) under timeout; its lines in $lines, also on stderr.
+pop3ssl() {
+	run timeout 20 python3 "$TOP/tests/helpers/pop3ssl.py" "$@"
+	echo "$output" >&2
 }
 
 # msg_crlf FILE: the message as the client holds it after RETR.
