@@ -289,14 +289,8 @@ mpop_gss() {
 	command -v mpop >/dev/null || skip "mpop is not installed"
 	mpop --version | grep -q 'gssapi' ||
 	    skip "mpop is built without GSSAPI"
-	mkdir -p "$T/mp"
-	cat >"$T/mda" <<-EOF
-	#!/bin/sh
-	n=\$(ls "$T/mp" | wc -l)
-	cat >"$T/mp/\$((n + 1))"
-	EOF
-	chmod 755 "$T/mda"
-	cat >"$T/mpoprc" <<-EOF
+	store_mda "$T/mda" "$T/mp"
+	mpop_rc "$@" <<-EOF
 	account default
 	host localhost
 	port $PORT
@@ -307,11 +301,6 @@ mpop_gss() {
 	only_new off
 	uidls_file $T/mpop-uidls
 	EOF
-	chmod 600 "$T/mpoprc"
-	HOME=$T timeout 60 mpop -C "$T/mpoprc" "$@" >"$T/mpop.out" 2>&1 || {
-		cat "$T/mpop.out" >&2
-		return 1
-	}
 }
 
 # The delivered file ends with the message in LF form (mpop and

@@ -173,14 +173,8 @@ lf_tail_check() {
 # to an MDA that stores it as $T/mp/N.
 mpop_run() {
 	command -v mpop >/dev/null || skip "mpop is not installed"
-	mkdir -p "$T/mp"
-	cat >"$T/mda2" <<-EOF
-	#!/bin/sh
-	n=\$(ls "$T/mp" | wc -l)
-	cat >"$T/mp/\$((n + 1))"
-	EOF
-	chmod 755 "$T/mda2"
-	cat >"$T/mpoprc" <<-EOF
+	store_mda "$T/mda2" "$T/mp"
+	mpop_rc "$@" <<-EOF
 	account default
 	host 127.0.0.1
 	port $PORT
@@ -192,11 +186,6 @@ mpop_run() {
 	only_new off
 	uidls_file $T/mpop-uidls
 	EOF
-	chmod 600 "$T/mpoprc"
-	HOME=$T timeout 60 mpop -C "$T/mpoprc" "$@" >"$T/mpop.out" 2>&1 || {
-		cat "$T/mpop.out" >&2
-		return 1
-	}
 }
 
 @test "mpop in keep mode delivers every message intact (spec 3 RETR)" {

@@ -13,6 +13,8 @@
 #   expect_after_file N FILE $out from reply line N on equals FILE
 #   sess_*         drive a session step by step through a fifo
 #   fetchmail_mda  $T/mda stores each message as $T/fm/N (or skips)
+#   store_mda MDA DIR   an MDA script that stores messages as DIR/N
+#   mpop_rc ARGS...     one mpop run, its mpoprc from stdin
 #   start_server [-E VAR]... ARGS
 #                  the handler behind systemd-socket-activate on $PORT
 #   to_crlf        (in load.bash) the RFC 1939 transform, in python
@@ -66,14 +68,33 @@ three_msgs() {
 # as $T/fm/1, $T/fm/2, ...
 fetchmail_mda() {
 	command -v fetchmail >/dev/null || skip "fetchmail is not installed"
-	mkdir -p "$T/fm" "$T/fmhome"
+	mkdir -p "$T/fmhome"
 	chmod 700 "$T/fmhome"
-	cat >"$T/mda" <<-EOF
+	store_mda "$T/mda" "$T/fm"
+}
+
+# store_mda MDA DIR: MDA becomes a script that stores each message it is
+# given on stdin as DIR/1, DIR/2, ... (DIR is made now).
+store_mda() {
+	mkdir -p "$2"
+	cat >"$1" <<-EOF
 	#!/bin/sh
-	n=\$(ls "$T/fm" | wc -l)
-	cat >"$T/fm/\$((n + 1))"
+	n=\$(ls "$2" | wc -l)
+	cat >"$2/\$((n + 1))"
 	EOF
-	chmod 755 "$T/mda"
+	chmod 755 "$1"
+}
+
+# mpop_rc ARGS...: one mpop run with ARGS, its configuration $T/mpoprc
+# (mode 600) read from stdin, HOME=$T; its output in $T/mpop.out, shown
+# when it fails.
+mpop_rc() {
+	cat >"$T/mpoprc"
+	chmod 600 "$T/mpoprc"
+	HOME=$T timeout 60 mpop -C "$T/mpoprc" "$@" >"$T/mpop.out" 2>&1 || {
+		cat "$T/mpop.out" >&2
+		return 1
+	}
 }
 
 # put SUB NAME: stdin becomes $MD/SUB/NAME, byte for byte.
