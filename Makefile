@@ -86,20 +86,16 @@ CHECK_BATS = bats --tap $(if $(shell command -v parallel),--jobs $(CHECK_JOBS) \
 	--no-parallelize-within-files)
 
 # make test: the quick part of the suite for the edit-compile-test loop:
-# the files in QUICK_TESTS drive the handler over pipes and socketpairs
-# and replay the fuzz corpus; they need no root (the few tests that do
-# skip without it), no servers (Dovecot, HAProxy, stunnel, a KDC,
-# systemd-nspawn, systemd-socket-activate listeners) and nothing beyond
-# the build dependencies.  The plain build only; HANDLER=build/san/pop3-handler
-# runs it against the sanitizer build.  `make check` stays the whole suite.
-QUICK_TESTS = greeting capa auth-plain auth-userpass cli cli-hash config \
-	settings doc stat-list retr-top sizes lines-and-limits pipelining \
-	dele-rset-update snapshot-races readahead uidl-counter uidl-filename \
-	passwd-extra policy operability landlock update-crash policy-crash \
-	fuzz-corpus
+# the bats files tagged "# bats file_tags=quick" (their second line).
+# They drive the handler over pipes and socketpairs and replay the fuzz
+# corpus; they need no root (the few tests that do skip without it), no
+# servers (Dovecot, HAProxy, stunnel, a KDC, systemd-nspawn, socket-
+# activated listeners) and nothing beyond the build's packages.  Plain
+# build; HANDLER=build/san/pop3-handler runs them against the sanitizer
+# build.  `make check` stays the whole suite, tags or not.
 test: all $(B)/fault/pop3-handler
-	bats $(if $(shell command -v parallel),--jobs $(CHECK_JOBS) \
-		--no-parallelize-within-files) $(QUICK_TESTS:%=tests/%.bats)
+	bats --filter-tags quick $(if $(shell command -v parallel),--jobs \
+		$(CHECK_JOBS) --no-parallelize-within-files) tests/*.bats
 
 check: deps lint all $(B)/san/pop3-handler $(B)/fault/pop3-handler \
 	$(B)/scram-client

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # spec 4 AUTH PLAIN (RFC 5034, RFC 4616).
 
 load helpers/load

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # spec 4: USER/PASS, the passwd file, locked accounts, name checks.
 
 load helpers/load

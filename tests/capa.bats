@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # spec 3 CAPA (RFC 2449): the capability list in each state.
 
 load helpers/load

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # spec 1: --config=FILE, precedence, --check-config, --hash-password.
 
 load helpers/load

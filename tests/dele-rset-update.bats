@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # DELE marks, RSET unmarks, QUIT in TRANSACTION enters UPDATE and unlinks
 # exactly the marked messages; any other end removes nothing (spec 3, 5).
 

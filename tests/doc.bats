@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # doc/ is the reference that comments and test names cite (style 3.7,
 # doc/README.md): its section numbers stay put, every citation of the
 # forms "spec N", "style N" and "doc/<file>.md N" names a section that

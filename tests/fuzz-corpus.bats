@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # style 3.10: every seed and every crash ever found in fuzz/corpus/<t>/
 # replays clean through the gcc ASan/UBSan build of its harness
 # (fuzz/fuzz_<t>.c, built with -DFUZZ_REPLAY by `make fuzz-replay`).

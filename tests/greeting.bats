@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # spec 3: the greeting and QUIT in AUTHORIZATION; spec 1 exit statuses.
 
 load helpers/load

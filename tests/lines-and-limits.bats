@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # spec 2 wire rules: line ends, line length, NUL, bad commands, state
 # errors, reply length (C0001), informational text (V0001).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # spec 2 PIPELINING (RFC 2449): commands sent in one write are all
 # answered, in order, and the replies are coalesced.
 

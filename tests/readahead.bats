@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # Readahead (doc/design.md 6): after RETR n, while the client reads the answer,
 # the handler reads and transforms message n+1.  RETR n+1 must still
 # answer exactly what it would without it (spec 3 RETR), and a message

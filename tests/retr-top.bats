@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # RETR and TOP: the RFC 1939 transform (CRLF, dot-stuffing, the final
 # line), exact +OK sizes, TOP line counts and their errors (spec 3, 5).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # Exact sizes: what STAT/LIST report is what a client holds after
 # un-stuffing RETR; ,W=<n> and the state file's cache spare reading the
 # message (spec 3 RETR, 6 exact sizes).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # No exclusive lock: two sessions of one user at once; the snapshot
 # ignores later additions, flag changes and removals (spec 5; 2.1.3,
 # C0004).  Session A is driven step by step through a fifo.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # STAT, LIST and LIST n: exact CRLF sizes, deleted messages, argument
 # errors, and the entries of a Maildir that are not messages (spec 3, 5).
 

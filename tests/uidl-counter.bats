@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # uidl = counter (default): decimal UIDs that increase with arrival, stay
 # the same across sessions, are never reused, survive concurrent first
 # logins and a lost or corrupt state file (spec 5, 6; C0007-C0009).

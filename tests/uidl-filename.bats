@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# bats file_tags=quick
 # uidl = filename: the unique base name (before ':') in delivery order,
 # or a stable digest for a name outside 1-70 octets of 0x21-0x7E
 # (spec 5, 6; RFC 1939 UIDL).
