@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # spec 1 --hash-password, spec 4 passwd-file details (schemes, bounds,
 # identities) and spec 9 log hygiene, through the binary.
 

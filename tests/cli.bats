@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # spec 1: command line, helper modes, exit statuses of a bad configuration.
 
 load helpers/load

@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # style 3.8, doc/design.md 3: after the privilege drop and the snapshot the handler
 # confines itself with Landlock to the user's Maildir.  The whole suite
 # runs with the sandbox on; these tests show that it is on, that the

@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # spec 1, 4, 8, 9, the behaviour an administrator sees: STLS refused where the
 # transport is already protected (spec 8), log-retrievals (spec 9), the
 # penalty wait at info, locked accounts named, the penalty directory,

@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # spec 4 and 4.2: Dovecot's eight passwd fields and the extra fields;
 # spec 4.1: AUTH LOGIN, application passwords and auth-mechanisms.
 

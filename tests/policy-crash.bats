@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # EXPIRE under crashes (spec 4.3, 5): expired messages join the DELE'd
 # ones in UPDATE's intent list, after the first retrievals are stored
 # under the lock.  A handler killed at any step of that (the state file

@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # Per-user policy (spec 4.2, 4.3): nologin with its reason and
 # allow_nets, checked after the credentials; LOGIN-DELAY and EXPIRE
 # enforced through the UID state file (version 3 "@login" and "@retr"

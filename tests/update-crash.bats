@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# bats file_tags=quick
 # Crash-safe UPDATE (spec 5): the marked base names go to an intent list
 # that is on disk before the first unlink and removed after the last one.
 # A handler killed anywhere in between leaves nothing done or a list that
