@@ -11,8 +11,9 @@
  * keeps the file names; OpenSSL is loaded with dlopen() by tls_load(),
  * which runs at STLS or before the implicit TLS handshake, so a session
  * on port 110 that never sends STLS does not map or relocate libssl and
- * libcrypto (measured: about 0.5 ms and 1.7 MiB; doc/design.md 7: 4 ms of page
- * faults and 4 ms of initialisation with a context).  It is still the
+ * libcrypto (measured: a plaintext session costs about 8 ms of CPU more
+ * with them loaded at exec, as linking does; doc/design.md 7, "Loading
+ * OpenSSL").  It is still the
  * system's shared library, so security updates apply as usual.  The
  * certificate and key are parsed from PEM in OpenSSL's certificate
  * callback, which runs for full handshakes only: a resumed session never
