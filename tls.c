@@ -543,13 +543,15 @@ tls_load_ctx(struct tls *t, bool create, const char **errstr)
 	/*
 	 * No openssl.cnf: the policy below is the handler's own, and
 	 * reading the system file costs every process.  No table of legacy
-	 * cipher and digest names (libssl fetches its algorithms from the
-	 * provider by name) and no error strings until an error needs them
-	 * (ssl_reason()): together about 1.5 ms of a fresh process's CPU
-	 * (doc/design.md 7, bench/tlscost).
+	 * cipher names (libssl fetches its ciphers from the provider by
+	 * name; the digest table stays: a certificate's signature strength
+	 * is looked up there, and without it every CA certificate of a
+	 * chain is "ca md too weak") and no error strings until an error
+	 * needs them (ssl_reason()): together about 1-1.5 ms of a fresh
+	 * process's CPU (doc/design.md 7, bench/tlscost).
 	 */
 	if (t->o.OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG |
-	    OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ADD_ALL_DIGESTS |
+	    OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
 	    OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL) != 1) {
 		*errstr = ssl_reason(t, "cannot initialise OpenSSL");
 		return -1;

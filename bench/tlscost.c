@@ -21,7 +21,8 @@
  *
  * usage: tlscost CERT KEY [RUNS=30] [noconf|conf] [OPTIONS]
  * OPTIONS, comma-separated, add OPENSSL_init_ssl() flags: noaddall,
- * nocryptostrings, nosslstrings, nostrings (both), noatexit.
+ * noaddciphers, nocryptostrings, nosslstrings, nostrings (both),
+ * noatexit.
  * Prints the median of each step over RUNS processes.  A bench tool,
  * never installed.  It is not linked with OpenSSL: like the handler it
  * dlopen()s libssl, and reaches every function (the client's too)
@@ -77,9 +78,11 @@ init_flags(int noconf, const char *opts)
 {
 	uint64_t f = noconf ? OPENSSL_INIT_NO_LOAD_CONFIG : 0;
 
+	if (strstr(opts, "noaddall") != NULL ||
+	    strstr(opts, "noaddciphers") != NULL)
+		f |= OPENSSL_INIT_NO_ADD_ALL_CIPHERS;
 	if (strstr(opts, "noaddall") != NULL)
-		f |= OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-		    OPENSSL_INIT_NO_ADD_ALL_DIGESTS;
+		f |= OPENSSL_INIT_NO_ADD_ALL_DIGESTS;
 	if (strstr(opts, "nostrings") != NULL ||
 	    strstr(opts, "nosslstrings") != NULL)
 		f |= OPENSSL_INIT_NO_LOAD_SSL_STRINGS;
