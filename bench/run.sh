@@ -131,12 +131,13 @@ for u in u1 u2 u3 u4 smoke; do
 done
 # S1S, SASL SCRAM-SHA-256 with 4096 iterations (doveadm pw's count) on
 # both sides: the handler's user gets keys from its own --hash-password,
-# Dovecot's from doveadm pw; both log in to a copy of u1's box.
+# Dovecot's from doveadm pw; both log in to a copy of u1's box.  The
+# smoke run logs in once with the handler's keys.
+SCRAM_H=$(printf '%s\n' "$PASSWORD" | "$HANDLER" --hash-password \
+    --scheme=scram-sha-256 --iterations=4096) ||
+    die "pop3-handler --hash-password --scheme=scram-sha-256 failed"
+printf 's1h:%s:::::\n' "$SCRAM_H" >>"$PASSWD"
 if [ "$MODE" != smoke ]; then
-	SCRAM_H=$(printf '%s\n' "$PASSWORD" | "$HANDLER" --hash-password \
-	    --scheme=scram-sha-256 --iterations=4096) ||
-	    die "pop3-handler --hash-password --scheme=scram-sha-256 failed"
-	printf 's1h:%s:::::\n' "$SCRAM_H" >>"$PASSWD"
 	if command -v doveadm >/dev/null; then
 		SCRAM_D=$(doveadm pw -s SCRAM-SHA-256 -p "$PASSWORD") ||
 		    die "doveadm pw -s SCRAM-SHA-256 failed"
@@ -274,9 +275,21 @@ if [ "$MODE" = smoke ]; then
 	USERNAME=smoke
 	gen smoke 50 2000000
 	copy h smoke
+	copy h s1h smoke
 	start_handler
 	fail=0
 	pb smoke h login -c 2 -d 1 --expect-count 50 || fail=1
+	# popbench's SCRAM client: a login with the handler's keys, and a
+	# wrong password that must fail at the proof.
+	USERNAME=s1h
+	pb smoke h login -c 1 -d 1 -n 2 --sasl=scram-sha-256 \
+	    --expect-count 50 || fail=1
+	if timeout 60 "$POPBENCH" login -p "$PORT_H" -u s1h -w wrong -c 1 \
+	    -d 1 -n 1 -q --sasl=scram-sha-256 >/dev/null; then
+		note "smoke: SCRAM with a wrong password logged in"
+		fail=1
+	fi
+	USERNAME=smoke
 	count=$(manifest smoke count) octets=$(manifest smoke octets)
 	pb smoke h fetch -W 1 --expect-count "$count" \
 	    --expect-octets "$octets" --rss || fail=1
