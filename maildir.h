@@ -14,6 +14,8 @@
 
 #include "pop3.h"
 
+struct uidmap_entry;
+
 #define MAX_UIDL	70	/* RFC 1939: 1..70 octets of 0x21-0x7e */
 
 struct msg {
@@ -73,5 +75,33 @@ int	maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out);
 
 /* Frees the snapshot and closes its descriptors. */
 void	maildir_close(struct snapshot *s);
+
+/*
+ * Expands the maildir template (%u the user name, %h the home directory,
+ * %% a '%') into out.  Nothing in user or home is interpreted.  Returns
+ * 0, or -1 when the result does not fit, is empty, or needs an empty
+ * user or home.
+ */
+int	maildir_expand_path(const char *tmpl, const char *user,
+	    const char *home, char *out, size_t outsize);
+
+/* Where maildir_msg_size() found a size. */
+enum maildir_size_from {
+	SIZE_FROM_NAME,		/* a ",W=" field of the file name */
+	SIZE_FROM_STATE,	/* the state file's record (uidmap.h) */
+	SIZE_FROM_READING,	/* the file, read once */
+};
+
+/*
+ * spec 6: the exact CRLF size of message file `file` of directory dfd
+ * (cur/ or new/) as a login finds it: from a ",W=" field of the name,
+ * else from rec (its state-file record, or NULL) when the login would
+ * trust it, else by reading the file once through the transform.  Reads
+ * only.  Returns 0 with *size_out and *from_out, or -1 with errno (the
+ * file cannot be read: a login leaves it out of the snapshot).
+ */
+int	maildir_msg_size(int dfd, const char *file,
+	    const struct uidmap_entry *rec, uint64_t *size_out,
+	    enum maildir_size_from *from_out);
 
 #endif

@@ -570,7 +570,7 @@ session_login(struct session *s, const struct passwd_entry *e)
 		set_end(s, "server-error");
 		return session_close(s, EXIT_ERROR);
 	}
-	if (config_expand_maildir(s->cfg->maildir, e->name, e->home, path,
+	if (maildir_expand_path(s->cfg->maildir, e->name, e->home, path,
 	    sizeof(path)) == -1) {
 		log_event(EVENT_ERROR, "maildir template gives no usable path");
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");
