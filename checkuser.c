@@ -38,7 +38,6 @@
 #include "maildir.h"
 #include "passwd.h"
 #include "policy.h"
-#include "uidmap-import.h"
 #include "uidmap.h"
 #include "util.h"
 
@@ -201,9 +200,9 @@ report_lock(int mdfd)
 
 /* The UID state file; returns false when a login could not use it. */
 static bool
-report_state(int mdfd, struct uidmap *m)
+report_state(const struct config *cfg, int mdfd, struct uidmap *m)
 {
-	if (uidmap_load(mdfd, m) == -1) {
+	if (uidmap_load(mdfd, cfg->uidl_import, m) == -1) {
 		printf("uid-state: unreadable: %s\n", strerror(errno));
 		printf("problem: the UID state file cannot be read\n");
 		return false;
@@ -218,7 +217,7 @@ report_state(int mdfd, struct uidmap *m)
 		if (m->imported > 0)
 			printf("uid-import: %zu UIDLs from %s (the first login "
 			    "keeps them for good)\n", m->imported, m->source);
-		else if (uidmap_get_import() == UIDMAP_IMPORT_FILENAME)
+		else if (cfg->uidl_import == UIDMAP_IMPORT_FILENAME)
 			printf("uid-import: base names (the first login keeps "
 			    "them for good)\n");
 		break;
@@ -390,11 +389,12 @@ report_maildir(const struct config *cfg, const struct policy *p,
 	    (unsigned int)(sb.st_mode & 07777));
 	printf("uidl: %s\n", cfg->uidl == UIDL_COUNTER ? "counter" :
 	    "filename");
-	ok = report_state(fd, &m);
+	ok = report_state(cfg, fd, &m);
 	if (!report_messages(fd, &m, p))
 		ok = false;
 	/* spec 6, C0009: the UIDLs clients will see, before a migration. */
-	if (uidimport_preview(fd, cfg->uidl == UIDL_COUNTER, stdout) == -1) {
+	if (checkuser_uidl_preview(fd, cfg->uidl == UIDL_COUNTER,
+	    (enum uidmap_import)cfg->uidl_import, stdout) == -1) {
 		printf("problem: cannot list the UIDLs: %s\n", strerror(errno));
 		ok = false;
 	}

@@ -592,6 +592,7 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 	u.login = login;
 	u.drop_login = ml != NULL && ml->delay == 0;
 	u.drop_retr = ml != NULL && !ml->expire;
+	u.import = ml != NULL ? ml->import : UIDMAP_IMPORT_AUTO;
 	if (uidmap_update(sp->pub.dirfd, &u, &err) == 0)
 		return;
 	if (mode == UIDL_COUNTER && need_uid)
@@ -682,7 +683,8 @@ maildir_open(const char *path, enum uidl_mode mode,
 			login_now = login->now;
 	}
 	update_recover(sp);
-	if (uidmap_load(sp->pub.dirfd, &m1) == -1) {
+	if (uidmap_load(sp->pub.dirfd, login != NULL ? login->import :
+	    UIDMAP_IMPORT_AUTO, &m1) == -1) {
 		/* Not rebuilt: a passing EIO must not renumber everything. */
 		err = "cannot read the UID state file " UIDMAP_FILE;
 		goto fail;

@@ -13,8 +13,7 @@
 #include <stdint.h>
 
 #include "pop3.h"
-
-struct uidmap_entry;
+#include "uidmap.h"
 
 #define MAX_UIDL	70	/* RFC 1939: 1..70 octets of 0x21-0x7e */
 
@@ -35,8 +34,9 @@ struct snapshot {
 };
 
 /*
- * spec 4.3 LOGIN-DELAY for maildir_open(): delay and now are inputs;
- * too_soon and last (the previous login, 0: unknown) are set by it.
+ * The login's settings for maildir_open(): delay, expire, now and import
+ * are inputs; too_soon and last (spec 4.3 LOGIN-DELAY: the previous
+ * login, 0: unknown) are set by it.
  */
 struct maildir_login {
 	uint32_t	 delay;		/* seconds; 0: not enforced */
@@ -44,6 +44,7 @@ struct maildir_login {
 	uint64_t	 now;		/* Unix seconds */
 	bool		 too_soon;	/* refused: nothing was changed */
 	uint64_t	 last;
+	enum uidmap_import import;	/* uidl-import (spec 6, C0009) */
 };
 
 /*

@@ -90,7 +90,7 @@ policy_login_gate(int dirfd, uint32_t delay, uint64_t now,
 		log_warn("LOGIN-DELAY not enforced: %s", err);
 		return 0;
 	}
-	if (uidmap_load(dirfd, &m) == -1) {
+	if (uidmap_load(dirfd, UIDMAP_IMPORT_NONE, &m) == -1) {
 		log_warn("LOGIN-DELAY not enforced: cannot read the state "
 		    "file");
 		goto done;
@@ -154,7 +154,7 @@ policy_expire(struct policy *p, struct snapshot *s, uint64_t now,
 	if (p->expire_days == EXPIRE_NEVER)
 		return;
 	locked = uidmap_lock(s->dirfd, UIDMAP_LOCK_WAIT, &err) == 0;
-	if (uidmap_load(s->dirfd, &m) == -1) {
+	if (uidmap_load(s->dirfd, UIDMAP_IMPORT_NONE, &m) == -1) {
 		memset(&m, 0, sizeof(m));	/* this session's alone */
 		m.status = UIDMAP_MISSING;
 		err = "cannot read the state file";

@@ -564,6 +564,7 @@ session_login(struct session *s, const struct passwd_entry *e)
 	ml.delay = s->pol.login_delay;
 	ml.expire = s->pol.expire_days != EXPIRE_NEVER;
 	ml.now = (uint64_t)time(NULL);
+	ml.import = (enum uidmap_import)s->cfg->uidl_import;
 	if (auth_become_user(e, &errstr) == -1) {
 		log_event(EVENT_ERROR, "privilege drop failed: %s", errstr);
 		reply(s, "-ERR [SYS/PERM] Unable to switch to the user");

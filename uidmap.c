@@ -45,21 +45,6 @@
 
 #define HOSTLEN		64
 
-/* uidl-import: set once at startup (uidmap_set_import()), then read-only. */
-static enum uidmap_import import_mode = UIDMAP_IMPORT_AUTO;
-
-void
-uidmap_set_import(enum uidmap_import mode)
-{
-	import_mode = mode;
-}
-
-enum uidmap_import
-uidmap_get_import(void)
-{
-	return import_mode;
-}
-
 /* One slot of the hash index: entry index + 1 (0: empty), hash tag. */
 struct uidmap_slot {
 	uint32_t	 idx;
@@ -169,7 +154,7 @@ read_all(int fd, char *buf, size_t want, size_t *got_out)
 }
 
 int
-uidmap_load(int dirfd, struct uidmap *m)
+uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m)
 {
 	struct stat	 st;
 	const char	*p, *end;
@@ -184,7 +169,7 @@ uidmap_load(int dirfd, struct uidmap *m)
 	if (fd == -1) {
 		/* Imports have unique names (uidmap-import.c): no duplicate. */
 		if (errno == ENOENT)
-			return uidimport_load(dirfd, import_mode, m) == -1 ||
+			return uidimport_load(dirfd, mode, m) == -1 ||
 			    index_build(m) == -1 ? -1 : 0;
 		if (errno == ELOOP) {
 			corrupt(m, "state file is a symlink");
@@ -790,13 +775,13 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 	bool			 by_name, exact, *hit = NULL;
 	int			 rv = -1;
 
-	if (uidmap_load(dirfd, &m2) == -1) {
+	if (uidmap_load(dirfd, u->import, &m2) == -1) {
 		*errstr_out = "cannot read the state file";
 		return -1;
 	}
 	next = m2.next;
 	by_name = m2.status == UIDMAP_MISSING && m2.imported == 0 &&
-	    import_mode == UIDMAP_IMPORT_FILENAME && u->count > 0;
+	    u->import == UIDMAP_IMPORT_FILENAME && u->count > 0;
 	if (m2.status == UIDMAP_CORRUPT ||
 	    (m2.status == UIDMAP_MISSING && !u->fresh))
 		next = time_floor(next);

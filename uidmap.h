@@ -162,8 +162,8 @@ int	uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap);
  * octets) into *m: status OK with entries in file order (ascending UID),
  * MISSING (next 1), or CORRUPT (no entries, next the parser's floor; a
  * duplicate name or a non-regular file is corrupt too).  When the file
- * is MISSING and the import setting finds the old server's file
- * (uidmap-import.h), the entries are that file's UIDLs, pending: uid 0,
+ * is MISSING and the import setting mode (uidl-import; NONE: never)
+ * finds the old server's file (uidmap-import.h), the entries are that file's UIDLs, pending: uid 0,
  * uidl set, m->imported of them, next above their numeric UIDLs; a login
  * then has no UID for them and numbers them under the lock, so the state
  * file keeps them for good.
@@ -171,14 +171,7 @@ int	uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap);
  * (EACCES, EIO, ENOMEM): the caller must not rebuild then.  Free with
  * uidmap_free() in every case.
  */
-int	uidmap_load(int dirfd, struct uidmap *m);
-
-/*
- * The import setting (uidl-import) for every later uidmap_load() and
- * uidmap_update() of this process; set once at startup, AUTO by default.
- */
-void	uidmap_set_import(enum uidmap_import);
-enum uidmap_import uidmap_get_import(void);
+int	uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m);
 
 /*
  * True when s is a decimal number without sign or leading zero that fits
@@ -295,6 +288,7 @@ struct uidmap_update {
 						   (else the file's is kept) */
 	bool			 drop_login;	/* no delay: drop "@login" */
 	bool			 drop_retr;	/* EXPIRE off: no "@retr" */
+	enum uidmap_import	 import;	/* the uidl-import setting */
 };
 
 /*
@@ -303,8 +297,8 @@ struct uidmap_update {
  * the next UIDs in delivery order, and saves the records of the listed
  * messages with their sizes.  A missing file (unless fresh) or a corrupt
  * one is rebuilt above a time floor and logged ("uidlist rebuilt ...").
- * A missing file with pending imports (uidmap_load), or with the import
- * setting FILENAME, is an import: the imported UIDLs are numbered first
+ * A missing file with pending imports (uidmap_load() with u->import),
+ * or with u->import FILENAME, is an import: the imported UIDLs are numbered first
  * in their source's order, kept in the records, and logged ("uidlist
  * imported ...").  The records keep their "@retr" times unless
  * drop_retr, and the file its "@login" unless u->login replaces it or
