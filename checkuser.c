@@ -38,7 +38,6 @@
 #include "maildir.h"
 #include "passwd.h"
 #include "policy.h"
-#include "uidmap.h"
 #include "util.h"
 
 #define CHECK_OK	0	/* a login would work */

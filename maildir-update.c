@@ -27,8 +27,8 @@
 #include "log.h"
 #include "maildir-file.h"
 #include "maildir-int.h"
-#include "maildir.h"
 #include "maildir-update.h"
+#include "maildir.h"
 #include "util.h"
 
 #define LIST_NAME	128		/* pop3-handler-update.<host>.<pid> */

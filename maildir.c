@@ -44,13 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "maildir-crlf.h"
 #include "log.h"
+#include "maildir-crlf.h"
 #include "maildir-int.h"
-#include "maildir.h"
-#include "policy.h"
-#include "uidmap.h"
 #include "maildir-update.h"
+#include "maildir.h"
+#include "uidmap.h"
 #include "util.h"
 
 #define CHUNK		(64 * 1024)	/* spec 5: fixed read size */
@@ -673,7 +672,7 @@ maildir_open(const char *path, enum uidl_mode mode,
 		goto fail;
 	/* spec 4.3: before UPDATE lists, new/ or the state file change. */
 	if (login != NULL && login->delay > 0) {
-		if (policy_login_gate(sp->pub.dirfd, login->delay, login->now,
+		if (uidmap_login_gate(sp->pub.dirfd, login->delay, login->now,
 		    &login->last, &later) == 1) {
 			login->too_soon = true;
 			err = "login delay";

@@ -1,7 +1,13 @@
 /*
- * maildir.h: the snapshot of a user's Maildir (spec 5, 6).  The RFC 1939
- * transform and RETR/TOP streaming are in maildir-crlf.h, UPDATE in maildir-update.h.
- * Nothing here writes protocol replies.
+ * maildir.h: storage as the session (session.c), the policy (policy.c)
+ * and --check-user see it, in one header: the snapshot of a user's
+ * Maildir (spec 5, 6), the path from the maildir template, exact sizes,
+ * UPDATE, and through the two headers it includes the RFC 1939
+ * transform with RETR/TOP streaming (maildir-crlf.h) and the UID state
+ * file (uidmap.h) that policy.c keeps its times in.  The other storage
+ * headers (maildir-int.h, maildir-update.h, maildir-file.h,
+ * uidmap-import.h) are private to storage.  Nothing here writes protocol
+ * replies.
  */
 #ifndef MAILDIR_H
 #define MAILDIR_H
@@ -12,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "maildir-crlf.h"
 #include "pop3.h"
 #include "uidmap.h"
 
@@ -55,7 +62,7 @@ struct maildir_login {
  * sizes, and returns the snapshot ordered by UID.  Returns 0 and *out, or
  * -1 with a reason for the log in *errstr_out and errno set (the session
  * then answers [SYS/TEMP]).  With login (may be NULL) and a delay, the LOGIN-DELAY
- * gate (policy.h) runs first, before any of that: a login too soon
+ * gate (uidmap_login_gate()) runs first, before any of that: a login too soon
  * returns -1 with login->too_soon set, having changed nothing in the
  * Maildir but the directories it created.  With login, a state file
  * that keeps times the user's policy no longer uses (no delay: "@login";
@@ -76,6 +83,29 @@ int	maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out);
 
 /* Frees the snapshot and closes its descriptors. */
 void	maildir_close(struct snapshot *s);
+
+/*
+ * maildir-update.c: UPDATE (spec 5, doc/design.md 4): writes the intent
+ * list (maildir-update.h), unlinks every message marked
+ * deleted (a file already gone counts as removed), fsyncs cur/, removes
+ * the list; never touches an unmarked one.  When the list cannot be
+ * written (a full disk) the messages are removed all the same, without
+ * crash safety, and that is logged.  Stores the number marked and the
+ * number that could not be removed.  Returns 0 when all went (and the
+ * removals are on disk), -1 otherwise.
+ */
+int	update_apply(struct snapshot *s, unsigned int *marked_out,
+	    unsigned int *failed_out);
+
+#ifdef POP3_FAULT_INJECTION
+/*
+ * Test builds only (make build-fault/pop3-handler): POP3_FAULT=<point>
+ * kills the process at that point, as a crash or kill -9 would.
+ */
+void	fault_point(const char *point);
+#else
+#define fault_point(p)	do { } while (0)
+#endif
 
 /*
  * Expands the maildir template (%u the user name, %h the home directory,

@@ -19,7 +19,6 @@
 
 #include "auth.h"
 #include "config.h"
-#include "maildir-crlf.h"
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
@@ -30,7 +29,6 @@
 #include "sasl.h"
 #include "session.h"
 #include "tls.h"
-#include "maildir-update.h"
 #include "util.h"
 
 #define MAX_KEYWORD	8	/* longer keywords are unknown */

@@ -511,6 +511,47 @@ uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
 	    &a, errstr_out) == 0 ? 0 : -1;
 }
 
+int
+uidmap_login_gate(int dirfd, uint32_t delay, uint64_t now,
+    uint64_t *last_out, bool *later_out)
+{
+	struct uidmap	 m;
+	const char	*err;
+	uint64_t	 last;
+	int		 rv = 0;
+
+	*last_out = 0;
+	*later_out = false;
+	if (uidmap_lock(dirfd, UIDMAP_LOCK_WAIT, &err) == -1) {
+		log_warn("LOGIN-DELAY not enforced: %s", err);
+		return 0;
+	}
+	if (uidmap_load(dirfd, UIDMAP_IMPORT_NONE, &m) == -1) {
+		log_warn("LOGIN-DELAY not enforced: cannot read the state "
+		    "file");
+		goto done;
+	}
+	if (m.status != UIDMAP_OK) {
+		/* Written by this login's own update, which rebuilds. */
+		*later_out = true;
+		goto done;
+	}
+	last = m.last_login;
+	*last_out = last;
+	if (last != 0 && (last > now ? last - now <= delay :
+	    now - last < delay)) {
+		rv = 1;
+		goto done;
+	}
+	if (uidmap_save(dirfd, m.ents, m.count, m.next, m.cur_mtime, now,
+	    &err) == -1)
+		log_warn("LOGIN-DELAY: login time not stored (%s)", err);
+ done:
+	uidmap_free(&m);
+	uidmap_unlock(dirfd);
+	return rv;
+}
+
 static int
 cmp_delivery_p(const void *a, const void *b)
 {

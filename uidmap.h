@@ -228,6 +228,21 @@ int	uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
 	    uint64_t next, uint64_t cur_mtime, uint64_t login,
 	    const char **errstr_out);
 
+/*
+ * spec 4.3 LOGIN-DELAY, for maildir_open() before it changes anything:
+ * under the state file's lock, a login sooner than delay seconds after
+ * the "@login" time is refused (returns 1, *last_out the previous login);
+ * otherwise the file gets "@login now" and 0 is returned.  When the file
+ * is missing or corrupt nothing is written and *later_out is set: the
+ * login's own update of the state file must store now
+ * (uidmap_update()'s login).  A lock or write failure is logged and the
+ * login allowed (returns 0): a broken state file must not lock a user
+ * out.  A previous login more than delay seconds in the future (a clock
+ * stepped back) does not refuse.
+ */
+int	uidmap_login_gate(int dirfd, uint32_t delay, uint64_t now,
+	    uint64_t *last_out, bool *later_out);
+
 /* One message of cur/ as maildir.c lists it and uidmap_update() numbers it. */
 struct uidmap_msg {
 	const char	*name;		/* unique base name (before ':') */
