@@ -805,6 +805,7 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 
 	memset(&a, 0, sizeof(a));
 	if (uidmap_load(dirfd, u->import, &a.m2) == -1) {
+		uidmap_free(&a.m2);
 		*errstr_out = "cannot read the state file";
 		return -1;
 	}
