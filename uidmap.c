@@ -691,12 +691,12 @@ repoint(struct uidmap_update *u, const fname_uidl *fn)
 
 /* One locked update's working set (assign_locked()). */
 struct assign {
-	struct uidmap		 m2;	/* the file re-read under the lock */
-	struct uidmap_msg	**fresh;	/* new arrivals: counter UIDs */
+	struct uidmap		 m2;	/* re-read under the lock */
+	struct uidmap_msg	**fresh;	/* new: counter UIDs */
 	struct uidmap_msg	**imp;	/* imports: UIDs 1..ni */
 	size_t			 nf, ni;
-	fname_uidl		*fn;	/* by_name: each message's UIDL */
-	bool			 by_name;	/* uidl-import = filename now */
+	fname_uidl		*fn;	/* by_name: the UIDLs */
+	bool			 by_name;	/* uidl-import = filename */
 	uint64_t		 next;
 	struct uidmap_entry	*recs;	/* records() output */
 	bool			*hit;	/* records() scratch */
