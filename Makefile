@@ -22,8 +22,8 @@ GSASL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir \
 PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidmap-parse.c uidmap.c \
-	   uidmap-import.c maildir-crlf.c maildir-dir.c maildir-update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
+	   uidmap-import.c maildir-crlf.c maildir-file.c maildir-dir.c maildir-update.c maildir.c session.c \
+	   checkuser.c checkuser-uidl.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
 # Build outputs live under build/ (only ./pop3-handler, which spec 1 names,
 # stays at the top): build/obj/ the plain objects and their .d files,
 # build/san/ and build/fault/ the sanitizer and fault-injection handlers,

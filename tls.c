@@ -11,8 +11,9 @@
  * keeps the file names; OpenSSL is loaded with dlopen() by tls_load(),
  * which runs at STLS or before the implicit TLS handshake, so a session
  * on port 110 that never sends STLS does not map or relocate libssl and
- * libcrypto (measured: about 0.5 ms and 1.7 MiB; doc/design.md 7: 4 ms of page
- * faults and 4 ms of initialisation with a context).  It is still the
+ * libcrypto (measured: a plaintext session costs about 8 ms of CPU more
+ * with them loaded at exec, as linking does; doc/design.md 7, "Loading
+ * OpenSSL").  It is still the
  * system's shared library, so security updates apply as usual.  The
  * certificate and key are parsed from PEM in OpenSSL's certificate
  * callback, which runs for full handshakes only: a resumed session never
@@ -134,21 +135,56 @@ ossl_load(struct ossl *o, const char **errstr)
 	return 0;
 }
 
+/*
+ * OpenSSL's reason strings are not loaded at initialisation (see
+ * tls_load_ctx()): a session that fails loads them here, from the
+ * libraries whose errors a server meets (an exported loader per library;
+ * there is none for the provider's own errors, which then show as a
+ * code for `openssl errstr`).
+ */
+static void
+ssl_load_strings(struct tls *t)
+{
+	static const char *const loaders[] = { "ERR_load_SSL_strings",
+	    "ERR_load_ERR_strings", "ERR_load_CRYPTO_strings",
+	    "ERR_load_ASN1_strings", "ERR_load_BIO_strings",
+	    "ERR_load_BUF_strings", "ERR_load_EC_strings",
+	    "ERR_load_EVP_strings", "ERR_load_OBJ_strings",
+	    "ERR_load_OSSL_STORE_strings", "ERR_load_PEM_strings",
+	    "ERR_load_RAND_strings", "ERR_load_RSA_strings",
+	    "ERR_load_X509_strings", "ERR_load_X509V3_strings" };
+	static bool loaded;
+	int (*load)(void);
+	size_t i;
+
+	if (loaded)
+		return;
+	loaded = true;
+	for (i = 0; i < sizeof(loaders) / sizeof(loaders[0]); i++)
+		if ((load = (int (*)(void))dlsym(t->o.lib, loaders[i])) != NULL)
+			(void)load();
+}
+
 static const char *
 ssl_reason(struct tls *t, const char *what)
 {
 	static char buf[4400];
 	unsigned long e = t->o.ERR_get_error();
+	const char *r;
 
 	if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SYS)
 		(void)snprintf(buf, sizeof(buf), "%s: %s", what,
 		    strerror(ERR_GET_REASON(e)));
 	else if (e == 0)
 		(void)snprintf(buf, sizeof(buf), "%s", what);
-	else
-		(void)snprintf(buf, sizeof(buf), "%s: %s", what,
-		    t->o.ERR_reason_error_string(e) != NULL ?
-		    t->o.ERR_reason_error_string(e) : "unknown error");
+	else {
+		ssl_load_strings(t);
+		if ((r = t->o.ERR_reason_error_string(e)) != NULL)
+			(void)snprintf(buf, sizeof(buf), "%s: %s", what, r);
+		else
+			(void)snprintf(buf, sizeof(buf), "%s: OpenSSL error "
+			    "%08lX", what, e);
+	}
 	t->o.ERR_clear_error();
 	return buf;
 }
@@ -506,9 +542,17 @@ tls_load_ctx(struct tls *t, bool create, const char **errstr)
 		return -1;
 	/*
 	 * No openssl.cnf: the policy below is the handler's own, and
-	 * reading the system file costs every process (doc/design.md 7).
+	 * reading the system file costs every process.  No table of legacy
+	 * cipher names (libssl fetches its ciphers from the provider by
+	 * name; the digest table stays: a certificate's signature strength
+	 * is looked up there, and without it every CA certificate of a
+	 * chain is "ca md too weak") and no error strings until an error
+	 * needs them (ssl_reason()): together about 1-1.5 ms of a fresh
+	 * process's CPU (doc/design.md 7, bench/tlscost).
 	 */
-	if (t->o.OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+	if (t->o.OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG |
+	    OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+	    OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL) != 1) {
 		*errstr = ssl_reason(t, "cannot initialise OpenSSL");
 		return -1;
 	}

@@ -39,26 +39,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir-file.h"
 #include "uidmap-import.h"
 #include "uidmap.h"
 #include "util.h"
-
-#define HOSTLEN		64
-
-/* uidl-import: set once at startup (uidmap_set_import()), then read-only. */
-static enum uidmap_import import_mode = UIDMAP_IMPORT_AUTO;
-
-void
-uidmap_set_import(enum uidmap_import mode)
-{
-	import_mode = mode;
-}
-
-enum uidmap_import
-uidmap_get_import(void)
-{
-	return import_mode;
-}
 
 /* One slot of the hash index: entry index + 1 (0: empty), hash tag. */
 struct uidmap_slot {
@@ -169,7 +153,7 @@ read_all(int fd, char *buf, size_t want, size_t *got_out)
 }
 
 int
-uidmap_load(int dirfd, struct uidmap *m)
+uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m)
 {
 	struct stat	 st;
 	const char	*p, *end;
@@ -184,7 +168,7 @@ uidmap_load(int dirfd, struct uidmap *m)
 	if (fd == -1) {
 		/* Imports have unique names (uidmap-import.c): no duplicate. */
 		if (errno == ENOENT)
-			return uidimport_load(dirfd, import_mode, m) == -1 ||
+			return uidimport_load(dirfd, mode, m) == -1 ||
 			    index_build(m) == -1 ? -1 : 0;
 		if (errno == ELOOP) {
 			corrupt(m, "state file is a symlink");
@@ -253,22 +237,6 @@ uidmap_free(struct uidmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* gethostname() made safe for a file name: '/' and blanks become '_'. */
-static void
-host_part(char *buf, size_t size)
-{
-	size_t	 i;
-
-	if (gethostname(buf, size) == -1)
-		buf[0] = '\0';
-	buf[size - 1] = '\0';
-	if (buf[0] == '\0')
-		(void)strlcpy_(buf, "localhost", size);
-	for (i = 0; buf[i] != '\0'; i++)
-		if (buf[i] <= ' ' || buf[i] == '/' || buf[i] >= 0x7f)
-			buf[i] = '_';
-}
-
 /*
  * Who holds the lock, for people and for owner_gone(): "<host> <pid>
  * <pid namespace>\n"; the last field is left out when /proc cannot tell.
@@ -276,11 +244,11 @@ host_part(char *buf, size_t size)
 static int
 lock_line(char *buf, size_t size)
 {
-	char	 host[HOSTLEN], ns[64];
+	char	 host[MFILE_HOSTLEN], ns[64];
 	ssize_t	 r;
 	int	 len;
 
-	host_part(host, sizeof(host));
+	mfile_host(host, sizeof(host));
 	r = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
 	if (r <= 0 || memchr(ns, ' ', (size_t)r) != NULL ||
 	    memchr(ns, '\n', (size_t)r) != NULL)
@@ -327,7 +295,7 @@ static bool
 owner_gone(int dirfd, const struct stat *st)
 {
 	struct stat	 fst;
-	char		 buf[HOSTLEN + 128], mine[HOSTLEN + 128];
+	char		 buf[MFILE_HOSTLEN + 128], mine[MFILE_HOSTLEN + 128];
 	char		*f[3], *g[3];
 	uint64_t	 pid;
 	ssize_t		 r;
@@ -367,7 +335,7 @@ static int
 break_stale(int dirfd)
 {
 	struct stat	 st, st2;
-	char		 host[HOSTLEN], aside[128];
+	char		 aside[128];
 	int		 relinked = 0;
 
 	if (fstatat(dirfd, UIDMAP_LOCK, &st, AT_SYMLINK_NOFOLLOW) == -1)
@@ -375,9 +343,7 @@ break_stale(int dirfd)
 	if (time(NULL) - st.st_mtime <= UIDMAP_LOCK_STALE &&
 	    !owner_gone(dirfd, &st))
 		return 0;
-	host_part(host, sizeof(host));
-	if (snprintf(aside, sizeof(aside), "%s.stale.%s.%ld", UIDMAP_LOCK,
-	    host, (long)getpid()) >= (int)sizeof(aside))
+	if (mfile_name(aside, sizeof(aside), UIDMAP_LOCK ".stale") == -1)
 		return 0;
 	if (renameat(dirfd, UIDMAP_LOCK, dirfd, aside) == -1)
 		return errno == ENOENT;
@@ -394,7 +360,7 @@ int
 uidmap_lock(int dirfd, unsigned int wait_ms, const char **errstr_out)
 {
 	struct timespec	 ts;
-	char		 line[HOSTLEN + 128];
+	char		 line[MFILE_HOSTLEN + 128];
 	unsigned int	 waited = 0, delay = 10, breaks = 0;
 	int		 fd, len, saved;
 
@@ -447,56 +413,6 @@ uidmap_unlock(int dirfd)
 	(void)unlinkat(dirfd, UIDMAP_LOCK, 0);
 }
 
-struct wbuf {
-	int	 fd;
-	size_t	 len;
-	int	 err;
-	char	 buf[64 * 1024];
-};
-
-static void
-wflush(struct wbuf *w)
-{
-	size_t	 off = 0;
-	ssize_t	 r;
-
-	while (off < w->len && w->err == 0) {
-		r = write(w->fd, w->buf + off, w->len - off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			w->err = errno;
-		else
-			off += (size_t)r;
-	}
-	w->len = 0;
-}
-
-static void
-wput(struct wbuf *w, const char *s, size_t len)
-{
-	if (len > sizeof(w->buf) - w->len)
-		wflush(w);
-	if (len > sizeof(w->buf))
-		return;		/* never: names are at most 255 octets */
-	memcpy(w->buf + w->len, s, len);
-	w->len += len;
-}
-
-static void
-wnum(struct wbuf *w, uint64_t v, char sep)
-{
-	char	 d[24];
-	size_t	 i = sizeof(d);
-
-	d[--i] = sep;
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	wput(w, d + i, sizeof(d) - i);
-}
-
 /* A name and info write_records() can store (one that parses back). */
 static bool
 storable(const struct uidmap_entry *e)
@@ -507,41 +423,42 @@ storable(const struct uidmap_entry *e)
 	    memchr(e->name, ':', len) == NULL;
 }
 
+/* What uidmap_save() writes, for write_records(). */
+struct records_arg {
+	const struct uidmap_entry *ents;
+	size_t		 n;
+	uint64_t	 next, cur_mtime, login;
+};
+
 /*
  * Version 2 only when a record keeps an imported UIDL, version 3 only
  * when there is a login time or a retrieval time to keep (uidmap.h).
  */
-static int
-write_records(int fd, const struct uidmap_entry *ents, size_t n,
-    uint64_t next, uint64_t cur_mtime, uint64_t login)
+static void
+write_records(struct mfile_out *w, const void *arg)
 {
-	struct wbuf	*w;
-	const char	*info;
-	size_t		 i, len, ilen;
-	bool		 v2 = false, v3 = login != 0;
-	int		 err;
+	const struct records_arg	*a = arg;
+	const struct uidmap_entry	*ents = a->ents;
+	const char			*info;
+	size_t				 i, len, ilen, n = a->n;
+	bool				 v2 = false, v3 = a->login != 0;
 
-	if ((w = malloc(sizeof(*w))) == NULL)
-		return -1;
-	w->fd = fd;
-	w->len = 0;
-	w->err = 0;
 	for (i = 0; i < n && !v2; i++)
 		v2 = ents[i].uidl != NULL;
 	for (i = 0; i < n && !v3; i++)
 		v3 = ents[i].retr != 0;
 	if (v3)
-		wput(w, UIDMAP_HEADER3, sizeof(UIDMAP_HEADER3) - 1);
+		mfile_put(w, UIDMAP_HEADER3, sizeof(UIDMAP_HEADER3) - 1);
 	else if (v2)
-		wput(w, UIDMAP_HEADER2, sizeof(UIDMAP_HEADER2) - 1);
+		mfile_put(w, UIDMAP_HEADER2, sizeof(UIDMAP_HEADER2) - 1);
 	else
-		wput(w, UIDMAP_HEADER, sizeof(UIDMAP_HEADER) - 1);
-	if (cur_mtime != 0) {
-		wnum(w, next, ' ');
-		wput(w, "cur=", 4);
-		wnum(w, cur_mtime, '\n');
+		mfile_put(w, UIDMAP_HEADER, sizeof(UIDMAP_HEADER) - 1);
+	if (a->cur_mtime != 0) {
+		mfile_num(w, a->next, ' ');
+		mfile_put(w, "cur=", 4);
+		mfile_num(w, a->cur_mtime, '\n');
 	} else
-		wnum(w, next, '\n');
+		mfile_num(w, a->next, '\n');
 	v2 = v2 || v3;
 	for (i = 0; i < n; i++) {
 		len = strlen(ents[i].name);
@@ -553,42 +470,34 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 		if (info != NULL && (len + 1 + ilen > UIDMAP_MAX_NAME ||
 		    memchr(info, '\n', ilen) != NULL))
 			info = NULL;
-		wnum(w, ents[i].uid, ' ');
-		wnum(w, ents[i].size, ' ');
-		wnum(w, ents[i].rawsize, ' ');
-		wnum(w, ents[i].mtime, ' ');
+		mfile_num(w, ents[i].uid, ' ');
+		mfile_num(w, ents[i].size, ' ');
+		mfile_num(w, ents[i].rawsize, ' ');
+		mfile_num(w, ents[i].mtime, ' ');
 		if (v2 && ents[i].uidl == NULL)
-			wput(w, "- ", 2);
+			mfile_put(w, "- ", 2);
 		else if (v2) {
-			wput(w, "+", 1);
-			wput(w, ents[i].uidl, strlen(ents[i].uidl));
-			wput(w, " ", 1);
+			mfile_put(w, "+", 1);
+			mfile_put(w, ents[i].uidl, strlen(ents[i].uidl));
+			mfile_put(w, " ", 1);
 		}
-		wput(w, ents[i].name, len);
+		mfile_put(w, ents[i].name, len);
 		if (info != NULL) {
-			wput(w, ":", 1);
-			wput(w, info, ilen);
+			mfile_put(w, ":", 1);
+			mfile_put(w, info, ilen);
 		}
-		wput(w, "\n", 1);
+		mfile_put(w, "\n", 1);
 	}
-	if (login != 0) {
-		wput(w, "@login ", 7);
-		wnum(w, login, '\n');
+	if (a->login != 0) {
+		mfile_put(w, "@login ", 7);
+		mfile_num(w, a->login, '\n');
 	}
 	for (i = 0; i < n; i++)
 		if (ents[i].retr != 0 && storable(&ents[i])) {
-			wput(w, "@retr ", 6);
-			wnum(w, ents[i].uid, ' ');
-			wnum(w, ents[i].retr, '\n');
+			mfile_put(w, "@retr ", 6);
+			mfile_num(w, ents[i].uid, ' ');
+			mfile_num(w, ents[i].retr, '\n');
 		}
-	wflush(w);
-	err = w->err;
-	free(w);
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
 }
 
 int
@@ -596,49 +505,51 @@ uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
     uint64_t next, uint64_t cur_mtime, uint64_t login,
     const char **errstr_out)
 {
-	char	 host[HOSTLEN], tmp[160];
-	int	 fd, saved;
+	struct records_arg	 a = { ents, n, next, cur_mtime, login };
 
-	host_part(host, sizeof(host));
-	if (snprintf(tmp, sizeof(tmp), "tmp/%s.%s.%ld", UIDMAP_FILE, host,
-	    (long)getpid()) >= (int)sizeof(tmp)) {
-		*errstr_out = "temp file name too long";
-		errno = ENAMETOOLONG;
-		return -1;
+	return mfile_replace(dirfd, UIDMAP_FILE, UIDMAP_FILE, write_records,
+	    &a, errstr_out) == 0 ? 0 : -1;
+}
+
+int
+uidmap_login_gate(int dirfd, uint32_t delay, uint64_t now,
+    uint64_t *last_out, bool *later_out)
+{
+	struct uidmap	 m;
+	const char	*err;
+	uint64_t	 last;
+	int		 rv = 0;
+
+	*last_out = 0;
+	*later_out = false;
+	if (uidmap_lock(dirfd, UIDMAP_LOCK_WAIT, &err) == -1) {
+		log_warn("LOGIN-DELAY not enforced: %s", err);
+		return 0;
 	}
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1) {
-		*errstr_out = "cannot create the temp file";
-		return -1;
+	if (uidmap_load(dirfd, UIDMAP_IMPORT_NONE, &m) == -1) {
+		log_warn("LOGIN-DELAY not enforced: cannot read the state "
+		    "file");
+		goto done;
 	}
-	if (write_records(fd, ents, n, next, cur_mtime, login) == -1 ||
-	    fsync(fd) == -1) {
-		saved = errno;
-		(void)close(fd);
-		*errstr_out = "cannot write the temp file";
-		goto fail;
+	if (m.status != UIDMAP_OK) {
+		/* Written by this login's own update, which rebuilds. */
+		*later_out = true;
+		goto done;
 	}
-	if (close(fd) == -1) {
-		saved = errno;
-		*errstr_out = "cannot write the temp file";
-		goto fail;
+	last = m.last_login;
+	*last_out = last;
+	if (last != 0 && (last > now ? last - now <= delay :
+	    now - last < delay)) {
+		rv = 1;
+		goto done;
 	}
-	if (renameat(dirfd, tmp, dirfd, UIDMAP_FILE) == -1) {
-		saved = errno;
-		*errstr_out = "cannot rename the temp file";
-		goto fail;
-	}
-	/* The new UIDs reach clients only once the rename is durable. */
-	if (fsync(dirfd) == -1 && errno != EINVAL) {
-		*errstr_out = "cannot fsync the Maildir";
-		return -1;
-	}
-	return 0;
- fail:
-	(void)unlinkat(dirfd, tmp, 0);
-	errno = saved;
-	return -1;
+	if (uidmap_save(dirfd, m.ents, m.count, m.next, m.cur_mtime, now,
+	    &err) == -1)
+		log_warn("LOGIN-DELAY: login time not stored (%s)", err);
+ done:
+	uidmap_free(&m);
+	uidmap_unlock(dirfd);
+	return rv;
 }
 
 static int
@@ -778,102 +689,159 @@ repoint(struct uidmap_update *u, const fname_uidl *fn)
 	}
 }
 
+/* One locked update's working set (assign_locked()). */
+struct assign {
+	struct uidmap		 m2;	/* re-read under the lock */
+	struct uidmap_msg	**fresh;	/* new: counter UIDs */
+	struct uidmap_msg	**imp;	/* imports: UIDs 1..ni */
+	size_t			 nf, ni;
+	fname_uidl		*fn;	/* by_name: the UIDLs */
+	bool			 by_name;	/* uidl-import = filename */
+	uint64_t		 next;
+	struct uidmap_entry	*recs;	/* records() output */
+	bool			*hit;	/* records() scratch */
+};
+
+static int
+assign_alloc(struct assign *a, const struct uidmap_update *u)
+{
+	a->fresh = calloc(u->count + 1, sizeof(*a->fresh));
+	a->imp = calloc(u->count + 1, sizeof(*a->imp));
+	a->recs = calloc(u->count + a->m2.count + 1, sizeof(*a->recs));
+	a->hit = calloc(a->m2.count + 1, sizeof(*a->hit));
+	if (a->by_name)
+		a->fn = calloc(u->count + 1, sizeof(*a->fn));
+	return a->fresh == NULL || a->imp == NULL || a->recs == NULL ||
+	    a->hit == NULL || (a->by_name && a->fn == NULL) ? -1 : 0;
+}
+
+static void
+assign_free(struct assign *a)
+{
+	free(a->fresh);
+	free(a->imp);
+	free(a->fn);
+	free(a->recs);
+	free(a->hit);
+	uidmap_free(&a->m2);
+}
+
+/*
+ * The import pass: takes each message's record from the re-read file,
+ * collects the imports (pending records, or with uidl-import = filename
+ * every listed message, whose base name is its UIDL) and the new
+ * arrivals, and numbers the imports 1..ni in the old server's order
+ * (never shown: their UIDL is the kept string), so the counter goes on
+ * above them and above every numeric kept UIDL (collision rule).
+ */
+static void
+import_pass(struct uidmap_update *u, struct assign *a)
+{
+	struct uidmap_msg	*e;
+	uint64_t		 v;
+	size_t			 i;
+
+	for (i = 0; i < u->count; i++) {
+		e = &u->msgs[i];
+		e->old = uidmap_find(&a->m2, e->name);
+		e->uid = e->old != NULL ? e->old->uid : 0;
+		if (a->by_name) {
+			uidmap_uidl_filename(e->name, a->fn[i],
+			    sizeof(a->fn[i]));
+			if (uidmap_uidl_numeric(a->fn[i], &v) && v >= a->next)
+				a->next = v == UINT64_MAX ? v : v + 1;
+			a->imp[a->ni++] = e;
+		} else if (e->old != NULL && e->old->uid == 0)
+			a->imp[a->ni++] = e;		/* pending import */
+		else if (e->old == NULL && !e->skip)
+			a->fresh[a->nf++] = e;
+	}
+	if (a->ni > 0 && a->next <= a->ni)
+		a->next = a->ni + 1;
+	qsort(a->imp, a->ni, sizeof(*a->imp), cmp_import_p);
+	for (i = 0; i < a->ni; i++) {
+		a->imp[i]->uid = i + 1;
+		if (a->imp[i]->old != NULL)	/* the pending record of m2 */
+			a->m2.ents[a->imp[i]->old - a->m2.ents].uid = i + 1;
+	}
+}
+
+/*
+ * The numbering pass: new arrivals take the next counter UIDs in
+ * delivery order.  Returns 0, or -1 when the counter is exhausted.
+ */
+static int
+number_pass(struct assign *a, const char **errstr_out)
+{
+	size_t	 i;
+
+	qsort(a->fresh, a->nf, sizeof(*a->fresh), cmp_delivery_p);
+	for (i = 0; i < a->nf; i++) {
+		if (a->next == UINT64_MAX) {
+			*errstr_out = "UID counter exhausted";
+			errno = EOVERFLOW;
+			return -1;
+		}
+		a->fresh[i]->uid = a->next++;
+	}
+	return 0;
+}
+
+/* A missing file (not a new mailbox) or a corrupt one is rebuilt. */
+static bool
+rebuilt(const struct uidmap_update *u, const struct uidmap *m2)
+{
+	return m2->status == UIDMAP_CORRUPT ||
+	    (m2->status == UIDMAP_MISSING && !u->fresh);
+}
+
 static int
 assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 {
-	struct uidmap		 m2;
-	struct uidmap_entry	*recs = NULL;
-	struct uidmap_msg	**fresh = NULL, **imp = NULL, *e;
-	fname_uidl		*fn = NULL;
-	uint64_t		 next, v;
-	size_t			 i, nf = 0, ni = 0, nr;
-	bool			 by_name, exact, *hit = NULL;
-	int			 rv = -1;
+	struct assign	 a;
+	size_t		 i, nr;
+	bool		 exact;
+	int		 rv = -1;
 
-	if (uidmap_load(dirfd, &m2) == -1) {
+	memset(&a, 0, sizeof(a));
+	if (uidmap_load(dirfd, u->import, &a.m2) == -1) {
+		uidmap_free(&a.m2);
 		*errstr_out = "cannot read the state file";
 		return -1;
 	}
-	next = m2.next;
-	by_name = m2.status == UIDMAP_MISSING && m2.imported == 0 &&
-	    import_mode == UIDMAP_IMPORT_FILENAME && u->count > 0;
-	if (m2.status == UIDMAP_CORRUPT ||
-	    (m2.status == UIDMAP_MISSING && !u->fresh))
-		next = time_floor(next);
-	fresh = calloc(u->count + 1, sizeof(*fresh));
-	imp = calloc(u->count + 1, sizeof(*imp));
-	recs = calloc(u->count + m2.count + 1, sizeof(*recs));
-	hit = calloc(m2.count + 1, sizeof(*hit));
-	if (by_name)
-		fn = calloc(u->count + 1, sizeof(*fn));
-	if (fresh == NULL || imp == NULL || recs == NULL || hit == NULL ||
-	    (by_name && fn == NULL)) {
+	a.next = a.m2.next;
+	a.by_name = a.m2.status == UIDMAP_MISSING && a.m2.imported == 0 &&
+	    u->import == UIDMAP_IMPORT_FILENAME && u->count > 0;
+	if (rebuilt(u, &a.m2))
+		a.next = time_floor(a.next);
+	if (assign_alloc(&a, u) == -1) {
 		*errstr_out = "out of memory";
 		goto done;
 	}
-	for (i = 0; i < u->count; i++) {
-		e = &u->msgs[i];
-		e->old = uidmap_find(&m2, e->name);
-		e->uid = e->old != NULL ? e->old->uid : 0;
-		if (by_name) {
-			/* Collision rule: next above a numeric base name. */
-			uidmap_uidl_filename(e->name, fn[i], sizeof(fn[i]));
-			if (uidmap_uidl_numeric(fn[i], &v) && v >= next)
-				next = v == UINT64_MAX ? v : v + 1;
-			imp[ni++] = e;
-		} else if (e->old != NULL && e->old->uid == 0)
-			imp[ni++] = e;		/* pending import */
-		else if (e->old == NULL && !e->skip)
-			fresh[nf++] = e;
-	}
-	/*
-	 * Imports take UIDs 1..ni in the old server's order (never shown:
-	 * their UIDL is the kept string), so the counter goes on at next.
-	 */
-	if (ni > 0 && next <= ni)
-		next = ni + 1;
-	if (ni > 0)
+	import_pass(u, &a);
+	if (a.ni > 0)
 		log_info("uidlist imported from %s (%zu UIDLs kept); first "
-		    "counter UID %" PRIu64, by_name ? "base names" :
-		    m2.source, ni, next);
-	else if (m2.status == UIDMAP_CORRUPT ||
-	    (m2.status == UIDMAP_MISSING && !u->fresh))
+		    "counter UID %" PRIu64, a.by_name ? "base names" :
+		    a.m2.source, a.ni, a.next);
+	else if (rebuilt(u, &a.m2))
 		log_warnx("uidlist rebuilt (%s); next UID %" PRIu64,
-		    m2.status == UIDMAP_CORRUPT ? m2.why :
-		    "state file missing", next);
-	qsort(imp, ni, sizeof(*imp), cmp_import_p);
-	qsort(fresh, nf, sizeof(*fresh), cmp_delivery_p);
-	for (i = 0; i < ni; i++) {
-		imp[i]->uid = i + 1;
-		if (imp[i]->old != NULL)	/* the pending record of m2 */
-			m2.ents[imp[i]->old - m2.ents].uid = i + 1;
-	}
-	for (i = 0; i < nf; i++) {
-		if (next == UINT64_MAX) {
-			*errstr_out = "UID counter exhausted";
-			errno = EOVERFLOW;
-			goto done;
-		}
-		fresh[i]->uid = next++;
-	}
-	nr = records(u, &m2, fn, recs, hit, &exact);
-	rv = uidmap_save(dirfd, recs, nr, next, exact ? u->cur_mtime : 0,
-	    u->login != 0 ? u->login : u->drop_login ? 0 : m2.last_login,
+		    a.m2.status == UIDMAP_CORRUPT ? a.m2.why :
+		    "state file missing", a.next);
+	if (number_pass(&a, errstr_out) == -1)
+		goto done;
+	nr = records(u, &a.m2, a.fn, a.recs, a.hit, &exact);
+	rv = uidmap_save(dirfd, a.recs, nr, a.next, exact ? u->cur_mtime : 0,
+	    u->login != 0 ? u->login : u->drop_login ? 0 : a.m2.last_login,
 	    errstr_out);
  done:
 	if (rv == -1) {
-		for (i = 0; i < nf; i++)
-			fresh[i]->uid = 0;
-		for (i = 0; i < ni; i++)
-			imp[i]->uid = 0;
+		for (i = 0; i < a.nf; i++)
+			a.fresh[i]->uid = 0;
+		for (i = 0; i < a.ni; i++)
+			a.imp[i]->uid = 0;
 	}
-	repoint(u, fn);		/* nothing may point into m2 now */
-	free(fresh);
-	free(imp);
-	free(fn);
-	free(recs);
-	free(hit);
-	uidmap_free(&m2);
+	repoint(u, a.fn);	/* nothing may point into m2 now */
+	assign_free(&a);
 	return rv;
 }
 

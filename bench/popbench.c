@@ -22,7 +22,10 @@
  * --resume makes each login worker offer the session of its previous
  * connection and count how many were resumed; --sigalgs=rsa|ecdsa limits
  * the signature algorithms offered, which picks the server's certificate
- * when it has both.
+ * when it has both.  login --tls also reports the median and 90th
+ * percentile of the time from connect() to the end of SSL_connect().
+ * --sasl=scram-sha-256 logs in with AUTH SCRAM-SHA-256 (RFC 5802, RFC
+ * 7677) instead of USER and PASS, and checks the server's signature.
  *
  * Trusts nothing the server sends: every line is bounded, every session
  * has a deadline, the message count is bounded, and every worker loop
@@ -53,7 +56,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #define RBUF		(256 * 1024)	/* receive buffer */
@@ -79,6 +88,7 @@ struct opts {
 	bool		 tls;
 	bool		 resume;
 	const char	*sigalgs;
+	bool		 scram;		/* AUTH SCRAM-SHA-256, not USER/PASS */
 };
 
 static void	usage(void) __attribute__((noreturn));
@@ -86,6 +96,16 @@ static void	usage(void) __attribute__((noreturn));
 static SSL_CTX		*tls_ctx;	/* --tls */
 static SSL_SESSION	*tls_sess;	/* --resume: the last session */
 static uint64_t		 tls_resumed;	/* --resume: connections resumed */
+
+/*
+ * login --tls: the time from connect() to the end of SSL_connect() of
+ * every connection, in a histogram per worker (shared memory, summed by
+ * the parent): 32 buckets per power of two of microseconds, so a
+ * percentile is within about 3 %.
+ */
+#define HS_SUB		32
+#define HS_BUCKETS	(36 * HS_SUB)
+static uint32_t		*hs_hist;	/* this worker's row, or NULL */
 
 struct conn {
 	int		 fd;
@@ -245,15 +265,44 @@ tls_connect(struct conn *c, const struct opts *o)
 	return 0;
 }
 
+static size_t
+hs_bucket(uint64_t us)
+{
+	int	 e;
+	size_t	 b;
+
+	if (us < HS_SUB)
+		return (size_t)us;
+	e = 63 - __builtin_clzll(us);		/* >= 5 */
+	b = (size_t)(e - 4) * HS_SUB + ((us >> (e - 5)) & (HS_SUB - 1));
+	return b < HS_BUCKETS ? b : HS_BUCKETS - 1;
+}
+
+/* The middle of bucket b, in microseconds. */
+static double
+hs_value(size_t b)
+{
+	int	 e;
+	double	 low, width;
+
+	if (b < HS_SUB)
+		return (double)b + 0.5;
+	e = (int)(b / HS_SUB) + 4;
+	width = (double)(1ULL << (e - 5));
+	low = (double)(HS_SUB + b % HS_SUB) * width;
+	return low + width / 2;
+}
+
 static int
 conn_open(struct conn *c, const struct opts *o)
 {
 	struct sockaddr_in	 sin;
 	socklen_t		 len;
 	int			 one = 1, err;
+	double			 t0 = now();
 
 	c->start = c->end = c->sendlen = 0;
-	c->deadline = now() + o->timeout;
+	c->deadline = t0 + o->timeout;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)o->port);
@@ -280,6 +329,8 @@ conn_open(struct conn *c, const struct opts *o)
 	}
 	if (o->tls && tls_connect(c, o) == -1)
 		goto fail;
+	if (o->tls && hs_hist != NULL)
+		hs_hist[hs_bucket((uint64_t)((now() - t0) * 1e6))]++;
 	return 0;
  fail:
 	err = errno;
@@ -556,6 +607,196 @@ quit(struct conn *c)
 	}
 }
 
+/* ---- AUTH SCRAM-SHA-256 (RFC 5802, RFC 7677, RFC 5034): the client ---- */
+
+#define SCRAM_NONCE	18		/* random octets: 24 base64 chars */
+#define SCRAM_MAX_ITER	10000000	/* a bound on the server's count */
+#define SCRAM_BUF	4096
+#define HASH_LEN	SHA256_DIGEST_LENGTH
+
+/*
+ * The salted password for the last salt and count seen.  A client may
+ * keep it (RFC 5802 5.1); without it each login would spend the client's
+ * CPU on PBKDF2 beside the servers being measured, which store only the
+ * derived keys and never run PBKDF2 for a user with keys.
+ */
+static struct {
+	bool		 valid;
+	char		 salt[SCRAM_BUF];	/* base64, as the server sent it */
+	unsigned long	 iter;
+	unsigned char	 salted[HASH_LEN];
+} scram_cache;
+
+/* Base64 of len octets into out (size octets); -1 if it does not fit. */
+static int
+b64_enc(char *out, size_t size, const unsigned char *in, size_t len)
+{
+	if (len > SCRAM_BUF || size < 4 * ((len + 2) / 3) + 1)
+		return -1;
+	(void)EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return 0;
+}
+
+/* Decodes padded base64 of inlen chars; the octet count or -1. */
+static ssize_t
+b64_dec(unsigned char *out, size_t size, const char *in, size_t inlen)
+{
+	int	 n, pad = 0;
+
+	if (inlen == 0 || inlen % 4 != 0 || inlen > SCRAM_BUF ||
+	    size < inlen / 4 * 3)
+		return -1;
+	if (in[inlen - 1] == '=')
+		pad = in[inlen - 2] == '=' ? 2 : 1;
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in,
+	    (int)inlen)) < 0 || n < pad)
+		return -1;
+	return n - pad;
+}
+
+/* Reads "+ BASE64" and decodes it into a NUL-terminated string. */
+static int
+scram_challenge(struct conn *c, char *out, size_t size)
+{
+	char	*line;
+	ssize_t	 n;
+
+	if (conn_line(c, &line) == -1)
+		return -1;
+	if (strncmp(line, "+ ", 2) != 0 ||
+	    (n = b64_dec((unsigned char *)out, size - 1, line + 2,
+	    strlen(line + 2))) < 0 || memchr(out, '\0', (size_t)n) != NULL) {
+		errno = EPROTO;
+		return -1;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* HMAC-SHA-256 of a string. */
+static int
+hmac256(const unsigned char *key, size_t klen, const char *msg,
+    unsigned char out[HASH_LEN])
+{
+	unsigned int	 len = HASH_LEN;
+
+	return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg,
+	    strlen(msg), out, &len) == NULL || len != HASH_LEN ? -1 : 0;
+}
+
+/*
+ * The exchange after the greeting: the client's first message as the
+ * initial response, the proof, then the server's signature, which must
+ * match before the empty response that ends the exchange.
+ */
+static int
+scram_login(struct conn *c, const struct opts *o)
+{
+	static char	 cmd[SCRAM_BUF * 2 + 32], sfirst[SCRAM_BUF],
+			 sfinal[SCRAM_BUF], bare[SCRAM_BUF], msg[SCRAM_BUF * 3];
+	char		 cnonce[SCRAM_NONCE * 2], name[1600], b64[SCRAM_BUF * 2];
+	char		 proof64[64], *nonce, *salt, *iter, *p, *end;
+	unsigned char	 raw[SCRAM_NONCE], salt_raw[SCRAM_BUF];
+	unsigned char	 ckey[HASH_LEN], skey[HASH_LEN], stored[HASH_LEN];
+	unsigned char	 sig[HASH_LEN], want[HASH_LEN], got[HASH_LEN + 3];
+	const char	*u;
+	size_t		 i, k = 0;
+	ssize_t		 slen;
+	unsigned long	 count;
+	int		 len;
+
+	/* saslname: "," and "=" escaped (RFC 5802 5.1). */
+	for (u = o->user; *u != '\0' && k + 4 < sizeof(name); u++) {
+		if (*u == ',' || *u == '=') {
+			memcpy(name + k, *u == ',' ? "=2C" : "=3D", 3);
+			k += 3;
+		} else
+			name[k++] = *u;
+	}
+	name[k] = '\0';
+	if (RAND_bytes(raw, sizeof(raw)) != 1 ||
+	    b64_enc(cnonce, sizeof(cnonce), raw, sizeof(raw)) == -1)
+		goto proto;
+	len = snprintf(bare, sizeof(bare), "n=%s,r=%s", name, cnonce);
+	if (len < 0 || (size_t)len >= sizeof(bare))
+		goto proto;
+	(void)snprintf(msg, sizeof(msg), "n,,%s", bare);
+	if (b64_enc(b64, sizeof(b64), (unsigned char *)msg, strlen(msg)) == -1)
+		goto proto;
+	(void)snprintf(cmd, sizeof(cmd), "AUTH SCRAM-SHA-256 %s", b64);
+	if (conn_send(c, cmd) == -1 ||
+	    scram_challenge(c, sfirst, sizeof(sfirst)) == -1)
+		return -1;
+	/* r=NONCE,s=SALT,i=COUNT[,extensions]; "m=" is not understood. */
+	if (strncmp(sfirst, "r=", 2) != 0 ||
+	    (p = strstr(sfirst, ",s=")) == NULL ||
+	    (iter = strstr(p + 3, ",i=")) == NULL)
+		goto proto;
+	nonce = sfirst + 2;
+	salt = p + 3;
+	if ((size_t)(p - nonce) <= strlen(cnonce) ||
+	    strncmp(nonce, cnonce, strlen(cnonce)) != 0 ||
+	    memchr(nonce, ',', (size_t)(p - nonce)) != NULL)
+		goto proto;
+	errno = 0;
+	count = strtoul(iter + 3, &end, 10);
+	if (errno != 0 || end == iter + 3 || (*end != '\0' && *end != ',') ||
+	    count == 0 || count > SCRAM_MAX_ITER ||
+	    (size_t)(iter - salt) >= sizeof(scram_cache.salt))
+		goto proto;
+	if (!scram_cache.valid || scram_cache.iter != count ||
+	    strlen(scram_cache.salt) != (size_t)(iter - salt) ||
+	    memcmp(scram_cache.salt, salt, (size_t)(iter - salt)) != 0) {
+		if ((slen = b64_dec(salt_raw, sizeof(salt_raw), salt,
+		    (size_t)(iter - salt))) <= 0 ||
+		    PKCS5_PBKDF2_HMAC(o->pass, (int)strlen(o->pass), salt_raw,
+		    (int)slen, (int)count, EVP_sha256(), HASH_LEN,
+		    scram_cache.salted) != 1)
+			goto proto;
+		memcpy(scram_cache.salt, salt, (size_t)(iter - salt));
+		scram_cache.salt[iter - salt] = '\0';
+		scram_cache.iter = count;
+		scram_cache.valid = true;
+	}
+	/* The final message without proof: "biws" is base64("n,,"). */
+	len = snprintf(cmd, sizeof(cmd), "c=biws,r=%.*s", (int)(p - nonce),
+	    nonce);
+	if (len < 0 || (size_t)len >= sizeof(cmd))
+		goto proto;
+	len = snprintf(msg, sizeof(msg), "%s,%s,%s", bare, sfirst, cmd);
+	if (len < 0 || (size_t)len >= sizeof(msg))
+		goto proto;
+	if (hmac256(scram_cache.salted, HASH_LEN, "Client Key", ckey) == -1 ||
+	    SHA256(ckey, HASH_LEN, stored) == NULL ||
+	    hmac256(stored, HASH_LEN, msg, sig) == -1 ||
+	    hmac256(scram_cache.salted, HASH_LEN, "Server Key", skey) == -1 ||
+	    hmac256(skey, HASH_LEN, msg, want) == -1)
+		goto proto;
+	for (i = 0; i < HASH_LEN; i++)
+		sig[i] ^= ckey[i];		/* now the ClientProof */
+	if (b64_enc(proof64, sizeof(proof64), sig, HASH_LEN) == -1)
+		goto proto;
+	len = snprintf(sfinal, sizeof(sfinal), "%s,p=%s", cmd, proof64);
+	if (len < 0 || (size_t)len >= sizeof(sfinal) ||
+	    b64_enc(b64, sizeof(b64), (unsigned char *)sfinal,
+	    (size_t)len) == -1)
+		goto proto;
+	if (conn_send(c, b64) == -1 ||
+	    scram_challenge(c, sfinal, sizeof(sfinal)) == -1)
+		return -1;
+	/* v=ServerSignature: the server knew the keys too. */
+	if (strncmp(sfinal, "v=", 2) != 0 ||
+	    b64_dec(got, sizeof(got), sfinal + 2, strcspn(sfinal + 2, ",")) !=
+	    HASH_LEN || CRYPTO_memcmp(got, want, HASH_LEN) != 0)
+		goto proto;
+	if (conn_send(c, "") == -1 || expect_ok(c, NULL) == -1)
+		return -1;
+	return 0;
+ proto:
+	errno = EPROTO;
+	return -1;
+}
+
 static int
 login(struct conn *c, const struct opts *o)
 {
@@ -563,6 +804,8 @@ login(struct conn *c, const struct opts *o)
 
 	if (expect_ok(c, NULL) == -1)
 		return -1;
+	if (o->scram)
+		return scram_login(c, o);
 	(void)snprintf(cmd, sizeof(cmd), "USER %s", o->user);
 	if (conn_send(c, cmd) == -1 || expect_ok(c, NULL) == -1)
 		return -1;
@@ -762,6 +1005,21 @@ one_login_session(const struct opts *o)
 	return rv;
 }
 
+/* The value below which a share q of the counts lies, in ms. */
+static double
+hs_percentile(const uint64_t *sum, uint64_t total, double q)
+{
+	uint64_t	 seen = 0;
+	size_t		 b;
+
+	for (b = 0; b < HS_BUCKETS; b++) {
+		seen += sum[b];
+		if ((double)seen >= q * (double)total)
+			return hs_value(b) / 1000;
+	}
+	return -1;
+}
+
 static void
 worker(const struct opts *o, double end, int wfd)
 {
@@ -801,7 +1059,18 @@ mode_login(const struct opts *o)
 	char		 buf[128];
 	ssize_t		 n;
 	pid_t		 w;
+	uint32_t	*hist = NULL;
+	static uint64_t	 hsum[HS_BUCKETS];
+	uint64_t	 hn = 0;
+	size_t		 k;
 
+	if (o->tls) {
+		hist = mmap(NULL, (size_t)o->clients * HS_BUCKETS *
+		    sizeof(*hist), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (hist == MAP_FAILED)
+			return -1;
+	}
 	t0 = now();
 	end = t0 + o->duration;
 	hard = end + o->timeout + 5;
@@ -812,6 +1081,8 @@ mode_login(const struct opts *o)
 			return -1;
 		if (pids[i] == 0) {
 			(void)close(p[0]);
+			if (hist != NULL)
+				hs_hist = hist + (size_t)i * HS_BUCKETS;
 			worker(o, end, p[1]);
 		}
 		(void)close(p[1]);
@@ -856,6 +1127,19 @@ mode_login(const struct opts *o)
 		printf(" resumed=%" PRIu64 " resumed_pct=%.1f", resumed,
 		    ok > (uint64_t)o->clients ? 100.0 * (double)resumed /
 		    (double)(ok - (uint64_t)o->clients) : 0.0);
+	if (hist != NULL) {
+		for (i = 0; i < o->clients; i++)
+			for (k = 0; k < HS_BUCKETS; k++)
+				hsum[k] += hist[(size_t)i * HS_BUCKETS + k];
+		for (k = 0; k < HS_BUCKETS; k++)
+			hn += hsum[k];
+		if (hn > 0)
+			printf(" handshakes=%" PRIu64 " hs_p50_ms=%.2f "
+			    "hs_p90_ms=%.2f", hn, hs_percentile(hsum, hn, 0.5),
+			    hs_percentile(hsum, hn, 0.9));
+		(void)munmap(hist, (size_t)o->clients * HS_BUCKETS *
+		    sizeof(*hist));
+	}
 	printf("\n");
 	return failed == 0 && ok > 0 ? 0 : 1;
 }
@@ -1057,6 +1341,7 @@ usage(void)
 	    "  fetch, login, stattime: [--expect-count N]\n"
 	    "  all: [--tls] (implicit TLS) [--sigalgs=rsa|ecdsa]\n"
 	    "  login:    [--resume] (offer the previous TLS session)\n"
+	    "  login, fetch: [--sasl=scram-sha-256] (AUTH, not USER/PASS)\n"
 	    "  fetch:    [--expect-octets N]\n");
 	exit(2);
 }
@@ -1084,6 +1369,7 @@ main(int argc, char *argv[])
 		{ "tls", no_argument, NULL, 'S' },
 		{ "resume", no_argument, NULL, 'r' },
 		{ "sigalgs", required_argument, NULL, 'A' },
+		{ "sasl", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts	 o;
@@ -1123,6 +1409,11 @@ main(int argc, char *argv[])
 		case 'S': o.tls = true; break;
 		case 'r': o.resume = true; break;
 		case 'A': o.sigalgs = optarg; break;
+		case 'M':
+			if (strcmp(optarg, "scram-sha-256") != 0)
+				usage();
+			o.scram = true;
+			break;
 		default: usage();
 		}
 	}

@@ -14,8 +14,15 @@
  *             over memory BIOs and is not counted
  *   hs_res    the same for a resumed handshake (a ticket from a key that
  *             the previous process wrote, as tls-ticket-key-file does)
+ *   free      SSL_shutdown(), SSL_free(), SSL_CTX_free(), dlclose(): what
+ *             tls_free() does at the end of a session
+ *   exit      the rest of the process's life, from wait4()'s rusage
+ *             (atexit handlers, the kernel tearing the process down)
  *
- * usage: tlscost CERT KEY [RUNS=30] [noconf|conf]
+ * usage: tlscost CERT KEY [RUNS=30] [noconf|conf] [OPTIONS]
+ * OPTIONS, comma-separated, add OPENSSL_init_ssl() flags: noaddall,
+ * noaddciphers, nocryptostrings, nosslstrings, nostrings (both),
+ * noatexit.
  * Prints the median of each step over RUNS processes.  A bench tool,
  * never installed.  It is not linked with OpenSSL: like the handler it
  * dlopen()s libssl, and reaches every function (the client's too)
@@ -37,9 +44,9 @@ static void	*lib;
 /* A function of the loaded libssl (or its libcrypto), with its type. */
 #define F(name)	((__typeof__(&name))dlsym(lib, #name))
 
-#define STEPS	6
+#define STEPS	8
 static const char *const names[STEPS] = { "dlopen", "init", "ctx", "pem",
-    "hs", "hs_res" };
+    "hs", "hs_res", "free", "exit" };
 
 static double
 cpu_us(void)
@@ -65,8 +72,31 @@ minflt(void)
  * of an already loaded library is cheap, so the client is set up last
  * and the server's dlopen is measured first).
  */
+/* OPENSSL_init_ssl() flags from "conf" and a comma-separated list. */
+static uint64_t
+init_flags(int noconf, const char *opts)
+{
+	uint64_t f = noconf ? OPENSSL_INIT_NO_LOAD_CONFIG : 0;
+
+	if (strstr(opts, "noaddall") != NULL ||
+	    strstr(opts, "noaddciphers") != NULL)
+		f |= OPENSSL_INIT_NO_ADD_ALL_CIPHERS;
+	if (strstr(opts, "noaddall") != NULL)
+		f |= OPENSSL_INIT_NO_ADD_ALL_DIGESTS;
+	if (strstr(opts, "nostrings") != NULL ||
+	    strstr(opts, "nosslstrings") != NULL)
+		f |= OPENSSL_INIT_NO_LOAD_SSL_STRINGS;
+	if (strstr(opts, "nostrings") != NULL ||
+	    strstr(opts, "nocryptostrings") != NULL)
+		f |= OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS;
+	if (strstr(opts, "noatexit") != NULL)
+		f |= OPENSSL_INIT_NO_ATEXIT;
+	return f;
+}
+
 static int
-child(const char *cert, const char *key, int noconf, const char *sessfile)
+child(const char *cert, const char *key, int noconf, const char *sessfile,
+    const char *opts)
 {
 	double t[STEPS + 1], c0;
 	long f[STEPS + 1];
@@ -91,7 +121,7 @@ child(const char *cert, const char *key, int noconf, const char *sessfile)
 	ctxnew = (SSL_CTX *(*)(const SSL_METHOD *))dlsym(lib, "SSL_CTX_new");
 	meth = (const SSL_METHOD *(*)(void))dlsym(lib, "TLS_server_method");
 	t[1] = cpu_us(); f[1] = minflt();
-	if (init(noconf ? OPENSSL_INIT_NO_LOAD_CONFIG : 0, NULL) != 1)
+	if (init(init_flags(noconf, opts), NULL) != 1)
 		return 1;
 	t[2] = cpu_us(); f[2] = minflt();
 	if ((sctx = ctxnew(meth())) == NULL)
@@ -154,13 +184,30 @@ child(const char *cert, const char *key, int noconf, const char *sessfile)
 			F(SSL_SESSION_free)(ns);
 		} else if (!F(SSL_session_reused)(c))
 			hs[1] = -1;
-		F(SSL_free)(s);
 		F(SSL_free)(c);
+		if (round == 0)
+			F(SSL_free)(s);
 	}
-	printf("%.1f %ld %.1f %ld %.1f %ld %.1f %ld %.1f %ld %.1f %ld\n",
+	/* What tls_free() does at the end of a session. */
+	F(SSL_CTX_free)(cctx);
+	c0 = cpu_us();
+	{
+		long f0 = minflt();
+
+		(void)F(SSL_shutdown)(s);
+		F(SSL_free)(s);
+		F(SSL_CTX_free)(sctx);
+		(void)dlclose(lib);
+		t[5] = cpu_us() - c0;
+		f[5] = minflt() - f0;
+	}
+	/* The parent adds what exit() costs (atexit handlers). */
+	printf("%.1f %ld %.1f %ld %.1f %ld %.1f %ld %.1f %ld %.1f %ld "
+	    "%.1f %ld %.1f %ld\n",
 	    t[1] - t[0], f[1] - f[0], t[2] - t[1], f[2] - f[1],
 	    t[3] - t[2], f[3] - f[2], t[4] - t[3], f[4] - f[3],
-	    hs[0], hsf[0], hs[1], hsf[1]);
+	    hs[0], hsf[0], hs[1], hsf[1], t[5], f[5], cpu_us(), minflt());
+	fflush(stdout);
 	return 0;
 }
 
@@ -175,15 +222,19 @@ cmp(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	static double v[STEPS * 2][1000];
+	static double v[STEPS * 2][1001];
 	char line[512], sessfile[] = "/tmp/tlscost.XXXXXX";
-	int runs, i, k, n = 0, fd, p[2];
+	int runs, i, k, n = 0, fd, p[2], ok, st;
+	double x[16];
+	struct rusage ru;
 	FILE *in;
 
 	if (argc >= 7 && strcmp(argv[1], "--child") == 0)
-		return child(argv[2], argv[3], atoi(argv[4]), argv[5]);
+		return child(argv[2], argv[3], atoi(argv[4]), argv[5],
+		    argv[6]);
 	if (argc < 3) {
-		fprintf(stderr, "usage: tlscost CERT KEY [RUNS] [noconf|conf]\n");
+		fprintf(stderr, "usage: tlscost CERT KEY [RUNS] [noconf|conf] "
+		    "[noaddall,nostrings,noatexit]\n");
 		return 2;
 	}
 	runs = argc > 3 ? atoi(argv[3]) : 30;
@@ -198,7 +249,8 @@ main(int argc, char **argv)
 		if (fork() == 0) {
 			char *args[] = { argv[0], "--child", argv[1], argv[2],
 			    (char *)(argc > 4 && !strcmp(argv[4], "conf") ?
-			    "0" : "1"), sessfile, "x", NULL };
+			    "0" : "1"), sessfile,
+			    argc > 5 ? argv[5] : (char *)"", NULL };
 			dup2(p[1], 1);
 			close(p[0]);
 			execv("/proc/self/exe", args);
@@ -206,25 +258,35 @@ main(int argc, char **argv)
 		}
 		close(p[1]);
 		in = fdopen(p[0], "r");
-		if (fgets(line, sizeof(line), in) != NULL) {
-			double x[12];
-			if (sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf"
-			    " %lf %lf", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
-			    &x[6], &x[7], &x[8], &x[9], &x[10], &x[11]) == 12) {
-				for (k = 0; k < 12; k++)
-					v[k][n] = x[k];
-				n++;
-			}
-		}
+		ok = 0;
+		if (fgets(line, sizeof(line), in) != NULL &&
+		    sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf"
+		    " %lf %lf %lf %lf %lf %lf", &x[0], &x[1], &x[2], &x[3],
+		    &x[4], &x[5], &x[6], &x[7], &x[8], &x[9], &x[10], &x[11],
+		    &x[12], &x[13], &x[14], &x[15]) == 16)
+			ok = 1;
 		fclose(in);
-		wait(NULL);
+		/* exit: the process's whole CPU time and faults (wait4)
+		 * minus what it had used when it printed. */
+		if (wait4(-1, &st, 0, &ru) > 0 && ok && WIFEXITED(st) &&
+		    WEXITSTATUS(st) == 0) {
+			x[14] = (double)ru.ru_utime.tv_sec * 1e6 +
+			    (double)ru.ru_utime.tv_usec +
+			    (double)ru.ru_stime.tv_sec * 1e6 +
+			    (double)ru.ru_stime.tv_usec - x[14];
+			x[15] = (double)ru.ru_minflt - x[15];
+			for (k = 0; k < 16; k++)
+				v[k][n] = x[k];
+			n++;
+		}
 	}
 	unlink(sessfile);
 	if (n < 2)
 		return 1;
-	printf("median of %d fresh processes (%s), CPU microseconds and "
+	printf("median of %d fresh processes (%s%s%s), CPU microseconds and "
 	    "minor page faults:\n", n - 1, argc > 4 && !strcmp(argv[4],
-	    "conf") ? "openssl.cnf loaded" : "OPENSSL_INIT_NO_LOAD_CONFIG");
+	    "conf") ? "openssl.cnf loaded" : "OPENSSL_INIT_NO_LOAD_CONFIG",
+	    argc > 5 ? ", " : "", argc > 5 ? argv[5] : "");
 	for (k = 0; k < STEPS; k++) {
 		/* hs_res of the first run has no session: skip run 0. */
 		qsort(v[2 * k] + 1, (size_t)n - 1, sizeof(double), cmp);

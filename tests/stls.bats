@@ -358,6 +358,20 @@ print(p.quit().decode())
 	[ "$status" -eq 0 ]
 }
 
+@test "--check-config gives OpenSSL's reason for a certificate whose PEM holds no certificate, though its error strings load only on failure (doc/design.md 7)" {
+	add_user alice pw
+	printf -- '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' \
+	    >"$T/garbled.pem"
+	status=0
+	timeout 10 "$HANDLER" --passwd-file="$PASSWD" --check-config \
+	    --tls-cert="$T/garbled.pem" --tls-key="$KEY" >"$out" 2>"$log" ||
+	    status=$?
+	[ "$status" -eq 2 ]
+	# A reason in words (OpenSSL 3.0: "wrong tag"), not a bare code.
+	grep -qE "cannot load tls-cert $T/garbled.pem: [a-z][a-z ]+\$" "$log"
+	! grep -q 'OpenSSL error' "$log"
+}
+
 @test "a tls-key that is not PEM on a socket: the only octets sent are -ERR [SYS/PERM] Server misconfigured, exit 2 (spec 1)" {
 	add_user alice pw
 	printf 'not a key\n' >"$T/bad-key.pem"
