@@ -2,9 +2,9 @@
  * policy.h: the per-user policy of spec 4.3 that needs the UID state
  * file: LOGIN-DELAY (the last successful login, "@login") and EXPIRE (the
  * first retrieval of each message, "@retr"); uidmap.h describes the
- * records.  nologin and allow_nets (spec 4.2) need no state: session.c
- * checks them from the passwd entry.  Nothing here writes protocol
- * replies.
+ * records.  nologin and allow_nets (spec 4.2) need no state:
+ * session-login.c checks them from the passwd entry.  Nothing here
+ * writes protocol replies.
  */
 #ifndef POLICY_H
 #define POLICY_H
