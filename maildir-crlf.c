@@ -92,6 +92,30 @@ xform_lines(bool dot_stuff, const char *in, const char *end, char *out,
 	return (size_t)(p - in);
 }
 
+/*
+ * The CR that ended the previous chunk, now that the next octet c is
+ * known: the line end when c is LF (1 input octet consumed), else an
+ * ordinary byte (none).  Writes 2 or 1 octets to out (NULL: count
+ * only), which has room for 2, and stores how many in *o_out.
+ */
+static size_t
+xform_pending_cr(struct crlf_state *st, char c, char *out, size_t *o_out)
+{
+	st->pending_cr = false;
+	if (c == '\n') {
+		if (out != NULL)
+			memcpy(out, "\r\n", 2);
+		*o_out = 2;
+		line_done(st);
+		return 1;
+	}
+	if (out != NULL)
+		out[0] = '\r';
+	*o_out = 1;
+	st->bol = false;
+	return 0;
+}
+
 size_t
 crlf_xform(struct crlf_state *st, const char *in, size_t len, char *out,
     size_t room, size_t *used_out)
@@ -99,21 +123,8 @@ crlf_xform(struct crlf_state *st, const char *in, size_t len, char *out,
 	const char	*p = in, *end = in + len, *lf;
 	size_t		 o = 0, n, eol;
 
-	if (st->pending_cr && len > 0 && !st->done && room >= 2) {
-		st->pending_cr = false;
-		if (*p == '\n') {
-			if (out != NULL)
-				memcpy(out, "\r\n", 2);
-			o = 2;
-			p++;
-			line_done(st);
-		} else {
-			if (out != NULL)
-				out[0] = '\r';
-			o = 1;
-			st->bol = false;
-		}
-	}
+	if (st->pending_cr && len > 0 && !st->done && room >= 2)
+		p += xform_pending_cr(st, *p, out, &o);
 	while (p < end && !st->done && !st->pending_cr) {
 		if (st->bol && st->in_body && !st->limited) {
 			p += xform_lines(st->dot_stuff, p, end, out, o, room,

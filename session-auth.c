@@ -241,16 +241,43 @@ sasl_finish(struct session *s, const char *data)
 }
 
 /*
+ * Starts the GNU SASL exchange of the AUTH under way, then the penalty
+ * wait.  -PLUS is offered only under the handler's own TLS, and then a
+ * plain SCRAM exchange gets the binding too, to refuse a client told
+ * -PLUS was not offered.  Returns false when it cannot start (replied).
+ */
+static bool
+sasl_begin(struct session *s)
+{
+	struct sasl_params p;
+	const char *why;
+
+	memset(&p, 0, sizeof(p));
+	p.cfg = s->cfg;
+	p.mech = s->auth_mech->id;
+	p.lookup = auth_lookup;
+	if (own_tls(s) && (mech_usable(s, MECH_SCRAM_SHA_256_PLUS) ||
+	    mech_usable(s, MECH_SCRAM_SHA_1_PLUS)))
+		p.cb_tls = s->tls;
+	if ((s->sasl = sasl_start(&p, &why)) == NULL) {
+		log_event(EVENT_ERROR, "cannot start %s: %s",
+		    s->auth_mech->name, why);
+		session_reply(s, "-ERR [SYS/TEMP] Authentication is "
+		    "unavailable");
+		return false;
+	}
+	session_penalty_wait(s);
+	return true;
+}
+
+/*
  * SCRAM (and what else sasl.c runs): one base64 line a step.  The
- * penalty wait comes before the first step, the outcome goes through
- * session_auth_failed() or session_login() like PASS.  -PLUS is offered only
- * under the handler's own TLS, and then a plain SCRAM exchange gets the
- * binding too, to refuse a client told -PLUS was not offered.
+ * penalty wait comes before the first step (sasl_begin()), the outcome
+ * goes through session_auth_failed() or session_login() like PASS.
  */
 static enum cmd_result
 sasl_mech_step(struct session *s, char *data)
 {
-	struct sasl_params p;
 	char out[MAX_REPLY - 4];
 	const char *why;
 	enum sasl_result res;
@@ -258,23 +285,8 @@ sasl_mech_step(struct session *s, char *data)
 
 	if (s->sasl_final)
 		return sasl_finish(s, data);
-	if (s->sasl == NULL) {
-		memset(&p, 0, sizeof(p));
-		p.cfg = s->cfg;
-		p.mech = s->auth_mech->id;
-		p.lookup = auth_lookup;
-		if (own_tls(s) && (mech_usable(s, MECH_SCRAM_SHA_256_PLUS) ||
-		    mech_usable(s, MECH_SCRAM_SHA_1_PLUS)))
-			p.cb_tls = s->tls;
-		if ((s->sasl = sasl_start(&p, &why)) == NULL) {
-			log_event(EVENT_ERROR, "cannot start %s: %s",
-			    s->auth_mech->name, why);
-			session_reply(s, "-ERR [SYS/TEMP] Authentication "
-			    "is unavailable");
-			return CMD_DONE;
-		}
-		session_penalty_wait(s);
-	}
+	if (s->sasl == NULL && !sasl_begin(s))
+		return CMD_DONE;
 	res = sasl_step(s->sasl, data, out, sizeof(out), &why);
 	switch (res) {
 	case SASL_CONTINUE:
