@@ -507,7 +507,6 @@ cmd_auth(struct session *s, char *args)
 	return CMD_DONE;
 }
 
-/* A line that answers a "+ " challenge; "*" cancels (RFC 5034). */
 enum cmd_result
 session_auth_continue(struct session *s, char *line)
 {

@@ -124,7 +124,8 @@ void	session_set_end(struct session *, const char *reason);
 int	session_split_args(char *args, char **argv, int max);
 /*
  * Appends c to buf[*o..size) for a log entry, as itself or \xNN (',',
- * '=', '\\', blanks and controls); false when it does not fit.
+ * '=', '\\', blanks and controls), keeping room for a NUL; false when it
+ * does not fit.
  */
 bool	session_escape_put(char *buf, size_t size, size_t *o,
 	    unsigned char c);

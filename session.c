@@ -51,7 +51,6 @@ static const struct command trans_cmds[] = {
 	{ "QUIT", cmd_quit_trans }, { NULL, NULL }
 };
 
-/* Ends the session with status st; the loop exits after this command. */
 enum cmd_result
 session_close(struct session *s, int st)
 {
@@ -60,10 +59,6 @@ session_close(struct session *s, int st)
 	return CMD_CLOSE;
 }
 
-/*
- * spec 9: why a session that never logged in ended; the first reason
- * given wins (the words of the event=aborted line).
- */
 void
 session_set_end(struct session *s, const char *reason)
 {
@@ -71,7 +66,6 @@ session_set_end(struct session *s, const char *reason)
 		s->end_reason = reason;
 }
 
-/* Appends c to the tried list as itself or \xNN; false when full. */
 bool
 session_escape_put(char *buf, size_t size, size_t *o, unsigned char c)
 {
@@ -119,10 +113,6 @@ log_aborted(const struct session *s)
 	    s->cfg->secured ? " tls=secured" : " tls=no");
 }
 
-/*
- * Queues one reply line with CRLF.  C0001: a line over 512 octets is a
- * bug; it is logged and replaced by a fixed error.
- */
 void __attribute__((format(printf, 2, 3)))
 session_reply(struct session *s, const char *fmt, ...)
 {
@@ -147,7 +137,6 @@ session_reply(struct session *s, const char *fmt, ...)
 	}
 }
 
-/* spec 2: a bad command's reply; the 20th is replaced by a close. */
 enum cmd_result __attribute__((format(printf, 2, 3)))
 session_bad(struct session *s, const char *fmt, ...)
 {
@@ -173,10 +162,6 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/*
- * Splits args (already trimmed) on blank runs into at most max words.
- * Returns the word count, or max + 1 when there are more.
- */
 int
 session_split_args(char *args, char **argv, int max)
 {
