@@ -3,7 +3,7 @@
 # the file: systemd-nspawn boots systemd as PID 1 on the host's /usr
 # (read-only) with an empty /etc on tmpfs (--volatile=yes) and its own
 # network.  `make install` is staged on the host and bound at /usr/local;
-# README Deploying sections 2-4 then run inside, word for word: the
+# doc/deploy.md 2-4 then run inside, word for word: the
 # account, the config, the passwd file, the certificate, `systemctl
 # enable --now pop3.socket pop3s.socket`.  Real clients fetch on 110 and
 # 995, the journal is read back, the running service's sandbox is
@@ -140,7 +140,7 @@ inside() {
 	    LANG=C.UTF-8 HOME=/root "$@"
 }
 
-# live_deploy: README Deploying sections 2, 3 and 4, as written there,
+# live_deploy: doc/deploy.md 2, 3 and 4, as written there,
 # plus alice's first message.
 live_deploy() {
 	inside bash -euxc '
@@ -195,7 +195,7 @@ journal() {
 	inside journalctl -o verbose --no-pager "$@"
 }
 
-@test "live: pop3.socket on port 110 serves a message byte-exact to curl (README Deploying 2-4, spec 10)" {
+@test "live: pop3.socket on port 110 serves a message byte-exact to curl (doc/deploy.md 2-4, spec 10)" {
 	inside systemctl is-active pop3.socket pop3s.socket
 	curl_in pop3://127.0.0.1/1 got110 --user "alice:$PW"
 	cmp "$L/share/msg.crlf" "$L/share/got110"
@@ -307,7 +307,7 @@ journal() {
 	grep -q '^    MESSAGE=landlock probe after: open /etc/pop3-handler.passwd: Permission denied$' "$T/j"
 }
 
-@test "live: with pop3-root.conf a system user's Maildir under /home is served with the user's uid; without it the login fails (README Deploying 4)" {
+@test "live: with pop3-root.conf a system user's Maildir under /home is served with the user's uid; without it the login fails (doc/deploy.md 4)" {
 	inside bash -euxc '
 	useradd -u 2000 -U -d /home/carol -M -s /usr/sbin/nologin carol
 	install -d -o carol -g carol -m 0700 /home/carol
@@ -321,7 +321,7 @@ journal() {
 	status=0
 	curl_in pop3://127.0.0.1/1 nodropin --user "carol:$PW" || status=$?
 	[ "$status" -ne 0 ]
-	# README Deploying 4, the drop-in for both services.
+	# doc/deploy.md 4, the drop-in for both services.
 	inside bash -euc '
 	for u in pop3@ pop3s@; do
 	    install -D -m 644 /usr/local/share/doc/pop3-handler/pop3-root.conf \
@@ -337,7 +337,7 @@ journal() {
 	[ "$(inside stat -c %u:%g /home/carol/Maildir/pop3-handler-uidlist)" = 2000:2000 ]
 	# A virtual user (empty uid and gid) would keep root's identity,
 	# without CAP_DAC_OVERRIDE: refused, and logged.  With pop3's uid
-	# and gid in the line it is served again (README Deploying 4).
+	# and gid in the line it is served again (doc/deploy.md 4).
 	status=0
 	curl_in pop3://127.0.0.1/1 alice-root --user "alice:$PW" || status=$?
 	[ "$status" -eq 67 ]
