@@ -21,6 +21,7 @@ struct snap_priv {
 	struct snapshot	 pub;		/* first member: callers see this */
 	int		 curfd;
 	int		 newfd;		/* -1 when new/ could not be opened */
+	char		*strs;		/* names, files, UIDLs (maildir.c) */
 };
 
 /* A directory's names (not starting with '.') sorted by base name. */

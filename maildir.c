@@ -577,57 +577,6 @@ cur_unchanged(int curfd, const struct uidmap *m)
 }
 
 /*
- * The listing from the records of m (cur_unchanged()): in their order,
- * which is ascending UID, each sized by its record.  Returns 0 or -1.
- */
-static int
-from_state(struct scan *sc, const struct uidmap *m)
-{
-	const struct uidmap_entry	*r;
-	struct uidmap_msg		*e;
-	size_t				 i, nl, il, need = 0;
-	char				*p;
-
-	for (i = 0; i < m->count; i++) {
-		r = &m->ents[i];
-		need += strlen(r->name) + 2 +
-		    (r->info != NULL ? strlen(r->info) + 1 : 0);
-	}
-	if ((sc->e = calloc(m->count + 1, sizeof(*sc->e))) == NULL ||
-	    (sc->arena = malloc(need + 1)) == NULL)
-		return -1;
-	sc->cap = m->count + 1;
-	sc->acap = need + 1;
-	for (i = 0, p = sc->arena; i < m->count; i++) {
-		r = &m->ents[i];
-		e = &sc->e[i];
-		nl = strlen(r->name);
-		memcpy(p, r->name, nl);
-		if (r->info != NULL) {
-			il = strlen(r->info);
-			p[nl] = ':';
-			memcpy(p + nl + 1, r->info, il);
-			nl += 1 + il;
-		}
-		p[nl] = '\0';
-		e->file = p;
-		e->name = r->name;
-		e->off = (size_t)(p - sc->arena);
-		p += nl + 1;
-		e->old = r;
-		e->uid = r->uid;
-		e->tkey = uidmap_name_time(r->name);
-		e->size = r->size;
-		e->rawsize = r->rawsize;
-		e->mtime = r->mtime;
-		e->sized = e->statted = true;
-	}
-	sc->n = m->count;
-	sc->alen = (size_t)(p - sc->arena);
-	return 0;
-}
-
-/*
  * spec 4.3: true when the state file keeps a time the user's policy does
  * not use (maildir.h): the login rewrites it without.
  */
@@ -674,14 +623,82 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 		log_debug("uidlist not updated (%s)", err);
 }
 
+/*
+ * The snapshot's strings, one block: "name\0file\0uidl\0" a message,
+ * laid out by snap_put() (maildir_close() frees the block, and a file
+ * name that maildir_msg_open() replaced).  *need_out grows by what
+ * message e takes; -1 on overflow or a UIDL that cannot be made.
+ */
+static int
+snap_need(const struct uidmap_msg *e, enum uidl_mode mode, size_t *need_out)
+{
+	char	 uidl[MAX_UIDL + 1];
+	size_t	 n = strlen(e->name), f = strlen(e->file);
+
+	if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl, sizeof(uidl)) == -1 ||
+	    __builtin_add_overflow(*need_out, n, need_out) ||
+	    __builtin_add_overflow(*need_out, f, need_out) ||
+	    __builtin_add_overflow(*need_out, strlen(uidl) + 3, need_out)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Appends message e at *pos of sp's block, of size, which snap_need()
+ * computed.
+ */
+static int
+snap_put(struct snap_priv *sp, const struct uidmap_msg *e,
+    enum uidl_mode mode, size_t *pos, size_t size)
+{
+	struct snapshot	*s = &sp->pub;
+	struct msg	*m;
+	char		 uidl[MAX_UIDL + 1], *p = sp->strs + *pos;
+	size_t		 n = strlen(e->name), f = strlen(e->file), u;
+
+	if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl, sizeof(uidl)) == -1)
+		return -1;
+	u = strlen(uidl);
+	if (n + f + u + 3 > size - *pos) {
+		errno = ENOMEM;		/* the name changed meanwhile? */
+		return -1;
+	}
+	m = &s->msgs[s->count];
+	m->name = p;
+	memcpy(p, e->name, n + 1);
+	m->file = p += n + 1;
+	memcpy(p, e->file, f + 1);
+	m->uidl = p += f + 1;
+	memcpy(p, uidl, u + 1);
+	*pos += n + f + u + 3;
+	m->size = e->size;
+	if (__builtin_add_overflow(s->total, e->size, &s->total))
+		return -1;
+	s->count++;
+	return 0;
+}
+
+/* Allocates the snapshot's arrays for n messages and need octets. */
+static int
+snap_alloc(struct snap_priv *sp, size_t n, size_t need)
+{
+	if (n > MAX_MSGS) {
+		errno = EFBIG;
+		return -1;
+	}
+	if ((sp->pub.msgs = calloc(n + 1, sizeof(*sp->pub.msgs))) == NULL ||
+	    (sp->strs = malloc(need + 1)) == NULL)
+		return -1;
+	return 0;
+}
+
 /* Fills the snapshot in UID order (counter) or delivery order. */
 static int
-build(struct snapshot *s, struct scan *sc, enum uidl_mode mode)
+build(struct snap_priv *sp, struct scan *sc, enum uidl_mode mode)
 {
-	struct uidmap_msg	*e;
-	struct msg		*m;
-	char			 uidl[MAX_UIDL + 1], *blk;
-	size_t			 i, k, bl, fl, ul;
+	size_t			 i, k, need = 0, pos = 0;
 	int			 (*cmp)(const void *, const void *);
 
 	for (i = k = 0; i < sc->n; i++)
@@ -694,30 +711,100 @@ build(struct snapshot *s, struct scan *sc, enum uidl_mode mode)
 		;
 	if (i < sc->n)
 		qsort(sc->e, sc->n, sizeof(*sc->e), cmp);
-	if ((s->msgs = calloc(sc->n + 1, sizeof(*s->msgs))) == NULL)
+	for (i = 0; i < sc->n; i++)
+		if (snap_need(&sc->e[i], mode, &need) == -1)
+			return -1;
+	if (snap_alloc(sp, sc->n, need) == -1)
 		return -1;
-	for (i = 0; i < sc->n; i++) {
-		e = &sc->e[i];
-		if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl,
-		    sizeof(uidl)) == -1)
+	for (i = 0; i < sc->n; i++)
+		if (snap_put(sp, &sc->e[i], mode, &pos, need) == -1)
 			return -1;
-		bl = strlen(e->name);
-		fl = strlen(e->file);
-		ul = strlen(uidl);
-		if ((blk = malloc(bl + fl + ul + 3)) == NULL)
-			return -1;
-		memcpy(blk, e->name, bl + 1);
-		memcpy(blk + bl + 1, e->file, fl + 1);
-		memcpy(blk + bl + 1 + fl + 1, uidl, ul + 1);
-		m = &s->msgs[s->count++];
-		m->name = blk;
-		m->file = blk + bl + 1;
-		m->uidl = m->file + fl + 1;
-		m->size = e->size;
-		m->uid = e->uid;
-		if (__builtin_add_overflow(s->total, e->size, &s->total))
+	return 0;
+}
+
+/*
+ * Delivery order (uidmap_cmp_delivery()) of the records of m, by index;
+ * for qsort_r() with the map as context.
+ */
+static int
+cmp_rec_delivery(const void *a, const void *b, void *ctx)
+{
+	const struct uidmap	*m = ctx;
+	const char		*x = m->ents[*(const uint32_t *)a].name;
+	const char		*y = m->ents[*(const uint32_t *)b].name;
+	uint64_t		 tx = uidmap_name_time(x), ty = uidmap_name_time(y);
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return strcmp(x, y);
+}
+
+/* The listing's message for record r (its file name in fbuf). */
+static int
+rec_msg(const struct uidmap_entry *r, struct uidmap_msg *e, char *fbuf,
+    size_t fsize)
+{
+	int	 len;
+
+	memset(e, 0, sizeof(*e));
+	len = snprintf(fbuf, fsize, "%s%s%s", r->name,
+	    r->info != NULL ? ":" : "", r->info != NULL ? r->info : "");
+	if (len < 0 || (size_t)len >= fsize) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	e->name = r->name;
+	e->file = fbuf;
+	e->old = r;
+	e->uid = r->uid;
+	e->size = r->size;
+	e->sized = e->statted = true;
+	return 0;
+}
+
+/*
+ * The snapshot straight from the records of m (cur_unchanged(): they are
+ * the listing): in their order, which is ascending UID, or in delivery
+ * order (uidl = filename), each sized by its record.  No copy of the
+ * listing is made: a warm login's memory is the state file, its records
+ * and the snapshot.
+ */
+static int
+build_from_state(struct snap_priv *sp, const struct uidmap *m,
+    enum uidl_mode mode)
+{
+	struct uidmap_msg	 e;
+	char			 fbuf[2 * UIDMAP_MAX_NAME + 2];
+	uint32_t		*ord = NULL;
+	size_t			 i, need = 0, pos = 0;
+
+	if (m->count > MAX_MSGS) {
+		errno = EFBIG;
+		return -1;
+	}
+	for (i = 0; i < m->count; i++) {
+		if (rec_msg(&m->ents[i], &e, fbuf, sizeof(fbuf)) == -1 ||
+		    snap_need(&e, mode, &need) == -1)
 			return -1;
 	}
+	if (snap_alloc(sp, m->count, need) == -1)
+		return -1;
+	if (mode != UIDL_COUNTER && m->count > 1) {
+		if ((ord = reallocarray(NULL, m->count, sizeof(*ord))) == NULL)
+			return -1;
+		for (i = 0; i < m->count; i++)
+			ord[i] = (uint32_t)i;
+		qsort_r(ord, m->count, sizeof(*ord), cmp_rec_delivery,
+		    (void *)(uintptr_t)m);
+	}
+	for (i = 0; i < m->count; i++)
+		if (rec_msg(&m->ents[ord != NULL ? ord[i] : i], &e, fbuf,
+		    sizeof(fbuf)) == -1 ||
+		    snap_put(sp, &e, mode, &pos, need) == -1) {
+			free(ord);
+			return -1;
+		}
+	free(ord);
 	return 0;
 }
 
@@ -765,9 +852,11 @@ maildir_open(const char *path, enum uidl_mode mode,
 	move_new(sp);
 	if (cur_unchanged(sp->curfd, &m1) && !stale_times(&m1, login)) {
 		/* uidmap.h cur=: the records are the listing. */
-		err = "out of memory";
-		if (from_state(&sc, &m1) == -1)
+		if (build_from_state(sp, &m1, mode) == -1) {
+			err = errno == EFBIG ? "too many messages" :
+			    "out of memory";
 			goto fail;
+		}
 	} else {
 		if (list_cur(sp->curfd, &sc, &err) == -1)
 			goto fail;
@@ -784,8 +873,10 @@ maildir_open(const char *path, enum uidl_mode mode,
 			update_state(sp, &sc, &m1, need_uid, mode, login,
 			    login_now);
 	}
-	if (build(&sp->pub, &sc, mode) == -1)
+	if (sp->pub.msgs == NULL && build(sp, &sc, mode) == -1) {
+		err = errno == EFBIG ? "too many messages" : "out of memory";
 		goto fail;
+	}
 	free(sc.e);
 	free(sc.arena);
 	uidmap_free(&m1);
@@ -864,12 +955,11 @@ maildir_close(struct snapshot *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->count; i++) {
+	for (i = 0; i < s->count; i++)
 		if (file_owned(&s->msgs[i]))
 			free(s->msgs[i].file);
-		free(s->msgs[i].name);
-	}
 	free(s->msgs);
+	free(sp->strs);
 	if (s->dirfd >= 0)
 		(void)close(s->dirfd);
 	if (sp->curfd >= 0)

@@ -20,7 +20,6 @@ struct msg {
 	char		*name;		/* unique base name (before ':') */
 	char		*file;		/* file name in cur/ at snapshot time */
 	uint64_t	 size;		/* exact CRLF size (spec 6) */
-	uint64_t	 uid;		/* counter UID (uidl = counter) */
 	char		*uidl;		/* UIDL string sent to the client */
 	bool		 deleted;	/* marked by DELE */
 };

@@ -60,11 +60,17 @@ uidmap_get_import(void)
 	return import_mode;
 }
 
-/* One slot of the hash index: entry index + 1 (0: empty), hash tag. */
-struct uidmap_slot {
-	uint32_t	 idx;
-	uint32_t	 tag;
-};
+/*
+ * The hash index is an open-addressing array of 32-bit slots, at most
+ * half full: 0 is empty, else the low m->shift bits hold the entry's
+ * index + 1 and the bits above them a tag, the top bits of the hash, so
+ * most probes that miss are settled without reading the name.
+ */
+static uint32_t
+slot_tag(const struct uidmap *m, uint64_t h)
+{
+	return m->shift >= 32 ? 0 : (uint32_t)(h >> 32) << m->shift;
+}
 
 /*
  * A keyed hash of a name, 8 octets a step; not cryptographic, but the key
@@ -87,15 +93,35 @@ name_hash(uint64_t seed, const char *s, size_t len)
 }
 
 /*
+ * The slot of name (hash h) in m->slots: the one holding its entry, or
+ * the empty one where it would go.
+ */
+static uint32_t *
+slot_find(const struct uidmap *m, uint64_t h, const char *name)
+{
+	uint32_t	*sl, tag = slot_tag(m, h), low = ~(uint32_t)0;
+	size_t		 k;
+
+	if (m->shift < 32)
+		low = ((uint32_t)1 << m->shift) - 1;
+	for (k = h & m->mask; *(sl = &m->slots[k]) != 0;
+	    k = (k + 1) & m->mask)
+		if ((*sl & ~low) == tag &&
+		    strcmp(m->ents[(*sl & low) - 1].name, name) == 0)
+			break;
+	return sl;
+}
+
+/*
  * Builds m->slots over m->ents[0..m->count).  Returns 0, 1 when two
  * entries have one name, or -1 (ENOMEM).
  */
 static int
 index_build(struct uidmap *m)
 {
-	struct uidmap_slot	*sl;
-	uint64_t		 h, *hs;
-	size_t			 i, k, n = 16;
+	uint32_t	*sl;
+	uint64_t	 h;
+	size_t		 i, n = 16;
 
 	if (m->count == 0)
 		return 0;
@@ -105,34 +131,24 @@ index_build(struct uidmap *m)
 	}
 	while (n < 2 * m->count)
 		n *= 2;
-	if ((m->slots = calloc(n, sizeof(*m->slots))) == NULL ||
-	    (hs = calloc(m->count, sizeof(*hs))) == NULL)
+	if ((m->slots = calloc(n, sizeof(*m->slots))) == NULL)
 		return -1;
 	m->mask = n - 1;
+	/* Enough low bits for count + 1; the tag gets the rest. */
+	for (m->shift = 1; m->shift < 32 &&
+	    ((size_t)1 << m->shift) <= m->count; m->shift++)
+		;
 	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(m->seed))
 		m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^
 		    (uint64_t)getpid() << 32;
-	for (i = 0; i < m->count; i++)
-		hs[i] = name_hash(m->seed, m->ents[i].name,
-		    strlen(m->ents[i].name));
 	for (i = 0; i < m->count; i++) {
-		/* The table is larger than the caches: fetch ahead. */
-		if (i + 16 < m->count)
-			__builtin_prefetch(&m->slots[hs[i + 16] & m->mask]);
-		h = hs[i];
-		for (k = h & m->mask; (sl = &m->slots[k])->idx != 0;
-		    k = (k + 1) & m->mask)
-			if (sl->tag == (uint32_t)(h >> 32) &&
-			    strcmp(m->ents[sl->idx - 1].name,
-			    m->ents[i].name) == 0) {
-				free(hs);
-				return 1;
-			}
-		sl->idx = (uint32_t)i + 1;
-		sl->tag = (uint32_t)(h >> 32);
+		h = name_hash(m->seed, m->ents[i].name,
+		    strlen(m->ents[i].name));
+		if (*(sl = slot_find(m, h, m->ents[i].name)) != 0)
+			return 1;
+		*sl = slot_tag(m, h) | (uint32_t)(i + 1);
 	}
-	free(hs);
 	return 0;
 }
 
@@ -228,19 +244,15 @@ uidmap_load(int dirfd, struct uidmap *m)
 const struct uidmap_entry *
 uidmap_find(const struct uidmap *m, const char *name)
 {
-	const struct uidmap_slot *sl;
-	uint64_t		 h;
-	size_t			 k;
+	uint32_t	*sl, low;
 
 	if (m->count == 0 || m->slots == NULL)
 		return NULL;
-	h = name_hash(m->seed, name, strlen(name));
-	for (k = h & m->mask; (sl = &m->slots[k])->idx != 0;
-	    k = (k + 1) & m->mask)
-		if (sl->tag == (uint32_t)(h >> 32) &&
-		    strcmp(m->ents[sl->idx - 1].name, name) == 0)
-			return &m->ents[sl->idx - 1];
-	return NULL;
+	sl = slot_find(m, name_hash(m->seed, name, strlen(name)), name);
+	if (*sl == 0)
+		return NULL;
+	low = m->shift < 32 ? ((uint32_t)1 << m->shift) - 1 : ~(uint32_t)0;
+	return &m->ents[(*sl & low) - 1];
 }
 
 void

@@ -123,8 +123,6 @@ enum uidmap_import {
 	UIDMAP_IMPORT_NONE,
 };
 
-struct uidmap_slot;
-
 struct uidmap {
 	enum uidmap_status	 status;
 	const char		*why;		/* static text when CORRUPT */
@@ -138,8 +136,9 @@ struct uidmap {
 	char			*extra;		/* UIDLs made by the import */
 	uint64_t		 cur_mtime;	/* header cur=, 0 when absent */
 	uint64_t		 last_login;	/* v3 "@login" (Unix s), or 0 */
-	struct uidmap_slot	*slots;		/* uidmap_find()'s hash index */
+	uint32_t		*slots;		/* uidmap_find()'s hash index */
 	size_t			 mask;		/* slots - 1, a power of 2 */
+	unsigned int		 shift;		/* bits of a slot's index */
 	uint64_t		 seed;		/* its random hash key */
 };
 
@@ -156,6 +155,33 @@ struct uidmap {
  * checking that reorders m->ents and restores file order.
  */
 int	uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap);
+
+/*
+ * uidmap_parse() a line at a time, for a reader that does not hold the
+ * whole file (uidmap_load()): start, then every complete line (its LF
+ * replaced by NUL, len octets before it) in file order, then end with
+ * truncated true when octets followed the last LF.  uidmap_parse_line()
+ * returns 1 when the line became m->ents[ps->n - 1] (its name, info and
+ * uidl point into the line: the caller copies them before the line's
+ * storage is reused), else 0; m->ents must hold cap entries.
+ * uidmap_parse_end() returns what uidmap_parse() would.
+ */
+struct uidmap_pstate {
+	const char	*why;		/* the first reason, or NULL */
+	uint64_t	 hnext;		/* the header's next= */
+	uint64_t	 floor;		/* the safe next UID so far */
+	uint64_t	 last;		/* the last record's UID */
+	uint64_t	 cur;		/* the header's cur= */
+	uint64_t	 login;		/* "@login" */
+	size_t		 n;		/* records in m->ents */
+	int		 ver;
+	bool		 header;	/* the header line was seen */
+};
+void	uidmap_parse_start(struct uidmap_pstate *ps, struct uidmap *m);
+int	uidmap_parse_line(struct uidmap_pstate *ps, char *line, size_t len,
+	    struct uidmap *m, size_t cap);
+int	uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m,
+	    bool truncated);
 
 /*
  * Reads <dirfd>/pop3-handler-uidlist (O_NOFOLLOW, at most UIDMAP_MAX_FILE
