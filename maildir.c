@@ -624,21 +624,22 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 }
 
 /*
- * The snapshot's strings, one block: "name\0file\0uidl\0" a message,
- * laid out by snap_put() (maildir_close() frees the block, and a file
- * name that maildir_msg_open() replaced).  *need_out grows by what
- * message e takes; -1 on overflow or a UIDL that cannot be made.
+ * The snapshot's strings (cold path), one block: "name\0[info\0]uidl\0"
+ * a message, laid out by snap_put(); a warm login keeps the names and
+ * infos in the state file's block (build_from_state()) and puts only
+ * the UIDLs here.  *need_out grows by what message e takes (its name and
+ * info only when names); -1 on overflow or a UIDL that cannot be made.
  */
 static int
-snap_need(const struct uidmap_msg *e, enum uidl_mode mode, size_t *need_out)
+snap_need(const struct uidmap_msg *e, enum uidl_mode mode, bool names,
+    size_t *need_out)
 {
 	char	 uidl[MAX_UIDL + 1];
-	size_t	 n = strlen(e->name), f = strlen(e->file);
+	size_t	 n = names ? strlen(e->file) + 1 : 0;
 
 	if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl, sizeof(uidl)) == -1 ||
 	    __builtin_add_overflow(*need_out, n, need_out) ||
-	    __builtin_add_overflow(*need_out, f, need_out) ||
-	    __builtin_add_overflow(*need_out, strlen(uidl) + 3, need_out)) {
+	    __builtin_add_overflow(*need_out, strlen(uidl) + 1, need_out)) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -646,51 +647,45 @@ snap_need(const struct uidmap_msg *e, enum uidl_mode mode, size_t *need_out)
 }
 
 /*
- * Appends message e at *pos of sp's block, of size, which snap_need()
- * computed.
+ * Fills m from e at *pos of sp's block of size octets (snap_need()):
+ * with names, copies e's name and info there, else m->name and m->info
+ * are set already.
  */
 static int
-snap_put(struct snap_priv *sp, const struct uidmap_msg *e,
-    enum uidl_mode mode, size_t *pos, size_t size)
+snap_put(struct snap_priv *sp, struct msg *m, const struct uidmap_msg *e,
+    enum uidl_mode mode, bool names, size_t *pos, size_t size)
 {
 	struct snapshot	*s = &sp->pub;
-	struct msg	*m;
+	const char	*colon;
 	char		 uidl[MAX_UIDL + 1], *p = sp->strs + *pos;
-	size_t		 n = strlen(e->name), f = strlen(e->file), u;
+	size_t		 f = names ? strlen(e->file) + 1 : 0, u;
 
 	if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl, sizeof(uidl)) == -1)
 		return -1;
-	u = strlen(uidl);
-	if (n + f + u + 3 > size - *pos) {
-		errno = ENOMEM;		/* the name changed meanwhile? */
+	u = strlen(uidl) + 1;
+	if (f + u > size - *pos) {
+		errno = ENOMEM;		/* a name changed meanwhile? */
 		return -1;
 	}
-	m = &s->msgs[s->count];
-	m->name = p;
-	memcpy(p, e->name, n + 1);
-	m->file = p += n + 1;
-	memcpy(p, e->file, f + 1);
-	m->uidl = p += f + 1;
-	memcpy(p, uidl, u + 1);
-	*pos += n + f + u + 3;
+	if (names) {
+		memcpy(p, e->file, f);
+		m->name = p;
+		m->info = NULL;
+		if ((colon = strchr(e->file, ':')) != NULL) {
+			p[colon - e->file] = '\0';
+			m->info = p + (colon - e->file) + 1;
+		}
+		p += f;
+	}
+	memcpy(p, uidl, u);
+	m->uidl = p;
+	*pos += f + u;
+	m->file = NULL;
 	m->size = e->size;
+	m->deleted = false;
 	if (__builtin_add_overflow(s->total, e->size, &s->total))
 		return -1;
 	s->count++;
-	return 0;
-}
-
-/* Allocates the snapshot's arrays for n messages and need octets. */
-static int
-snap_alloc(struct snap_priv *sp, size_t n, size_t need)
-{
-	if (n > MAX_MSGS) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((sp->pub.msgs = calloc(n + 1, sizeof(*sp->pub.msgs))) == NULL ||
-	    (sp->strs = malloc(need + 1)) == NULL)
-		return -1;
 	return 0;
 }
 
@@ -711,13 +706,19 @@ build(struct snap_priv *sp, struct scan *sc, enum uidl_mode mode)
 		;
 	if (i < sc->n)
 		qsort(sc->e, sc->n, sizeof(*sc->e), cmp);
+	if (sc->n > MAX_MSGS) {
+		errno = EFBIG;
+		return -1;
+	}
 	for (i = 0; i < sc->n; i++)
-		if (snap_need(&sc->e[i], mode, &need) == -1)
+		if (snap_need(&sc->e[i], mode, true, &need) == -1)
 			return -1;
-	if (snap_alloc(sp, sc->n, need) == -1)
+	if ((sp->pub.msgs = calloc(sc->n + 1, sizeof(*sp->pub.msgs))) == NULL ||
+	    (sp->strs = malloc(need + 1)) == NULL)
 		return -1;
 	for (i = 0; i < sc->n; i++)
-		if (snap_put(sp, &sc->e[i], mode, &pos, need) == -1)
+		if (snap_put(sp, &sp->pub.msgs[i], &sc->e[i], mode, true, &pos,
+		    need) == -1)
 			return -1;
 	return 0;
 }
@@ -739,72 +740,92 @@ cmp_rec_delivery(const void *a, const void *b, void *ctx)
 	return strcmp(x, y);
 }
 
-/* The listing's message for record r (its file name in fbuf). */
-static int
-rec_msg(const struct uidmap_entry *r, struct uidmap_msg *e, char *fbuf,
-    size_t fsize)
+/* The listing's message for record r, for uidmap_uidl(). */
+static void
+rec_msg(const struct uidmap_entry *r, struct uidmap_msg *e)
 {
-	int	 len;
-
 	memset(e, 0, sizeof(*e));
-	len = snprintf(fbuf, fsize, "%s%s%s", r->name,
-	    r->info != NULL ? ":" : "", r->info != NULL ? r->info : "");
-	if (len < 0 || (size_t)len >= fsize) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	e->name = r->name;
-	e->file = fbuf;
+	e->name = e->file = r->name;
 	e->old = r;
 	e->uid = r->uid;
 	e->size = r->size;
 	e->sized = e->statted = true;
-	return 0;
 }
+
+/* The records and the snapshot share one block: one must fit the other. */
+_Static_assert(sizeof(struct msg) <= sizeof(struct uidmap_entry),
+    "struct msg larger than a record");
 
 /*
  * The snapshot straight from the records of m (cur_unchanged(): they are
  * the listing): in their order, which is ascending UID, or in delivery
- * order (uidl = filename), each sized by its record.  No copy of the
- * listing is made: a warm login's memory is the state file, its records
- * and the snapshot.
+ * order (uidl = filename), each sized by its record.  The snapshot takes
+ * the map's blocks: its names and infos stay where uidmap_load() put
+ * them, and in counter order each record becomes its message in place
+ * (a message is smaller than a record, and record i is read before
+ * message i is written), so a warm login holds the names, the records
+ * and the UIDLs, and never a second copy of any.  *m is left empty.
  */
 static int
-build_from_state(struct snap_priv *sp, const struct uidmap *m,
-    enum uidl_mode mode)
+build_from_state(struct snap_priv *sp, struct uidmap *m, enum uidl_mode mode)
 {
+	struct uidmap_entry	 r;
 	struct uidmap_msg	 e;
-	char			 fbuf[2 * UIDMAP_MAX_NAME + 2];
+	struct msg		 one, *msgs;
 	uint32_t		*ord = NULL;
-	size_t			 i, need = 0, pos = 0;
+	size_t			 i, n = m->count, need = 0, pos = 0;
+	bool			 inplace = mode == UIDL_COUNTER && n >= 2;
 
-	if (m->count > MAX_MSGS) {
+	if (n > MAX_MSGS) {
 		errno = EFBIG;
 		return -1;
 	}
-	for (i = 0; i < m->count; i++) {
-		if (rec_msg(&m->ents[i], &e, fbuf, sizeof(fbuf)) == -1 ||
-		    snap_need(&e, mode, &need) == -1)
+	for (i = 0; i < n; i++) {
+		rec_msg(&m->ents[i], &e);
+		if (snap_need(&e, mode, false, &need) == -1)
 			return -1;
 	}
-	if (snap_alloc(sp, m->count, need) == -1)
+	if ((sp->strs = malloc(need + 1)) == NULL)
 		return -1;
-	if (mode != UIDL_COUNTER && m->count > 1) {
-		if ((ord = reallocarray(NULL, m->count, sizeof(*ord))) == NULL)
+	if (!inplace && (sp->pub.msgs = calloc(n + 1, sizeof(*msgs))) == NULL)
+		return -1;
+	if (mode != UIDL_COUNTER && n > 1) {
+		if ((ord = reallocarray(NULL, n, sizeof(*ord))) == NULL)
 			return -1;
-		for (i = 0; i < m->count; i++)
+		for (i = 0; i < n; i++)
 			ord[i] = (uint32_t)i;
-		qsort_r(ord, m->count, sizeof(*ord), cmp_rec_delivery,
-		    (void *)(uintptr_t)m);
+		qsort_r(ord, n, sizeof(*ord), cmp_rec_delivery, m);
 	}
-	for (i = 0; i < m->count; i++)
-		if (rec_msg(&m->ents[ord != NULL ? ord[i] : i], &e, fbuf,
-		    sizeof(fbuf)) == -1 ||
-		    snap_put(sp, &e, mode, &pos, need) == -1) {
+	/* The snapshot owns the names from here on. */
+	sp->names = m->buf;
+	m->buf = NULL;
+	free(m->slots);
+	m->slots = NULL;
+	msgs = inplace ? (struct msg *)(void *)m->ents : sp->pub.msgs;
+	for (i = 0; i < n; i++) {
+		r = m->ents[ord != NULL ? ord[i] : i];
+		rec_msg(&r, &e);
+		one.name = (char *)r.name;
+		one.info = (char *)r.info;
+		if (snap_put(sp, &one, &e, mode, false, &pos, need) == -1) {
+			if (inplace)
+				sp->pub.count = 0;	/* no messages yet */
 			free(ord);
 			return -1;
 		}
+		memcpy(&msgs[i], &one, sizeof(one));
+	}
 	free(ord);
+	if (inplace) {
+		/* The records are gone: the block is the snapshot's now. */
+		m->ents = NULL;
+		m->count = 0;
+		sp->pub.msgs = msgs;
+		msgs = realloc(msgs, (n + 1) * sizeof(*msgs));
+		if (msgs != NULL)
+			sp->pub.msgs = msgs;
+		memset(&sp->pub.msgs[n], 0, sizeof(*msgs));
+	}
 	return 0;
 }
 
@@ -893,17 +914,24 @@ maildir_open(const char *path, enum uidl_mode mode,
 	return -1;
 }
 
-static bool
-file_owned(const struct msg *m)
+const char *
+mdir_msg_file(const struct msg *m, char *buf, size_t size)
 {
-	return m->file != m->name + strlen(m->name) + 1;
+	int	 len;
+
+	if (m->file != NULL)
+		return m->file;
+	if (m->info == NULL)
+		return m->name;
+	len = snprintf(buf, size, "%s:%s", m->name, m->info);
+	return len < 0 || (size_t)len >= size ? m->name : buf;
 }
 
 /*
  * spec 5 (C0004): a message renamed meanwhile is found by its base name.
  * gcc 12's analyzer calls copy leaked once the index helpers are in
  * another file (maildir-dir.c); it is stored in m->file, which the snapshot owns
- * and maildir_close() frees (file_owned()).
+ * and maildir_close() frees.
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
@@ -914,7 +942,7 @@ maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out)
 	struct msg		*m;
 	struct dirindex		 ix;
 	const char		*found;
-	char			*copy;
+	char			*copy, fbuf[MDIR_FILE_MAX];
 	int			 fd, k, dfd;
 
 	if (i >= s->count) {
@@ -922,7 +950,8 @@ maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out)
 		return -1;
 	}
 	m = &s->msgs[i];
-	if ((fd = mdir_open_msg(sp->curfd, m->file, st_out)) != -1 ||
+	if ((fd = mdir_open_msg(sp->curfd, mdir_msg_file(m, fbuf,
+	    sizeof(fbuf)), st_out)) != -1 ||
 	    errno != ENOENT)
 		return fd;
 	for (k = 0; k < 2; k++) {
@@ -935,8 +964,7 @@ maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out)
 		}
 		fd = mdir_open_msg(dfd, found, st_out);
 		if (fd != -1 && k == 0 && (copy = strdup(found)) != NULL) {
-			if (file_owned(m))
-				free(m->file);
+			free(m->file);
 			m->file = copy;
 		}
 		mdir_index_free(&ix);
@@ -956,10 +984,10 @@ maildir_close(struct snapshot *s)
 	if (s == NULL)
 		return;
 	for (i = 0; i < s->count; i++)
-		if (file_owned(&s->msgs[i]))
-			free(s->msgs[i].file);
+		free(s->msgs[i].file);
 	free(s->msgs);
 	free(sp->strs);
+	free(sp->names);
 	if (s->dirfd >= 0)
 		(void)close(s->dirfd);
 	if (sp->curfd >= 0)

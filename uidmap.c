@@ -164,32 +164,139 @@ corrupt(struct uidmap *m, const char *why)
 	m->why = why;
 }
 
-static int
-read_all(int fd, char *buf, size_t want, size_t *got_out)
-{
-	size_t	 got = 0;
-	ssize_t	 r;
+#define LINE_BUF	(64 * 1024)	/* the read buffer; grows for a longer line */
 
-	while (got < want) {
-		r = read(fd, buf + got, want - got);
+/* A state file read a chunk at a time (uidmap_load()). */
+struct reader {
+	char		*lb;		/* lines being read */
+	size_t		 lcap, have;	/* its size, octets in it */
+	size_t		 apos, acap;	/* used and size of m->buf */
+	size_t		 cap;		/* m->ents entries allocated */
+};
+
+/*
+ * Copies the strings of the record just parsed (they point into the
+ * read buffer) to m->buf: its name and info as "name\0info\0", its kept
+ * UIDL.  Never more octets than the record's line had (each NUL stands
+ * for a separator or the LF), so the file's size is enough in total.
+ */
+static int
+keep_strings(struct reader *rd, struct uidmap *m, struct uidmap_entry *e)
+{
+	const char	*src[3] = { e->name, e->info, e->uidl };
+	const char	**dst[3] = { &e->name, &e->info, &e->uidl };
+	size_t		 i, len;
+
+	for (i = 0; i < 3; i++) {
+		if (src[i] == NULL)
+			continue;
+		len = strlen(src[i]) + 1;
+		if (len > rd->acap - rd->apos) {
+			errno = ENOMEM;		/* cannot happen (above) */
+			return -1;
+		}
+		memcpy(m->buf + rd->apos, src[i], len);
+		*dst[i] = m->buf + rd->apos;
+		rd->apos += len;
+	}
+	return 0;
+}
+
+/*
+ * Parses the complete lines of rd->lb[0..rd->have) and moves what
+ * follows the last LF to the front.  Returns 0 or -1 (ENOMEM).
+ */
+static int
+feed_lines(struct reader *rd, struct uidmap_pstate *ps, struct uidmap *m)
+{
+	struct uidmap_entry	*p;
+	char			*s = rd->lb, *end = rd->lb + rd->have, *eol;
+
+	for (; s < end; s = eol + 1) {
+		if ((eol = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			break;
+		*eol = '\0';
+		if (ps->n == rd->cap) {
+			/* At most one record a line: bounded by the file. */
+			if (rd->cap > SIZE_MAX / 2 / sizeof(*m->ents)) {
+				errno = ENOMEM;
+				return -1;
+			}
+			rd->cap = rd->cap == 0 ? 1024 : rd->cap * 2;
+			if ((p = reallocarray(m->ents, rd->cap,
+			    sizeof(*m->ents))) == NULL)
+				return -1;
+			m->ents = p;
+		}
+		if (uidmap_parse_line(ps, s, (size_t)(eol - s), m,
+		    rd->cap) == 1 &&
+		    keep_strings(rd, m, &m->ents[ps->n - 1]) == -1)
+			return -1;
+	}
+	rd->have = (size_t)(end - s);
+	memmove(rd->lb, s, rd->have);
+	return 0;
+}
+
+/*
+ * Reads and parses the state file fd of size octets in one pass through
+ * a LINE_BUF buffer (longer lines grow it, up to the file's size): the
+ * records' strings go to m->buf, so a login holds the names, not the
+ * file.  Returns what uidmap_parse() does, or -2 with errno (a read
+ * error, ENOMEM).
+ */
+static int
+read_parse(int fd, size_t size, struct uidmap *m)
+{
+	struct uidmap_pstate	 ps;
+	struct reader		 rd;
+	size_t			 got = 0, ncap;
+	ssize_t			 r;
+	char			*p;
+	int			 ret = -2;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.acap = size + 1;
+	rd.lcap = size + 1 < LINE_BUF ? size + 1 : LINE_BUF;
+	/* Pages of m->buf are touched only as names are copied in. */
+	if ((m->buf = malloc(rd.acap)) == NULL ||
+	    (rd.lb = malloc(rd.lcap)) == NULL)
+		goto out;
+	uidmap_parse_start(&ps, m);
+	while (got < size) {
+		if (rd.have == rd.lcap) {
+			/* One line fills the buffer: double it. */
+			ncap = rd.lcap > size / 2 ? size + 1 : rd.lcap * 2;
+			if ((p = realloc(rd.lb, ncap)) == NULL)
+				goto out;
+			rd.lb = p;
+			rd.lcap = ncap;
+		}
+		ncap = rd.lcap - rd.have;
+		if (ncap > size - got)
+			ncap = size - got;
+		r = read(fd, rd.lb + rd.have, ncap);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
-			return -1;
+			goto out;
 		if (r == 0)
 			break;
 		got += (size_t)r;
+		rd.have += (size_t)r;
+		if (feed_lines(&rd, &ps, m) == -1)
+			goto out;
 	}
-	*got_out = got;
-	return 0;
+	ret = uidmap_parse_end(&ps, m, rd.have > 0);
+ out:
+	free(rd.lb);
+	return ret;
 }
 
 int
 uidmap_load(int dirfd, struct uidmap *m)
 {
 	struct stat	 st;
-	const char	*p, *end;
-	size_t		 len, cap = 0;
 	int		 fd, r;
 
 	memset(m, 0, sizeof(*m));
@@ -216,16 +323,10 @@ uidmap_load(int dirfd, struct uidmap *m)
 		(void)close(fd);
 		return 0;
 	}
-	if ((m->buf = malloc((size_t)st.st_size + 1)) == NULL ||
-	    read_all(fd, m->buf, (size_t)st.st_size, &len) == -1)
+	if ((r = read_parse(fd, (size_t)st.st_size, m)) == -2)
 		goto fail;
 	(void)close(fd);
-	for (p = m->buf, end = m->buf + len;
-	    (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-		cap++;
-	if ((m->ents = calloc(cap + 1, sizeof(*m->ents))) == NULL)
-		return -1;
-	if (uidmap_parse(m->buf, len, m, cap) == -1) {
+	if (r == -1) {
 		corrupt(m, m->why);
 		return 0;
 	}
