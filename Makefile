@@ -22,8 +22,8 @@ GSASL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir \
 PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidmap-parse.c uidmap.c \
-	   uidmap-import.c maildir-crlf.c maildir-dir.c maildir-update.c maildir.c session.c \
-	   checkuser.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
+	   uidmap-import.c maildir-crlf.c maildir-file.c maildir-dir.c maildir-update.c maildir.c session.c \
+	   checkuser.c checkuser-uidl.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
 OBJS	 = $(SRCS:.c=.o)
 ALLOBJ	 = $(OBJS) pop3-handler.o
 

@@ -10,9 +10,10 @@
  * An administrator runs it, often as root, so it is strictly read-only:
  * it does not create the Maildir, move new/ to cur/, write the state file
  * or take its lock.  maildir_open() does all of these, which is why this
- * file reads the Maildir itself with uidmap_load() and the crlf_*
- * transform instead; running it as root leaves no root-owned file in a
- * user's Maildir.  Like the session it trusts nothing it reads: entries
+ * file lists the Maildir itself, with storage's read-only parts: the
+ * state file through uidmap_load() and each size through
+ * maildir_msg_size(), the rule a login uses; running it as root leaves
+ * no root-owned file in a user's Maildir.  Like the session it trusts nothing it reads: entries
  * are opened with O_NOFOLLOW, only regular files count, sums are checked,
  * and text from the passwd file is printed with control bytes escaped.
  */
@@ -34,17 +35,13 @@
 #include "auth.h"
 #include "checkuser.h"
 #include "config.h"
-#include "maildir-crlf.h"
 #include "maildir.h"
 #include "passwd.h"
 #include "policy.h"
-#include "uidmap-import.h"
-#include "uidmap.h"
 #include "util.h"
 
 #define CHECK_OK	0	/* a login would work */
 #define CHECK_FAIL	1	/* a login would fail */
-#define SIZE_CHUNK	(64 * 1024)
 #define MAX_PATH	4096
 
 /* What the scan of new/ and cur/ found. */
@@ -113,102 +110,33 @@ hash_scheme(const char *h)
 	return "other crypt(3) scheme";
 }
 
-/* spec 6: the ",W=<n>" field of a base name (the part before ':'). */
-static bool
-w_size(const char *base, uint64_t *size_out)
-{
-	const char	*p;
-	char		 num[24];
-	size_t		 n;
-
-	for (p = strchr(base, ','); p != NULL; p = strchr(p + 1, ',')) {
-		if (p[1] != 'W' || p[2] != '=')
-			continue;
-		n = strcspn(p + 3, ",");
-		if (n == 0 || n >= sizeof(num))
-			return false;
-		memcpy(num, p + 3, n);
-		num[n] = '\0';
-		return parse_u64(num, size_out) == NUM_OK;
-	}
-	return false;
-}
-
-/* The exact CRLF size by reading the file once (spec 3, 6). */
-static int
-read_size(int dirfd, const char *file, uint64_t *size_out)
-{
-	struct crlf_state	 st;
-	struct stat		 sb;
-	char			 buf[SIZE_CHUNK];
-	uint64_t		 total = 0;
-	int64_t			 n;
-	ssize_t			 r;
-	int			 fd, saved;
-
-	fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
-		return close_keep_errno(fd, -1);
-	crlf_init(&st, -1, false);
-	for (;;) {
-		r = read(fd, buf, sizeof(buf));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n = crlf_feed(&st, buf, (size_t)r, NULL, NULL);
-		if (n < 0 || __builtin_add_overflow(total, (uint64_t)n,
-		    &total))
-			r = -1;
-		if (r == -1)
-			break;
-	}
-	saved = errno;
-	(void)close(fd);
-	if (r == -1) {
-		errno = saved;
-		return -1;
-	}
-	n = crlf_finish(&st, NULL, NULL);
-	if (n < 0 || __builtin_add_overflow(total, (uint64_t)n, &total)) {
-		errno = EOVERFLOW;
-		return -1;
-	}
-	*size_out = total;
-	return 0;
-}
-
 /* Counts one message file: its size from W=, the state file, or reading. */
 static void
-tally_msg(int dirfd, const char *file, const struct stat *sb,
-    const struct uidmap *m, struct tally *t)
+tally_msg(int dirfd, const char *file, const struct uidmap *m,
+    struct tally *t)
 {
 	const struct uidmap_entry	*e;
+	enum maildir_size_from		 from;
 	char				 base[NAME_MAX + 1];
-	uint64_t			 size, mtime;
+	uint64_t			 size;
 
 	(void)strlcpy_(base, file, sizeof(base));
 	base[strcspn(base, ":")] = '\0';
-	if ((e = uidmap_find(m, base)) != NULL && e->retr != 0) {
+	e = uidmap_find(m, base);
+	if (e != NULL && e->retr != 0) {
 		t->retrieved++;
 		if (policy_expired(e->retr, t->expire_days, t->now))
 			t->expiring++;
 	}
-	mtime = (uint64_t)sb->st_mtim.tv_sec * 1000000000u +
-	    (uint64_t)sb->st_mtim.tv_nsec;
-	if (w_size(base, &size))
-		t->from_w++;
-	else if ((e = uidmap_find(m, base)) != NULL &&
-	    e->rawsize == (uint64_t)sb->st_size && e->mtime == mtime) {
-		size = e->size;
-		t->from_state++;
-	} else if (read_size(dirfd, file, &size) == -1) {
+	/* spec 6: as a login sizes it (maildir.h). */
+	if (maildir_msg_size(dirfd, file, e, &size, &from) == -1) {
 		t->unreadable++;
 		return;
 	}
+	if (from == SIZE_FROM_NAME)
+		t->from_w++;
+	else if (from == SIZE_FROM_STATE)
+		t->from_state++;
 	if (__builtin_add_overflow(t->octets, size, &t->octets))
 		t->overflow = true;
 }
@@ -240,7 +168,7 @@ scan_dir(int mdfd, const char *sub, const struct uidmap *m,
 		    !S_ISREG(sb.st_mode))
 			continue;
 		count++;
-		tally_msg(fd, de->d_name, &sb, m, t);
+		tally_msg(fd, de->d_name, m, t);
 	}
 	(void)closedir(d);
 	t->count += count;
@@ -271,9 +199,9 @@ report_lock(int mdfd)
 
 /* The UID state file; returns false when a login could not use it. */
 static bool
-report_state(int mdfd, struct uidmap *m)
+report_state(const struct config *cfg, int mdfd, struct uidmap *m)
 {
-	if (uidmap_load(mdfd, m) == -1) {
+	if (uidmap_load(mdfd, cfg->uidl_import, m) == -1) {
 		printf("uid-state: unreadable: %s\n", strerror(errno));
 		printf("problem: the UID state file cannot be read\n");
 		return false;
@@ -288,7 +216,7 @@ report_state(int mdfd, struct uidmap *m)
 		if (m->imported > 0)
 			printf("uid-import: %zu UIDLs from %s (the first login "
 			    "keeps them for good)\n", m->imported, m->source);
-		else if (uidmap_get_import() == UIDMAP_IMPORT_FILENAME)
+		else if (cfg->uidl_import == UIDMAP_IMPORT_FILENAME)
 			printf("uid-import: base names (the first login keeps "
 			    "them for good)\n");
 		break;
@@ -460,11 +388,12 @@ report_maildir(const struct config *cfg, const struct policy *p,
 	    (unsigned int)(sb.st_mode & 07777));
 	printf("uidl: %s\n", cfg->uidl == UIDL_COUNTER ? "counter" :
 	    "filename");
-	ok = report_state(fd, &m);
+	ok = report_state(cfg, fd, &m);
 	if (!report_messages(fd, &m, p))
 		ok = false;
 	/* spec 6, C0009: the UIDLs clients will see, before a migration. */
-	if (uidimport_preview(fd, cfg->uidl == UIDL_COUNTER, stdout) == -1) {
+	if (checkuser_uidl_preview(fd, cfg->uidl == UIDL_COUNTER,
+	    (enum uidmap_import)cfg->uidl_import, stdout) == -1) {
 		printf("problem: cannot list the UIDLs: %s\n", strerror(errno));
 		ok = false;
 	}
@@ -621,7 +550,7 @@ checkuser_run(const struct config *cfg, const char *name)
 	report_mechs(cfg, &e);
 	policy_init(&p, cfg, &e);
 	report_policy(&p);
-	if (config_expand_maildir(cfg->maildir, name, e.home, path,
+	if (maildir_expand_path(cfg->maildir, name, e.home, path,
 	    sizeof(path)) == -1) {
 		printf("maildir: cannot expand \"%s\" (empty home field?)\n",
 		    cfg->maildir);

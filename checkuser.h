@@ -5,7 +5,11 @@
 #ifndef CHECKUSER_H
 #define CHECKUSER_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "pop3.h"
+#include "uidmap.h"
 
 /*
  * Looks NAME up in cfg->passwd_file and inspects the Maildir the login
@@ -19,5 +23,17 @@
  * unreadable UID state file), 2 when the passwd file cannot be read.
  */
 int	checkuser_run(const struct config *cfg, const char *name);
+
+/*
+ * checkuser-uidl.c, for checkuser_run(): writes to f one "uidl-list: <n>
+ * <uidl>" line per message of the Maildir mdfd, in the order and with the
+ * UIDLs a login would show now (counter: uidl = counter; mode: the
+ * uidl-import setting), reading only: new/ and cur/, the state file or
+ * the import source.  A message that gets a counter UID at the next
+ * login shows the UID it will get when that is certain, else "(new)".
+ * Returns the number of messages, or -1 with errno.
+ */
+long	checkuser_uidl_preview(int mdfd, bool counter,
+	    enum uidmap_import mode, FILE *f);
 
 #endif

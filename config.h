@@ -55,12 +55,4 @@ int	config_parse_line(const char *line, size_t len, char *buf,
  */
 int	config_check_template(const char *tmpl, const char **errstr_out);
 
-/*
- * Expands the maildir template with a user name and home directory into
- * out.  Nothing in user or home is interpreted.  Returns 0, or -1 when the
- * result does not fit or needs an empty home.
- */
-int	config_expand_maildir(const char *tmpl, const char *user,
-	    const char *home, char *out, size_t outsize);
-
 #endif

@@ -1,23 +1,30 @@
 /*
- * maildir-dir.c: the directory helpers that maildir.c and maildir-update.c share
- * (maildir-int.h): opening a message safely, a fresh DIR on a directory
- * fd, and the sorted index of a directory's names by base name that finds
- * a message renamed meanwhile.
+ * maildir-dir.c: where a Maildir is and how its directories are opened and
+ * read (maildir-int.h): the path from the maildir template, opening (and
+ * creating) the Maildir, cur/, new/ and tmp/, moving new/ to cur/,
+ * opening a message safely, a fresh DIR on a directory fd, and the sorted
+ * index of a directory's names by base name that finds a message renamed
+ * meanwhile.
  *
  * It trusts nothing in the Maildir: a message is opened with O_NOFOLLOW
- * and O_NONBLOCK and must be a regular file, and names are only compared.
- * It removes nothing, logs nothing and knows no snapshot.
+ * and O_NONBLOCK and must be a regular file, entries count only when they
+ * are regular files, and names are only compared.  It removes nothing and
+ * knows no state file.
  */
+#define _GNU_SOURCE		/* renameat2() and RENAME_NOREPLACE */
+
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "maildir-int.h"
 #include "util.h"
 
@@ -151,3 +158,145 @@ mdir_index_dir(int dfd, struct dirindex *ix)
 	return 0;
 }
 #pragma GCC diagnostic pop
+
+static int
+open_sub(int dirfd, const char *sub, bool need)
+{
+	int	 fd;
+
+	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		if (mkdirat(dirfd, sub, 0700) == -1 && errno != EEXIST)
+			return need ? -1 : -2;
+		fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	}
+	if (fd == -1 && !need)
+		return -2;
+	return fd;
+}
+
+int
+mdir_open_dirs(struct snap_priv *sp, const char *path,
+    const char **errstr_out)
+{
+	int	 fd;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		*errstr_out = "cannot create the Maildir";
+		return -1;
+	}
+	sp->pub.dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (sp->pub.dirfd == -1) {
+		*errstr_out = "cannot open the Maildir";
+		return -1;
+	}
+	if ((sp->curfd = open_sub(sp->pub.dirfd, "cur", true)) == -1) {
+		*errstr_out = "cannot open cur/";
+		return -1;
+	}
+	sp->newfd = open_sub(sp->pub.dirfd, "new", false);
+	if ((fd = open_sub(sp->pub.dirfd, "tmp", false)) >= 0)
+		(void)close(fd);
+	return 0;
+}
+
+static bool
+is_reg(int dfd, const struct dirent *d)
+{
+	struct stat	 st;
+
+	if (d->d_type == DT_REG)
+		return true;
+	if (d->d_type != DT_UNKNOWN)
+		return false;
+	return fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode);
+}
+
+bool
+mdir_has_msgs(int dfd)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	bool		 found = false;
+
+	if ((dir = mdir_open_dir(dfd)) == NULL)
+		return true;	/* unknown: assume used, rebuild safely */
+	while (!found && (d = readdir(dir)) != NULL)
+		found = d->d_name[0] != '.' && is_reg(dfd, d);
+	(void)closedir(dir);
+	return found;
+}
+
+void
+mdir_move_new(struct snap_priv *sp)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	char		 to[512];
+	int		 r;
+
+	if (sp->newfd < 0 || (dir = mdir_open_dir(sp->newfd)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || !is_reg(sp->newfd, d))
+			continue;
+		r = snprintf(to, sizeof(to), "%s%s", d->d_name,
+		    strchr(d->d_name, ':') != NULL ? "" : ":2,");
+		if (r < 0 || (size_t)r >= sizeof(to))
+			continue;
+		if (renameat2(sp->newfd, d->d_name, sp->curfd, to,
+		    RENAME_NOREPLACE) == 0 || errno == ENOENT)
+			continue;
+		if (errno == EINVAL || errno == ENOSYS) {
+			/* No RENAME_NOREPLACE (NFS): check, then rename. */
+			if (faccessat(sp->curfd, to, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT &&
+			    renameat(sp->newfd, d->d_name, sp->curfd, to) == 0)
+				continue;
+		}
+		log_warn("cannot move new/%s to cur/", d->d_name);
+	}
+	(void)closedir(dir);
+}
+
+int
+maildir_expand_path(const char *t, const char *user, const char *home,
+    char *out, size_t outsize)
+{
+	size_t o = 0, n;
+	const char *ins;
+	char pct[2] = "%";
+
+	for (; *t != '\0'; t++) {
+		if (*t == '%') {
+			t++;
+			if (*t == 'u')
+				ins = user;
+			else if (*t == 'h')
+				ins = home;
+			else if (*t == '%')
+				ins = pct;
+			else
+				return -1;
+			if (*ins == '\0')
+				return -1;
+		} else {
+			pct[0] = *t;
+			ins = pct;
+		}
+		n = strlen(ins);
+		if (n >= outsize - o)
+			return -1;
+		memcpy(out + o, ins, n);
+		o += n;
+		pct[0] = '%';
+	}
+	if (o == 0)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}

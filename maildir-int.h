@@ -1,8 +1,9 @@
 /*
- * maildir-int.h: private to maildir.c, maildir-update.c and maildir-dir.c, never included
- * elsewhere.  The snapshot's private part, the bound on a Maildir's size,
- * and the directory helpers of maildir-dir.c that maildir.c (RETR of a renamed
- * message) and maildir-update.c (UPDATE, recovery) share.
+ * maildir-int.h: private to maildir.c, maildir-update.c and maildir-dir.c,
+ * never included elsewhere.  The snapshot's private part, the bound on a
+ * Maildir's size, and the directory helpers of maildir-dir.c that
+ * maildir.c (the login, RETR of a renamed message) and maildir-update.c
+ * (UPDATE, recovery) use.
  */
 #ifndef MAILDIR_INT_H
 #define MAILDIR_INT_H
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "maildir.h"
@@ -49,6 +51,29 @@ struct dirindex {
  * (C0004).
  */
 int		 mdir_open_msg(int dfd, const char *file, struct stat *st_out);
+
+/*
+ * spec 4, 5: opens the Maildir at path (creating it, 0700, when absent)
+ * into sp->pub.dirfd, and cur/ (which must open; created when absent),
+ * new/ and tmp/ (optional: created when absent, new/ kept in sp->newfd,
+ * -1 when it cannot be had).  Returns 0, or -1 with a static reason in
+ * *errstr_out and errno.
+ */
+int		 mdir_open_dirs(struct snap_priv *sp, const char *path,
+		    const char **errstr_out);
+
+/*
+ * True when dfd holds a message (a regular non-dot file), or when it
+ * cannot be read (unknown: the caller then assumes a used Maildir).
+ */
+bool		 mdir_has_msgs(int dfd);
+
+/*
+ * spec 5: every regular non-dot file of new/ moves to cur/, with ":2,"
+ * added when it has no info, never replacing a file (logged when one
+ * cannot move).
+ */
+void		 mdir_move_new(struct snap_priv *sp);
 
 /* A fresh DIR on dfd, positioned at its start; NULL with errno. */
 DIR		*mdir_open_dir(int dfd);

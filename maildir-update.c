@@ -25,14 +25,14 @@
 #endif
 
 #include "log.h"
+#include "maildir-file.h"
 #include "maildir-int.h"
-#include "maildir.h"
 #include "maildir-update.h"
+#include "maildir.h"
 #include "util.h"
 
 #define LIST_NAME	128		/* pop3-handler-update.<host>.<pid> */
 #define LIST_LINE	512		/* a base name is at most NAME_MAX */
-#define LIST_HOST	64		/* host part of the list's name */
 
 #ifdef POP3_FAULT_INJECTION
 /*
@@ -49,138 +49,51 @@ fault_point(const char *point)
 }
 #endif
 
-/* "pop3-handler-update.<host>.<pid>": one list per process (2.1.3). */
-static int
-list_name(char *buf, size_t size)
-{
-	char	 host[256];
-	size_t	 i;
-	int	 r;
-
-	if (gethostname(host, sizeof(host)) == -1)
-		host[0] = '\0';
-	host[LIST_HOST] = '\0';
-	for (i = 0; host[i] != '\0'; i++)
-		if (!((host[i] >= 'a' && host[i] <= 'z') ||
-		    (host[i] >= 'A' && host[i] <= 'Z') ||
-		    (host[i] >= '0' && host[i] <= '9') || host[i] == '-'))
-			host[i] = '_';
-	r = snprintf(buf, size, "%s.%s.%ld", UPDATE_LIST,
-	    host[0] != '\0' ? host : "localhost", (long)getpid());
-	return r < 0 || (size_t)r >= size ? -1 : 0;
-}
-
-struct wbuf {
-	int	 fd;
-	size_t	 len;
-	char	 buf[8192];
+/* What write_list() writes: the marked messages of the snapshot. */
+struct list_arg {
+	const struct snapshot	*s;
+	unsigned int		 marked;
 };
 
-static int
-wb_flush(struct wbuf *w)
+/* The intent list's text (maildir-update.h). */
+static void
+list_text(struct mfile_out *w, const void *arg)
 {
-	size_t	 off = 0;
-	ssize_t	 r;
+	const struct list_arg	*a = arg;
+	size_t			 i;
 
-	while (off < w->len) {
-		r = write(w->fd, w->buf + off, w->len - off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
+	mfile_put(w, UPDATE_LIST " 1 ", sizeof(UPDATE_LIST " 1 ") - 1);
+	mfile_num(w, a->marked, '\n');
+	for (i = 0; i < a->s->count; i++)
+		if (a->s->msgs[i].deleted) {
+			mfile_put(w, a->s->msgs[i].name,
+			    strlen(a->s->msgs[i].name));
+			mfile_put(w, "\n", 1);
 		}
-		off += (size_t)r;
-	}
-	w->len = 0;
-	return 0;
-}
-
-static int
-wb_put(struct wbuf *w, const char *p, size_t n)
-{
-	size_t	 k;
-
-	while (n > 0) {
-		if (w->len == sizeof(w->buf) && wb_flush(w) == -1)
-			return -1;
-		k = sizeof(w->buf) - w->len;
-		if (k > n)
-			k = n;
-		memcpy(w->buf + w->len, p, k);
-		w->len += k;
-		p += k;
-		n -= k;
-	}
-	return 0;
 }
 
 /*
- * spec 5: the intent list, complete or absent.  Written to tmp/, fsynced,
- * renamed into the Maildir, and the Maildir fsynced, all before the first
- * unlink.  Returns 0 when the list is in place, or -1 with errno and a
- * static reason in *errstr_out; no list is left behind then.
+ * spec 5: the intent list, complete or absent, under name
+ * ("pop3-handler-update.<host>.<pid>": one list per process, 2.1.3).
+ * Written to tmp/, fsynced, renamed into the Maildir, and the Maildir
+ * fsynced, all before the first unlink (maildir-file.h).  Returns 0 when
+ * the list is in place, or -1 with errno and a static reason in
+ * *errstr_out; no list is left behind then.
  */
 static int
 write_list(struct snapshot *s, unsigned int marked, const char *name,
     const char **errstr_out)
 {
-	struct wbuf	 w;
-	char		 tmp[LIST_NAME + 8], hdr[64];
-	size_t		 i;
+	struct list_arg	 a = { s, marked };
 	int		 r, saved;
 
-	if (snprintf(tmp, sizeof(tmp), "tmp/%s", name) >= (int)sizeof(tmp)) {
-		*errstr_out = "name too long";
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	w.fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (w.fd == -1) {
-		*errstr_out = "cannot create the temp file";
-		return -1;
-	}
-	w.len = 0;
-	r = snprintf(hdr, sizeof(hdr), "%s 1 %u\n", UPDATE_LIST,
-	    marked);
-	if (r < 0 || (size_t)r >= sizeof(hdr) ||
-	    wb_put(&w, hdr, (size_t)r) == -1)
-		goto wfail;
-	for (i = 0; i < s->count; i++)
-		if (s->msgs[i].deleted &&
-		    (wb_put(&w, s->msgs[i].name, strlen(s->msgs[i].name)) ==
-		    -1 || wb_put(&w, "\n", 1) == -1))
-			goto wfail;
-	if (wb_flush(&w) == -1 || fsync(w.fd) == -1)
-		goto wfail;
-	if (close(w.fd) == -1) {
-		w.fd = -1;
-		goto wfail;
-	}
-	if (renameat(s->dirfd, tmp, s->dirfd, name) == -1) {
+	if ((r = mfile_replace(s->dirfd, name, UPDATE_LIST, list_text, &a,
+	    errstr_out)) == -2) {
 		saved = errno;
-		*errstr_out = "cannot rename the temp file";
-		goto fail;
-	}
-	if (fsync(s->dirfd) == -1 && errno != EINVAL) {
-		saved = errno;
-		*errstr_out = "cannot fsync the Maildir";
-		(void)unlinkat(s->dirfd, name, 0);
+		(void)unlinkat(s->dirfd, name, 0);	/* not durable */
 		errno = saved;
-		return -1;
 	}
-	return 0;
- wfail:
-	saved = errno;
-	if (w.fd != -1)
-		(void)close(w.fd);
-	*errstr_out = "cannot write the temp file";
- fail:
-	(void)unlinkat(s->dirfd, tmp, 0);
-	errno = saved;
-	return -1;
+	return r == 0 ? 0 : -1;
 }
 
 /* Removes a list whose work is done; the next login redoes it if not. */
@@ -241,7 +154,7 @@ update_apply(struct snapshot *s, unsigned int *marked_out,
 	*failed_out = 0;
 	if (marked == 0)
 		return 0;
-	if (list_name(name, sizeof(name)) == 0 &&
+	if (mfile_name(name, sizeof(name), UPDATE_LIST) == 0 &&
 	    write_list(s, marked, name, &err) == 0)
 		listed = true;
 	else

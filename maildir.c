@@ -29,7 +29,7 @@
  * temporary UIDL that can never equal a counter UID (a client may fetch
  * such a message twice, but never skips one).
  */
-#define _GNU_SOURCE		/* renameat2() and RENAME_NOREPLACE */
+#define _GNU_SOURCE		/* qsort_r() */
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -46,13 +46,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "maildir-crlf.h"
 #include "log.h"
+#include "maildir-crlf.h"
 #include "maildir-int.h"
-#include "maildir.h"
-#include "policy.h"
-#include "uidmap.h"
 #include "maildir-update.h"
+#include "maildir.h"
+#include "uidmap.h"
 #include "util.h"
 
 #define CHUNK		(64 * 1024)	/* spec 5: fixed read size */
@@ -99,112 +98,6 @@ cmp_uid(const void *a, const void *b)
 		return uidmap_cmp_delivery(a, b);
 	}
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static int
-open_sub(int dirfd, const char *sub, bool need)
-{
-	int	 fd;
-
-	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		if (mkdirat(dirfd, sub, 0700) == -1 && errno != EEXIST)
-			return need ? -1 : -2;
-		fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	}
-	if (fd == -1 && !need)
-		return -2;
-	return fd;
-}
-
-/* spec 4, 5: the Maildir and cur/ must open; new/ and tmp/ are optional. */
-static int
-open_dirs(struct snap_priv *sp, const char *path, const char **errstr_out)
-{
-	int	 fd;
-
-	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-		*errstr_out = "cannot create the Maildir";
-		return -1;
-	}
-	sp->pub.dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (sp->pub.dirfd == -1) {
-		*errstr_out = "cannot open the Maildir";
-		return -1;
-	}
-	if ((sp->curfd = open_sub(sp->pub.dirfd, "cur", true)) == -1) {
-		*errstr_out = "cannot open cur/";
-		return -1;
-	}
-	sp->newfd = open_sub(sp->pub.dirfd, "new", false);
-	if ((fd = open_sub(sp->pub.dirfd, "tmp", false)) >= 0)
-		(void)close(fd);
-	return 0;
-}
-
-static bool
-is_reg(int dfd, const struct dirent *d)
-{
-	struct stat	 st;
-
-	if (d->d_type == DT_REG)
-		return true;
-	if (d->d_type != DT_UNKNOWN)
-		return false;
-	return fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode);
-}
-
-/* True when dfd holds a message (a regular non-dot file). */
-static bool
-dir_has_msgs(int dfd)
-{
-	struct dirent	*d;
-	DIR		*dir;
-	bool		 found = false;
-
-	if ((dir = mdir_open_dir(dfd)) == NULL)
-		return true;	/* unknown: assume used, rebuild safely */
-	while (!found && (d = readdir(dir)) != NULL)
-		found = d->d_name[0] != '.' && is_reg(dfd, d);
-	(void)closedir(dir);
-	return found;
-}
-
-/* spec 5: every regular non-dot file of new/ moves to cur/ with ":2,". */
-static void
-move_new(struct snap_priv *sp)
-{
-	struct dirent	*d;
-	DIR		*dir;
-	char		 to[512];
-	int		 r;
-
-	if (sp->newfd < 0 || (dir = mdir_open_dir(sp->newfd)) == NULL)
-		return;
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.' || !is_reg(sp->newfd, d))
-			continue;
-		r = snprintf(to, sizeof(to), "%s%s", d->d_name,
-		    strchr(d->d_name, ':') != NULL ? "" : ":2,");
-		if (r < 0 || (size_t)r >= sizeof(to))
-			continue;
-		if (renameat2(sp->newfd, d->d_name, sp->curfd, to,
-		    RENAME_NOREPLACE) == 0 || errno == ENOENT)
-			continue;
-		if (errno == EINVAL || errno == ENOSYS) {
-			/* No RENAME_NOREPLACE (NFS): check, then rename. */
-			if (faccessat(sp->curfd, to, F_OK,
-			    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT &&
-			    renameat(sp->newfd, d->d_name, sp->curfd, to) == 0)
-				continue;
-		}
-		log_warn("cannot move new/%s to cur/", d->d_name);
-	}
-	(void)closedir(dir);
 }
 
 /*
@@ -528,6 +421,41 @@ size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 	return close_keep_errno(fd, -1);
 }
 
+int
+maildir_msg_size(int dfd, const char *file, const struct uidmap_entry *rec,
+    uint64_t *size_out, enum maildir_size_from *from_out)
+{
+	struct uidmap_msg	 e;
+	char			*buf;
+	bool			 refresh = false;
+	int			 r;
+
+	if (uidmap_name_wsize(file, size_out)) {
+		*from_out = SIZE_FROM_NAME;
+		return 0;
+	}
+	memset(&e, 0, sizeof(e));
+	e.name = e.file = file;
+	if (rec != NULL) {
+		e.old = rec;
+		cache_size(dfd, &e, &refresh);
+		if (e.sized) {
+			*size_out = e.size;
+			*from_out = SIZE_FROM_STATE;
+			return 0;
+		}
+	}
+	if ((buf = malloc(CHUNK)) == NULL)
+		return -1;
+	r = size_by_reading(dfd, &e, buf);
+	free(buf);
+	if (r == -1)
+		return -1;
+	*size_out = e.size;
+	*from_out = SIZE_FROM_READING;
+	return 0;
+}
+
 /*
  * Sizes what neither ",W=" nor the cache sized, leaving out what cannot be
  * read.  Sets *dirty_out when a size is new, *need_uid_out when a message
@@ -614,6 +542,7 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 	u.login = login;
 	u.drop_login = ml != NULL && ml->delay == 0;
 	u.drop_retr = ml != NULL && !ml->expire;
+	u.import = ml != NULL ? ml->import : UIDMAP_IMPORT_AUTO;
 	if (uidmap_update(sp->pub.dirfd, &u, &err) == 0)
 		return;
 	if (mode == UIDL_COUNTER && need_uid)
@@ -849,11 +778,11 @@ maildir_open(const char *path, enum uidl_mode mode,
 		return -1;
 	}
 	sp->pub.dirfd = sp->curfd = sp->newfd = -1;
-	if (open_dirs(sp, path, &err) == -1)
+	if (mdir_open_dirs(sp, path, &err) == -1)
 		goto fail;
 	/* spec 4.3: before UPDATE lists, new/ or the state file change. */
 	if (login != NULL && login->delay > 0) {
-		if (policy_login_gate(sp->pub.dirfd, login->delay, login->now,
+		if (uidmap_login_gate(sp->pub.dirfd, login->delay, login->now,
 		    &login->last, &later) == 1) {
 			login->too_soon = true;
 			err = "login delay";
@@ -863,14 +792,15 @@ maildir_open(const char *path, enum uidl_mode mode,
 			login_now = login->now;
 	}
 	update_recover(sp);
-	if (uidmap_load(sp->pub.dirfd, &m1) == -1) {
+	if (uidmap_load(sp->pub.dirfd, login != NULL ? login->import :
+	    UIDMAP_IMPORT_AUTO, &m1) == -1) {
 		/* Not rebuilt: a passing EIO must not renumber everything. */
 		err = "cannot read the UID state file " UIDMAP_FILE;
 		goto fail;
 	}
 	if (m1.status == UIDMAP_MISSING)
-		sc.had_cur = dir_has_msgs(sp->curfd);
-	move_new(sp);
+		sc.had_cur = mdir_has_msgs(sp->curfd);
+	mdir_move_new(sp);
 	if (cur_unchanged(sp->curfd, &m1) && !stale_times(&m1, login)) {
 		/* uidmap.h cur=: the records are the listing. */
 		if (build_from_state(sp, &m1, mode) == -1) {

@@ -1,11 +1,13 @@
 /*
  * policy.c: LOGIN-DELAY and EXPIRE enforced (spec 4.3) through the UID
- * state file (uidmap.h, version 3 "@login" and "@retr" lines): the login
- * gate that maildir_open() runs before it changes anything, and the
- * marking of expired messages that QUIT runs before UPDATE, so they go in
- * the same crash-safe intent list as the DELE'd ones (maildir-update.h).
+ * state file (uidmap.h, version 3 "@login" and "@retr" lines): the
+ * user's values (the gate on them is uidmap_login_gate(), which
+ * maildir_open() runs before it changes anything), the retrievals of a
+ * session, and the marking of expired messages that QUIT runs before
+ * UPDATE, so they go in the same crash-safe intent list as the DELE'd
+ * ones (doc/design.md 4).  It sees storage through maildir.h only.
  *
- * Shared storage: both read and write the state file only under its
+ * Shared storage: the state file is read and written only under its
  * NFS-safe lock (uidmap_lock()), after re-reading it, so two sessions of
  * one user on two hosts see each other's login and retrievals.  The state
  * file is the user's and hostile: it goes through uidmap_parse() only,
@@ -16,18 +18,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef POP3_FAULT_INJECTION
-#include <signal.h>
-#endif
 
 #include "config.h"
 #include "log.h"
 #include "maildir.h"
 #include "passwd.h"
 #include "policy.h"
-#include "uidmap.h"
-#include "maildir-update.h"
-
 
 void
 policy_init(struct policy *p, const struct config *cfg,
@@ -75,47 +71,6 @@ policy_expired(uint64_t retr, uint32_t days, uint64_t now)
 	return now > retr && now - retr > (uint64_t)days * POLICY_DAY;
 }
 
-int
-policy_login_gate(int dirfd, uint32_t delay, uint64_t now,
-    uint64_t *last_out, bool *later_out)
-{
-	struct uidmap	 m;
-	const char	*err;
-	uint64_t	 last;
-	int		 rv = 0;
-
-	*last_out = 0;
-	*later_out = false;
-	if (uidmap_lock(dirfd, UIDMAP_LOCK_WAIT, &err) == -1) {
-		log_warn("LOGIN-DELAY not enforced: %s", err);
-		return 0;
-	}
-	if (uidmap_load(dirfd, &m) == -1) {
-		log_warn("LOGIN-DELAY not enforced: cannot read the state "
-		    "file");
-		goto done;
-	}
-	if (m.status != UIDMAP_OK) {
-		/* Written by this login's own update, which rebuilds. */
-		*later_out = true;
-		goto done;
-	}
-	last = m.last_login;
-	*last_out = last;
-	if (last != 0 && (last > now ? last - now <= delay :
-	    now - last < delay)) {
-		rv = 1;
-		goto done;
-	}
-	if (uidmap_save(dirfd, m.ents, m.count, m.next, m.cur_mtime, now,
-	    &err) == -1)
-		log_warn("LOGIN-DELAY: login time not stored (%s)", err);
- done:
-	uidmap_free(&m);
-	uidmap_unlock(dirfd);
-	return rv;
-}
-
 /*
  * Stores this session's first retrievals in m's records (those without
  * one) and returns true when one changed.
@@ -154,7 +109,7 @@ policy_expire(struct policy *p, struct snapshot *s, uint64_t now,
 	if (p->expire_days == EXPIRE_NEVER)
 		return;
 	locked = uidmap_lock(s->dirfd, UIDMAP_LOCK_WAIT, &err) == 0;
-	if (uidmap_load(s->dirfd, &m) == -1) {
+	if (uidmap_load(s->dirfd, UIDMAP_IMPORT_NONE, &m) == -1) {
 		memset(&m, 0, sizeof(m));	/* this session's alone */
 		m.status = UIDMAP_MISSING;
 		err = "cannot read the state file";

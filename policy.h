@@ -2,9 +2,10 @@
  * policy.h: the per-user policy of spec 4.3 that needs the UID state
  * file: LOGIN-DELAY (the last successful login, "@login") and EXPIRE (the
  * first retrieval of each message, "@retr"); uidmap.h describes the
- * records.  nologin and allow_nets (spec 4.2) need no state: session.c
- * checks them from the passwd entry.  Nothing here writes protocol
- * replies.
+ * records.  The LOGIN-DELAY gate itself is storage's (uidmap_login_gate(),
+ * run by maildir_open() with the values chosen here).  nologin and
+ * allow_nets (spec 4.2) need no state: session.c checks them from the
+ * passwd entry.  Nothing here writes protocol replies.
  */
 #ifndef POLICY_H
 #define POLICY_H
@@ -58,21 +59,6 @@ void	policy_note_retr(struct policy *, size_t count, size_t i,
  * days ago.  EXPIRE_NEVER: never.
  */
 bool	policy_expired(uint64_t retr, uint32_t days, uint64_t now);
-
-/*
- * spec 4.3 LOGIN-DELAY, for maildir_open() before it changes anything:
- * under the state file's lock, a login sooner than delay seconds after
- * the "@login" time is refused (returns 1, *last_out the previous login);
- * otherwise the file gets "@login now" and 0 is returned.  When the file
- * is missing or corrupt nothing is written and *later_out is set: the
- * login's own update of the state file must store now (uidmap.h,
- * uidmap_update's login).  A lock or write failure is logged and the
- * login allowed (returns 0): a broken state file must not lock a user
- * out.  A previous login more than delay seconds in the future (a clock
- * stepped back) does not refuse.
- */
-int	policy_login_gate(int dirfd, uint32_t delay, uint64_t now,
-	    uint64_t *last_out, bool *later_out);
 
 /*
  * spec 4.3 EXPIRE, at QUIT before update_apply(): under the lock, stores

@@ -30,7 +30,6 @@
 #include "sasl.h"
 #include "session.h"
 #include "tls.h"
-#include "uidmap.h"
 #include "util.h"
 
 enum mode {
@@ -601,7 +600,6 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	mode = parse_args(&cfg, argc, argv, &debug, &check_user, &scheme,
 	    &iterations);
-	uidmap_set_import((enum uidmap_import)cfg.uidl_import);
 	if (mode == MODE_HASH_PASSWORD)
 		return hash_password(scheme, iterations);
 	if (scheme != NULL)

@@ -19,7 +19,6 @@
 
 #include "auth.h"
 #include "config.h"
-#include "maildir-crlf.h"
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
@@ -30,7 +29,6 @@
 #include "sasl.h"
 #include "session.h"
 #include "tls.h"
-#include "maildir-update.h"
 #include "util.h"
 
 #define MAX_KEYWORD	8	/* longer keywords are unknown */
@@ -564,13 +562,14 @@ session_login(struct session *s, const struct passwd_entry *e)
 	ml.delay = s->pol.login_delay;
 	ml.expire = s->pol.expire_days != EXPIRE_NEVER;
 	ml.now = (uint64_t)time(NULL);
+	ml.import = (enum uidmap_import)s->cfg->uidl_import;
 	if (auth_become_user(e, &errstr) == -1) {
 		log_event(EVENT_ERROR, "privilege drop failed: %s", errstr);
 		reply(s, "-ERR [SYS/PERM] Unable to switch to the user");
 		set_end(s, "server-error");
 		return session_close(s, EXIT_ERROR);
 	}
-	if (config_expand_maildir(s->cfg->maildir, e->name, e->home, path,
+	if (maildir_expand_path(s->cfg->maildir, e->name, e->home, path,
 	    sizeof(path)) == -1) {
 		log_event(EVENT_ERROR, "maildir template gives no usable path");
 		reply(s, "-ERR [SYS/TEMP] Unable to open maildrop");

@@ -1,7 +1,6 @@
 /*
  * uidmap-import.h: UIDLs of the server a Maildir migrates from (spec 6,
- * C0009), read on the first login of a Maildir without a state file, and
- * the read-only UIDL preview of --check-user.
+ * C0009), read on the first login of a Maildir without a state file.
  *
  * Sources (uidl-import = auto tries Dovecot, then Courier):
  *
@@ -31,7 +30,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 #include "uidmap.h"
 
@@ -61,15 +59,5 @@ int	uidimport_parse_courier(char *buf, size_t len, struct uidmap *m,
  * rather than hand out new UIDLs for good.
  */
 int	uidimport_load(int dirfd, enum uidmap_import mode, struct uidmap *m);
-
-/*
- * --check-user: writes to f one "uidl-list: <n> <uidl>" line per message
- * of the Maildir mdfd, in the order and with the UIDLs a login would show
- * now (counter: uidl = counter), reading only: new/ and cur/, the state
- * file or the import source.  A message that gets a counter UID at the
- * next login shows the UID it will get when that is certain, else
- * "(new)".  Returns the number of messages, or -1 with errno.
- */
-long	uidimport_preview(int mdfd, bool counter, FILE *f);
 
 #endif

@@ -39,26 +39,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir-file.h"
 #include "uidmap-import.h"
 #include "uidmap.h"
 #include "util.h"
-
-#define HOSTLEN		64
-
-/* uidl-import: set once at startup (uidmap_set_import()), then read-only. */
-static enum uidmap_import import_mode = UIDMAP_IMPORT_AUTO;
-
-void
-uidmap_set_import(enum uidmap_import mode)
-{
-	import_mode = mode;
-}
-
-enum uidmap_import
-uidmap_get_import(void)
-{
-	return import_mode;
-}
 
 /*
  * The hash index is an open-addressing array of 32-bit slots, at most
@@ -294,7 +278,7 @@ read_parse(int fd, size_t size, struct uidmap *m)
 }
 
 int
-uidmap_load(int dirfd, struct uidmap *m)
+uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m)
 {
 	struct stat	 st;
 	int		 fd, r;
@@ -307,7 +291,7 @@ uidmap_load(int dirfd, struct uidmap *m)
 	if (fd == -1) {
 		/* Imports have unique names (uidmap-import.c): no duplicate. */
 		if (errno == ENOENT)
-			return uidimport_load(dirfd, import_mode, m) == -1 ||
+			return uidimport_load(dirfd, mode, m) == -1 ||
 			    index_build(m) == -1 ? -1 : 0;
 		if (errno == ELOOP) {
 			corrupt(m, "state file is a symlink");
@@ -366,22 +350,6 @@ uidmap_free(struct uidmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* gethostname() made safe for a file name: '/' and blanks become '_'. */
-static void
-host_part(char *buf, size_t size)
-{
-	size_t	 i;
-
-	if (gethostname(buf, size) == -1)
-		buf[0] = '\0';
-	buf[size - 1] = '\0';
-	if (buf[0] == '\0')
-		(void)strlcpy_(buf, "localhost", size);
-	for (i = 0; buf[i] != '\0'; i++)
-		if (buf[i] <= ' ' || buf[i] == '/' || buf[i] >= 0x7f)
-			buf[i] = '_';
-}
-
 /*
  * Who holds the lock, for people and for owner_gone(): "<host> <pid>
  * <pid namespace>\n"; the last field is left out when /proc cannot tell.
@@ -389,11 +357,11 @@ host_part(char *buf, size_t size)
 static int
 lock_line(char *buf, size_t size)
 {
-	char	 host[HOSTLEN], ns[64];
+	char	 host[MFILE_HOSTLEN], ns[64];
 	ssize_t	 r;
 	int	 len;
 
-	host_part(host, sizeof(host));
+	mfile_host(host, sizeof(host));
 	r = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
 	if (r <= 0 || memchr(ns, ' ', (size_t)r) != NULL ||
 	    memchr(ns, '\n', (size_t)r) != NULL)
@@ -440,7 +408,7 @@ static bool
 owner_gone(int dirfd, const struct stat *st)
 {
 	struct stat	 fst;
-	char		 buf[HOSTLEN + 128], mine[HOSTLEN + 128];
+	char		 buf[MFILE_HOSTLEN + 128], mine[MFILE_HOSTLEN + 128];
 	char		*f[3], *g[3];
 	uint64_t	 pid;
 	ssize_t		 r;
@@ -480,7 +448,7 @@ static int
 break_stale(int dirfd)
 {
 	struct stat	 st, st2;
-	char		 host[HOSTLEN], aside[128];
+	char		 aside[128];
 	int		 relinked = 0;
 
 	if (fstatat(dirfd, UIDMAP_LOCK, &st, AT_SYMLINK_NOFOLLOW) == -1)
@@ -488,9 +456,7 @@ break_stale(int dirfd)
 	if (time(NULL) - st.st_mtime <= UIDMAP_LOCK_STALE &&
 	    !owner_gone(dirfd, &st))
 		return 0;
-	host_part(host, sizeof(host));
-	if (snprintf(aside, sizeof(aside), "%s.stale.%s.%ld", UIDMAP_LOCK,
-	    host, (long)getpid()) >= (int)sizeof(aside))
+	if (mfile_name(aside, sizeof(aside), UIDMAP_LOCK ".stale") == -1)
 		return 0;
 	if (renameat(dirfd, UIDMAP_LOCK, dirfd, aside) == -1)
 		return errno == ENOENT;
@@ -507,7 +473,7 @@ int
 uidmap_lock(int dirfd, unsigned int wait_ms, const char **errstr_out)
 {
 	struct timespec	 ts;
-	char		 line[HOSTLEN + 128];
+	char		 line[MFILE_HOSTLEN + 128];
 	unsigned int	 waited = 0, delay = 10, breaks = 0;
 	int		 fd, len, saved;
 
@@ -560,56 +526,6 @@ uidmap_unlock(int dirfd)
 	(void)unlinkat(dirfd, UIDMAP_LOCK, 0);
 }
 
-struct wbuf {
-	int	 fd;
-	size_t	 len;
-	int	 err;
-	char	 buf[64 * 1024];
-};
-
-static void
-wflush(struct wbuf *w)
-{
-	size_t	 off = 0;
-	ssize_t	 r;
-
-	while (off < w->len && w->err == 0) {
-		r = write(w->fd, w->buf + off, w->len - off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			w->err = errno;
-		else
-			off += (size_t)r;
-	}
-	w->len = 0;
-}
-
-static void
-wput(struct wbuf *w, const char *s, size_t len)
-{
-	if (len > sizeof(w->buf) - w->len)
-		wflush(w);
-	if (len > sizeof(w->buf))
-		return;		/* never: names are at most 255 octets */
-	memcpy(w->buf + w->len, s, len);
-	w->len += len;
-}
-
-static void
-wnum(struct wbuf *w, uint64_t v, char sep)
-{
-	char	 d[24];
-	size_t	 i = sizeof(d);
-
-	d[--i] = sep;
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	wput(w, d + i, sizeof(d) - i);
-}
-
 /* A name and info write_records() can store (one that parses back). */
 static bool
 storable(const struct uidmap_entry *e)
@@ -620,41 +536,42 @@ storable(const struct uidmap_entry *e)
 	    memchr(e->name, ':', len) == NULL;
 }
 
+/* What uidmap_save() writes, for write_records(). */
+struct records_arg {
+	const struct uidmap_entry *ents;
+	size_t		 n;
+	uint64_t	 next, cur_mtime, login;
+};
+
 /*
  * Version 2 only when a record keeps an imported UIDL, version 3 only
  * when there is a login time or a retrieval time to keep (uidmap.h).
  */
-static int
-write_records(int fd, const struct uidmap_entry *ents, size_t n,
-    uint64_t next, uint64_t cur_mtime, uint64_t login)
+static void
+write_records(struct mfile_out *w, const void *arg)
 {
-	struct wbuf	*w;
-	const char	*info;
-	size_t		 i, len, ilen;
-	bool		 v2 = false, v3 = login != 0;
-	int		 err;
+	const struct records_arg	*a = arg;
+	const struct uidmap_entry	*ents = a->ents;
+	const char			*info;
+	size_t				 i, len, ilen, n = a->n;
+	bool				 v2 = false, v3 = a->login != 0;
 
-	if ((w = malloc(sizeof(*w))) == NULL)
-		return -1;
-	w->fd = fd;
-	w->len = 0;
-	w->err = 0;
 	for (i = 0; i < n && !v2; i++)
 		v2 = ents[i].uidl != NULL;
 	for (i = 0; i < n && !v3; i++)
 		v3 = ents[i].retr != 0;
 	if (v3)
-		wput(w, UIDMAP_HEADER3, sizeof(UIDMAP_HEADER3) - 1);
+		mfile_put(w, UIDMAP_HEADER3, sizeof(UIDMAP_HEADER3) - 1);
 	else if (v2)
-		wput(w, UIDMAP_HEADER2, sizeof(UIDMAP_HEADER2) - 1);
+		mfile_put(w, UIDMAP_HEADER2, sizeof(UIDMAP_HEADER2) - 1);
 	else
-		wput(w, UIDMAP_HEADER, sizeof(UIDMAP_HEADER) - 1);
-	if (cur_mtime != 0) {
-		wnum(w, next, ' ');
-		wput(w, "cur=", 4);
-		wnum(w, cur_mtime, '\n');
+		mfile_put(w, UIDMAP_HEADER, sizeof(UIDMAP_HEADER) - 1);
+	if (a->cur_mtime != 0) {
+		mfile_num(w, a->next, ' ');
+		mfile_put(w, "cur=", 4);
+		mfile_num(w, a->cur_mtime, '\n');
 	} else
-		wnum(w, next, '\n');
+		mfile_num(w, a->next, '\n');
 	v2 = v2 || v3;
 	for (i = 0; i < n; i++) {
 		len = strlen(ents[i].name);
@@ -666,42 +583,34 @@ write_records(int fd, const struct uidmap_entry *ents, size_t n,
 		if (info != NULL && (len + 1 + ilen > UIDMAP_MAX_NAME ||
 		    memchr(info, '\n', ilen) != NULL))
 			info = NULL;
-		wnum(w, ents[i].uid, ' ');
-		wnum(w, ents[i].size, ' ');
-		wnum(w, ents[i].rawsize, ' ');
-		wnum(w, ents[i].mtime, ' ');
+		mfile_num(w, ents[i].uid, ' ');
+		mfile_num(w, ents[i].size, ' ');
+		mfile_num(w, ents[i].rawsize, ' ');
+		mfile_num(w, ents[i].mtime, ' ');
 		if (v2 && ents[i].uidl == NULL)
-			wput(w, "- ", 2);
+			mfile_put(w, "- ", 2);
 		else if (v2) {
-			wput(w, "+", 1);
-			wput(w, ents[i].uidl, strlen(ents[i].uidl));
-			wput(w, " ", 1);
+			mfile_put(w, "+", 1);
+			mfile_put(w, ents[i].uidl, strlen(ents[i].uidl));
+			mfile_put(w, " ", 1);
 		}
-		wput(w, ents[i].name, len);
+		mfile_put(w, ents[i].name, len);
 		if (info != NULL) {
-			wput(w, ":", 1);
-			wput(w, info, ilen);
+			mfile_put(w, ":", 1);
+			mfile_put(w, info, ilen);
 		}
-		wput(w, "\n", 1);
+		mfile_put(w, "\n", 1);
 	}
-	if (login != 0) {
-		wput(w, "@login ", 7);
-		wnum(w, login, '\n');
+	if (a->login != 0) {
+		mfile_put(w, "@login ", 7);
+		mfile_num(w, a->login, '\n');
 	}
 	for (i = 0; i < n; i++)
 		if (ents[i].retr != 0 && storable(&ents[i])) {
-			wput(w, "@retr ", 6);
-			wnum(w, ents[i].uid, ' ');
-			wnum(w, ents[i].retr, '\n');
+			mfile_put(w, "@retr ", 6);
+			mfile_num(w, ents[i].uid, ' ');
+			mfile_num(w, ents[i].retr, '\n');
 		}
-	wflush(w);
-	err = w->err;
-	free(w);
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
 }
 
 int
@@ -709,49 +618,51 @@ uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
     uint64_t next, uint64_t cur_mtime, uint64_t login,
     const char **errstr_out)
 {
-	char	 host[HOSTLEN], tmp[160];
-	int	 fd, saved;
+	struct records_arg	 a = { ents, n, next, cur_mtime, login };
 
-	host_part(host, sizeof(host));
-	if (snprintf(tmp, sizeof(tmp), "tmp/%s.%s.%ld", UIDMAP_FILE, host,
-	    (long)getpid()) >= (int)sizeof(tmp)) {
-		*errstr_out = "temp file name too long";
-		errno = ENAMETOOLONG;
-		return -1;
+	return mfile_replace(dirfd, UIDMAP_FILE, UIDMAP_FILE, write_records,
+	    &a, errstr_out) == 0 ? 0 : -1;
+}
+
+int
+uidmap_login_gate(int dirfd, uint32_t delay, uint64_t now,
+    uint64_t *last_out, bool *later_out)
+{
+	struct uidmap	 m;
+	const char	*err;
+	uint64_t	 last;
+	int		 rv = 0;
+
+	*last_out = 0;
+	*later_out = false;
+	if (uidmap_lock(dirfd, UIDMAP_LOCK_WAIT, &err) == -1) {
+		log_warn("LOGIN-DELAY not enforced: %s", err);
+		return 0;
 	}
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1) {
-		*errstr_out = "cannot create the temp file";
-		return -1;
+	if (uidmap_load(dirfd, UIDMAP_IMPORT_NONE, &m) == -1) {
+		log_warn("LOGIN-DELAY not enforced: cannot read the state "
+		    "file");
+		goto done;
 	}
-	if (write_records(fd, ents, n, next, cur_mtime, login) == -1 ||
-	    fsync(fd) == -1) {
-		saved = errno;
-		(void)close(fd);
-		*errstr_out = "cannot write the temp file";
-		goto fail;
+	if (m.status != UIDMAP_OK) {
+		/* Written by this login's own update, which rebuilds. */
+		*later_out = true;
+		goto done;
 	}
-	if (close(fd) == -1) {
-		saved = errno;
-		*errstr_out = "cannot write the temp file";
-		goto fail;
+	last = m.last_login;
+	*last_out = last;
+	if (last != 0 && (last > now ? last - now <= delay :
+	    now - last < delay)) {
+		rv = 1;
+		goto done;
 	}
-	if (renameat(dirfd, tmp, dirfd, UIDMAP_FILE) == -1) {
-		saved = errno;
-		*errstr_out = "cannot rename the temp file";
-		goto fail;
-	}
-	/* The new UIDs reach clients only once the rename is durable. */
-	if (fsync(dirfd) == -1 && errno != EINVAL) {
-		*errstr_out = "cannot fsync the Maildir";
-		return -1;
-	}
-	return 0;
- fail:
-	(void)unlinkat(dirfd, tmp, 0);
-	errno = saved;
-	return -1;
+	if (uidmap_save(dirfd, m.ents, m.count, m.next, m.cur_mtime, now,
+	    &err) == -1)
+		log_warn("LOGIN-DELAY: login time not stored (%s)", err);
+ done:
+	uidmap_free(&m);
+	uidmap_unlock(dirfd);
+	return rv;
 }
 
 static int
@@ -903,13 +814,13 @@ assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 	bool			 by_name, exact, *hit = NULL;
 	int			 rv = -1;
 
-	if (uidmap_load(dirfd, &m2) == -1) {
+	if (uidmap_load(dirfd, u->import, &m2) == -1) {
 		*errstr_out = "cannot read the state file";
 		return -1;
 	}
 	next = m2.next;
 	by_name = m2.status == UIDMAP_MISSING && m2.imported == 0 &&
-	    import_mode == UIDMAP_IMPORT_FILENAME && u->count > 0;
+	    u->import == UIDMAP_IMPORT_FILENAME && u->count > 0;
 	if (m2.status == UIDMAP_CORRUPT ||
 	    (m2.status == UIDMAP_MISSING && !u->fresh))
 		next = time_floor(next);

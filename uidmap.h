@@ -188,8 +188,8 @@ int	uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m,
  * octets) into *m: status OK with entries in file order (ascending UID),
  * MISSING (next 1), or CORRUPT (no entries, next the parser's floor; a
  * duplicate name or a non-regular file is corrupt too).  When the file
- * is MISSING and the import setting finds the old server's file
- * (uidmap-import.h), the entries are that file's UIDLs, pending: uid 0,
+ * is MISSING and the import setting mode (uidl-import; NONE: never)
+ * finds the old server's file (uidmap-import.h), the entries are that file's UIDLs, pending: uid 0,
  * uidl set, m->imported of them, next above their numeric UIDLs; a login
  * then has no UID for them and numbers them under the lock, so the state
  * file keeps them for good.
@@ -197,14 +197,7 @@ int	uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m,
  * (EACCES, EIO, ENOMEM): the caller must not rebuild then.  Free with
  * uidmap_free() in every case.
  */
-int	uidmap_load(int dirfd, struct uidmap *m);
-
-/*
- * The import setting (uidl-import) for every later uidmap_load() and
- * uidmap_update() of this process; set once at startup, AUTO by default.
- */
-void	uidmap_set_import(enum uidmap_import);
-enum uidmap_import uidmap_get_import(void);
+int	uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m);
 
 /*
  * True when s is a decimal number without sign or leading zero that fits
@@ -260,6 +253,21 @@ void	uidmap_unlock(int dirfd);
 int	uidmap_save(int dirfd, const struct uidmap_entry *ents, size_t n,
 	    uint64_t next, uint64_t cur_mtime, uint64_t login,
 	    const char **errstr_out);
+
+/*
+ * spec 4.3 LOGIN-DELAY, for maildir_open() before it changes anything:
+ * under the state file's lock, a login sooner than delay seconds after
+ * the "@login" time is refused (returns 1, *last_out the previous login);
+ * otherwise the file gets "@login now" and 0 is returned.  When the file
+ * is missing or corrupt nothing is written and *later_out is set: the
+ * login's own update of the state file must store now
+ * (uidmap_update()'s login).  A lock or write failure is logged and the
+ * login allowed (returns 0): a broken state file must not lock a user
+ * out.  A previous login more than delay seconds in the future (a clock
+ * stepped back) does not refuse.
+ */
+int	uidmap_login_gate(int dirfd, uint32_t delay, uint64_t now,
+	    uint64_t *last_out, bool *later_out);
 
 /* One message of cur/ as maildir.c lists it and uidmap_update() numbers it. */
 struct uidmap_msg {
@@ -321,6 +329,7 @@ struct uidmap_update {
 						   (else the file's is kept) */
 	bool			 drop_login;	/* no delay: drop "@login" */
 	bool			 drop_retr;	/* EXPIRE off: no "@retr" */
+	enum uidmap_import	 import;	/* the uidl-import setting */
 };
 
 /*
@@ -329,8 +338,8 @@ struct uidmap_update {
  * the next UIDs in delivery order, and saves the records of the listed
  * messages with their sizes.  A missing file (unless fresh) or a corrupt
  * one is rebuilt above a time floor and logged ("uidlist rebuilt ...").
- * A missing file with pending imports (uidmap_load), or with the import
- * setting FILENAME, is an import: the imported UIDLs are numbered first
+ * A missing file with pending imports (uidmap_load() with u->import),
+ * or with u->import FILENAME, is an import: the imported UIDLs are numbered first
  * in their source's order, kept in the records, and logged ("uidlist
  * imported ...").  The records keep their "@retr" times unless
  * drop_retr, and the file its "@login" unless u->login replaces it or

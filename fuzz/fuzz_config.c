@@ -1,7 +1,7 @@
 /*
  * fuzz_config.c: a config file (spec 1) line by line through
  * config_parse_line() and config_set(), and maildir templates through
- * config_check_template() and config_expand_maildir().  A parsed line
+ * config_check_template() and maildir_expand_path().  A parsed line
  * must give a non-empty name without blanks or '=' and a value without
  * control bytes or outer blanks; an expansion must equal a plain model of
  * %u, %h and %% and fit its buffer exactly when the model says it fits.
@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include "../config.h"
+#include "../maildir.h"
 #include "../util.h"
 #include "fuzz.h"
 
 #define USER	"alice"
 #define HOME	"/home/alice"
 
-/* The expansion spelled out; -1 where config_expand_maildir() refuses. */
+/* The expansion spelled out; -1 where maildir_expand_path() refuses. */
 static int
 model_expand(const char *t, const char *user, const char *home, char *out,
     size_t outsize)
@@ -60,15 +61,15 @@ check_template(const char *t, size_t outsize)
 	const char	*errstr = NULL;
 	int		 r, m;
 
-	r = config_expand_maildir(t, USER, HOME, got, outsize);
+	r = maildir_expand_path(t, USER, HOME, got, outsize);
 	m = model_expand(t, USER, HOME, want, outsize);
 	fuzz_check(r == m);
 	if (r == 0)
 		fuzz_check(strcmp(got, want) == 0);
 	/* An empty user or home is refused wherever it is used. */
-	fuzz_check(config_expand_maildir(t, "", HOME, got, outsize) ==
+	fuzz_check(maildir_expand_path(t, "", HOME, got, outsize) ==
 	    model_expand(t, "", HOME, want, outsize));
-	fuzz_check(config_expand_maildir(t, USER, "", got, outsize) ==
+	fuzz_check(maildir_expand_path(t, USER, "", got, outsize) ==
 	    model_expand(t, USER, "", want, outsize));
 	if (config_check_template(t, &errstr) == -1)
 		fuzz_check(errstr != NULL && r == -1);
