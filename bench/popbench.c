@@ -11,10 +11,10 @@
  *             size (spec 3); mismatches are counted and reported.
  *   stattime  one session: the time from sending PASS to the answer of
  *             the STAT that follows it (cold and warm login).
- * With --rss, fetch and stattime also find the process that holds the server end of
- * its connection (through /proc/net/tcp and /proc/PID/fd) just before
- * QUIT, and reports that process's VmHWM: the peak RSS of the serving
- * process over the whole session, and its private memory then
+ * With --rss, fetch and stattime also find the process that holds the
+ * server end of the connection (through /proc/net/tcp and /proc/PID/fd)
+ * just before QUIT, and report that process's VmHWM: the peak RSS of the
+ * serving process over the whole session, and its private memory then
  * (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup: what the
  * session costs beyond shared library pages).
  * With --tls every connection starts with a TLS handshake (implicit TLS,
