@@ -130,7 +130,9 @@ struct uidmap {
 	struct uidmap_entry	*ents;		/* OK: file order (ascending
 						   uid); imports: by name */
 	size_t			 count;
-	char			*buf;		/* the file; names point here */
+	char			*buf;		/* names point here: the records'
+						   strings (uidmap_load()), or
+						   an imported file */
 	size_t			 imported;	/* MISSING: pending imports */
 	const char		*source;	/* their file, static text */
 	char			*extra;		/* UIDLs made by the import */
@@ -185,9 +187,11 @@ int	uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m,
 
 /*
  * Reads <dirfd>/pop3-handler-uidlist (O_NOFOLLOW, at most UIDMAP_MAX_FILE
- * octets) into *m: status OK with entries in file order (ascending UID),
- * MISSING (next 1), or CORRUPT (no entries, next the parser's floor; a
- * duplicate name or a non-regular file is corrupt too).  When the file
+ * octets, a 64 KiB chunk at a time: m->buf keeps only the records'
+ * names, infos and kept UIDLs) into *m: status OK with entries in file
+ * order (ascending UID), MISSING (next 1), or CORRUPT (no entries, next
+ * the parser's floor; a duplicate name or a non-regular file is corrupt
+ * too).  When the file
  * is MISSING and the import setting mode (uidl-import; NONE: never)
  * finds the old server's file (uidmap-import.h), the entries are that file's UIDLs, pending: uid 0,
  * uidl set, m->imported of them, next above their numeric UIDLs; a login
