@@ -100,11 +100,13 @@ slot_find(const struct uidmap *m, uint64_t h, const char *name)
  * Builds m->slots over m->ents[0..m->count).  Returns 0, 1 when two
  * entries have one name, or -1 (ENOMEM).
  */
+#define AHEAD	8
+
 static int
 index_build(struct uidmap *m)
 {
 	uint32_t	*sl;
-	uint64_t	 h;
+	uint64_t	 h, ring[AHEAD];
 	size_t		 i, n = 16;
 
 	if (m->count == 0)
@@ -126,12 +128,25 @@ index_build(struct uidmap *m)
 	    (ssize_t)sizeof(m->seed))
 		m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^
 		    (uint64_t)getpid() << 32;
-	for (i = 0; i < m->count; i++) {
-		h = name_hash(m->seed, m->ents[i].name,
-		    strlen(m->ents[i].name));
-		if (*(sl = slot_find(m, h, m->ents[i].name)) != 0)
-			return 1;
-		*sl = slot_tag(m, h) | (uint32_t)(i + 1);
+	/*
+	 * The table is larger than the caches: hashes are made AHEAD
+	 * entries early (a ring) and their first slots fetched meanwhile.
+	 */
+	for (i = 0; i < m->count + AHEAD; i++) {
+		if (i >= AHEAD) {
+			/* Entry i - AHEAD, its hash in the ring's slot i. */
+			h = ring[i % AHEAD];
+			if (*(sl = slot_find(m, h,
+			    m->ents[i - AHEAD].name)) != 0)
+				return 1;
+			*sl = slot_tag(m, h) | (uint32_t)(i - AHEAD + 1);
+		}
+		if (i < m->count) {
+			h = name_hash(m->seed, m->ents[i].name,
+			    strlen(m->ents[i].name));
+			ring[i % AHEAD] = h;
+			__builtin_prefetch(&m->slots[h & m->mask]);
+		}
 	}
 	return 0;
 }

@@ -153,3 +153,33 @@ print(t)' "$MD/cur")
 	[ ! -e "$f" ]
 	[ -e "$MD/cur/1700000001.M1P1.host:2,S" ]
 }
+
+@test "a state file naming one message twice is corrupt and rebuilt above the old UIDs, near or far apart (spec 6)" {
+	setup_alice
+	many 50
+	session UIDL | chat
+	uidl_body >"$T/u1"
+	for pair in 2:5 3:45; do
+		warm_ready
+		a=${pair%:*} b=${pair#*:}
+		# record b (line b + 1) gets record a's name and flags
+		awk -v a="$((a + 1))" -v b="$((b + 1))" '
+		    { line[NR] = $0 }
+		    END { split(line[a], f, " "); n = split(line[b], g, " ")
+			  g[5] = f[5]; line[b] = g[1]
+			  for (i = 2; i <= n; i++) line[b] = line[b] " " g[i]
+			  for (i = 1; i <= NR; i++) print line[i] }' \
+		    "$MD/pop3-handler-uidlist" >"$T/dup"
+		cat "$T/dup" >"$MD/pop3-handler-uidlist"
+		[ "$(awk 'NR > 1 { print $5 }' "$T/dup" | sort | uniq -d | wc -l)" -eq 1 ]
+		session UIDL | chat
+		[ "$status" -eq 0 ]
+		grep -qi 'rebuil' "$log"
+		uidl_body >"$T/u2"
+		[ "$(wc -l <"$T/u2")" -eq 50 ]
+		max=$(awk '{ print $2 }' "$T/u1" | sort -n | tail -1)
+		min=$(awk '{ print $2 }' "$T/u2" | sort -n | head -1)
+		[ "$min" -gt "$max" ]
+		cp "$T/u2" "$T/u1"
+	done
+}
