@@ -124,6 +124,30 @@ list_sub(int mdfd, const char *sub, struct pmsg **v, size_t *n, size_t *cap,
 }
 #pragma GCC diagnostic pop
 
+/*
+ * Keeps the first of each base name (a login keeps one file per name)
+ * and finds each one's record in m.  Returns the number kept.
+ */
+static size_t
+match_records(struct pmsg *v, size_t n, const struct uidmap *m)
+{
+	size_t	 i, k;
+
+	if (n > 1)
+		qsort(v, n, sizeof(*v), pmsg_cmp_name);
+	for (i = k = 0; i < n; i++) {
+		if (k > 0 && strcmp(v[k - 1].name, v[i].name) == 0) {
+			free(v[i].name);
+			continue;
+		}
+		v[k] = v[i];
+		v[k].rec = m->status == UIDMAP_CORRUPT ? NULL :
+		    uidmap_find(m, v[k].name);
+		k++;
+	}
+	return k;
+}
+
 long
 checkuser_uidl_preview(int mdfd, bool counter, enum uidmap_import mode,
     FILE *f)
@@ -143,19 +167,7 @@ checkuser_uidl_preview(int mdfd, bool counter, enum uidmap_import mode,
 	    list_sub(mdfd, "new", &v, &n, &cap, &in_new) == -1 ||
 	    uidmap_load(mdfd, mode, &m) == -1)
 		goto done;
-	if (n > 1)
-		qsort(v, n, sizeof(*v), pmsg_cmp_name);
-	for (i = k = 0; i < n; i++) {
-		if (k > 0 && strcmp(v[k - 1].name, v[i].name) == 0) {
-			free(v[i].name);
-			continue;
-		}
-		v[k] = v[i];
-		v[k].rec = m.status == UIDMAP_CORRUPT ? NULL :
-		    uidmap_find(&m, v[k].name);
-		k++;
-	}
-	n = k;
+	n = match_records(v, n, &m);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), counter ? pmsg_cmp_login :
 		    pmsg_cmp_delivery);

@@ -13,9 +13,10 @@
  * file lists the Maildir itself, with storage's read-only parts: the
  * state file through uidmap_load() and each size through
  * maildir_msg_size(), the rule a login uses; running it as root leaves
- * no root-owned file in a user's Maildir.  Like the session it trusts nothing it reads: entries
- * are opened with O_NOFOLLOW, only regular files count, sums are checked,
- * and text from the passwd file is printed with control bytes escaped.
+ * no root-owned file in a user's Maildir.  Like the session it trusts
+ * nothing it reads: entries are opened with O_NOFOLLOW, only regular
+ * files count, sums are checked, and text from the passwd file is
+ * printed with control bytes escaped.
  */
 #include <arpa/inet.h>
 #include <sys/socket.h>

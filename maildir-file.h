@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MFILE_HOSTLEN	64	/* mfile_host()'s buffer: 63 octets + NUL */
+#define MFILE_HOSTLEN	64	/* mfile_host()'s buffer, NUL included */
 
 /*
  * gethostname() made safe for a file name and a lock line: cut to 63

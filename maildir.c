@@ -758,6 +758,36 @@ build_from_state(struct snap_priv *sp, struct uidmap *m, enum uidl_mode mode)
 	return 0;
 }
 
+/*
+ * The listing when the records are not it (cur/ changed since they were
+ * written, or the file is missing, corrupt or keeps times the policy no
+ * longer uses): lists cur/, takes UIDs and sizes from m1, sizes the rest,
+ * and writes the state file when something is new or login_now is to be
+ * stored.  Returns 0, or -1 with a static reason in *err.
+ */
+static int
+scan_cur(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
+    enum uidl_mode mode, const struct maildir_login *login,
+    uint64_t login_now, const char **err)
+{
+	bool	 need_uid, need_write, dirty;
+
+	if (list_cur(sp->curfd, sc, err) == -1)
+		return -1;
+	*err = "out of memory";
+	if (match_cache(sp->curfd, sc, m1, &need_write) == -1 ||
+	    size_rest(sp->curfd, sc, &dirty, &need_uid) == -1)
+		return -1;
+	/* Record cur= for the next login once the listing is. */
+	if (sc->exact && !dirty && sc->cur_mtime != 0 &&
+	    sc->cur_mtime != m1->cur_mtime)
+		need_write = true;
+	if (need_write || dirty || need_uid || login_now != 0 ||
+	    stale_times(m1, login))
+		update_state(sp, sc, m1, need_uid, mode, login, login_now);
+	return 0;
+}
+
 int
 maildir_open(const char *path, enum uidl_mode mode,
     struct maildir_login *login, struct snapshot **out,
@@ -768,7 +798,7 @@ maildir_open(const char *path, enum uidl_mode mode,
 	struct uidmap		 m1;
 	const char		*err = "out of memory";
 	uint64_t		 login_now = 0;
-	bool			 need_uid = false, need_write, dirty, later;
+	bool			 later;
 	int			 saved;
 
 	memset(&sc, 0, sizeof(sc));
@@ -808,22 +838,9 @@ maildir_open(const char *path, enum uidl_mode mode,
 			    "out of memory";
 			goto fail;
 		}
-	} else {
-		if (list_cur(sp->curfd, &sc, &err) == -1)
-			goto fail;
-		err = "out of memory";
-		if (match_cache(sp->curfd, &sc, &m1, &need_write) == -1 ||
-		    size_rest(sp->curfd, &sc, &dirty, &need_uid) == -1)
-			goto fail;
-		/* Record cur= for the next login once the listing is. */
-		if (sc.exact && !dirty && sc.cur_mtime != 0 &&
-		    sc.cur_mtime != m1.cur_mtime)
-			need_write = true;
-		if (need_write || dirty || need_uid || login_now != 0 ||
-		    stale_times(&m1, login))
-			update_state(sp, &sc, &m1, need_uid, mode, login,
-			    login_now);
-	}
+	} else if (scan_cur(sp, &sc, &m1, mode, login, login_now,
+	    &err) == -1)
+		goto fail;
 	if (sp->pub.msgs == NULL && build(sp, &sc, mode) == -1) {
 		err = errno == EFBIG ? "too many messages" : "out of memory";
 		goto fail;

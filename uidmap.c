@@ -817,102 +817,159 @@ repoint(struct uidmap_update *u, const fname_uidl *fn)
 	}
 }
 
+/* One locked update's working set (assign_locked()). */
+struct assign {
+	struct uidmap		 m2;	/* re-read under the lock */
+	struct uidmap_msg	**fresh;	/* new: counter UIDs */
+	struct uidmap_msg	**imp;	/* imports: UIDs 1..ni */
+	size_t			 nf, ni;
+	fname_uidl		*fn;	/* by_name: the UIDLs */
+	bool			 by_name;	/* uidl-import = filename */
+	uint64_t		 next;
+	struct uidmap_entry	*recs;	/* records() output */
+	bool			*hit;	/* records() scratch */
+};
+
+static int
+assign_alloc(struct assign *a, const struct uidmap_update *u)
+{
+	a->fresh = calloc(u->count + 1, sizeof(*a->fresh));
+	a->imp = calloc(u->count + 1, sizeof(*a->imp));
+	a->recs = calloc(u->count + a->m2.count + 1, sizeof(*a->recs));
+	a->hit = calloc(a->m2.count + 1, sizeof(*a->hit));
+	if (a->by_name)
+		a->fn = calloc(u->count + 1, sizeof(*a->fn));
+	return a->fresh == NULL || a->imp == NULL || a->recs == NULL ||
+	    a->hit == NULL || (a->by_name && a->fn == NULL) ? -1 : 0;
+}
+
+static void
+assign_free(struct assign *a)
+{
+	free(a->fresh);
+	free(a->imp);
+	free(a->fn);
+	free(a->recs);
+	free(a->hit);
+	uidmap_free(&a->m2);
+}
+
+/*
+ * The import pass: takes each message's record from the re-read file,
+ * collects the imports (pending records, or with uidl-import = filename
+ * every listed message, whose base name is its UIDL) and the new
+ * arrivals, and numbers the imports 1..ni in the old server's order
+ * (never shown: their UIDL is the kept string), so the counter goes on
+ * above them and above every numeric kept UIDL (collision rule).
+ */
+static void
+import_pass(struct uidmap_update *u, struct assign *a)
+{
+	struct uidmap_msg	*e;
+	uint64_t		 v;
+	size_t			 i;
+
+	for (i = 0; i < u->count; i++) {
+		e = &u->msgs[i];
+		e->old = uidmap_find(&a->m2, e->name);
+		e->uid = e->old != NULL ? e->old->uid : 0;
+		if (a->by_name) {
+			uidmap_uidl_filename(e->name, a->fn[i],
+			    sizeof(a->fn[i]));
+			if (uidmap_uidl_numeric(a->fn[i], &v) && v >= a->next)
+				a->next = v == UINT64_MAX ? v : v + 1;
+			a->imp[a->ni++] = e;
+		} else if (e->old != NULL && e->old->uid == 0)
+			a->imp[a->ni++] = e;		/* pending import */
+		else if (e->old == NULL && !e->skip)
+			a->fresh[a->nf++] = e;
+	}
+	if (a->ni > 0 && a->next <= a->ni)
+		a->next = a->ni + 1;
+	qsort(a->imp, a->ni, sizeof(*a->imp), cmp_import_p);
+	for (i = 0; i < a->ni; i++) {
+		a->imp[i]->uid = i + 1;
+		if (a->imp[i]->old != NULL)	/* the pending record of m2 */
+			a->m2.ents[a->imp[i]->old - a->m2.ents].uid = i + 1;
+	}
+}
+
+/*
+ * The numbering pass: new arrivals take the next counter UIDs in
+ * delivery order.  Returns 0, or -1 when the counter is exhausted.
+ */
+static int
+number_pass(struct assign *a, const char **errstr_out)
+{
+	size_t	 i;
+
+	qsort(a->fresh, a->nf, sizeof(*a->fresh), cmp_delivery_p);
+	for (i = 0; i < a->nf; i++) {
+		if (a->next == UINT64_MAX) {
+			*errstr_out = "UID counter exhausted";
+			errno = EOVERFLOW;
+			return -1;
+		}
+		a->fresh[i]->uid = a->next++;
+	}
+	return 0;
+}
+
+/* A missing file (not a new mailbox) or a corrupt one is rebuilt. */
+static bool
+rebuilt(const struct uidmap_update *u, const struct uidmap *m2)
+{
+	return m2->status == UIDMAP_CORRUPT ||
+	    (m2->status == UIDMAP_MISSING && !u->fresh);
+}
+
 static int
 assign_locked(int dirfd, struct uidmap_update *u, const char **errstr_out)
 {
-	struct uidmap		 m2;
-	struct uidmap_entry	*recs = NULL;
-	struct uidmap_msg	**fresh = NULL, **imp = NULL, *e;
-	fname_uidl		*fn = NULL;
-	uint64_t		 next, v;
-	size_t			 i, nf = 0, ni = 0, nr;
-	bool			 by_name, exact, *hit = NULL;
-	int			 rv = -1;
+	struct assign	 a;
+	size_t		 i, nr;
+	bool		 exact;
+	int		 rv = -1;
 
-	if (uidmap_load(dirfd, u->import, &m2) == -1) {
+	memset(&a, 0, sizeof(a));
+	if (uidmap_load(dirfd, u->import, &a.m2) == -1) {
+		uidmap_free(&a.m2);
 		*errstr_out = "cannot read the state file";
 		return -1;
 	}
-	next = m2.next;
-	by_name = m2.status == UIDMAP_MISSING && m2.imported == 0 &&
+	a.next = a.m2.next;
+	a.by_name = a.m2.status == UIDMAP_MISSING && a.m2.imported == 0 &&
 	    u->import == UIDMAP_IMPORT_FILENAME && u->count > 0;
-	if (m2.status == UIDMAP_CORRUPT ||
-	    (m2.status == UIDMAP_MISSING && !u->fresh))
-		next = time_floor(next);
-	fresh = calloc(u->count + 1, sizeof(*fresh));
-	imp = calloc(u->count + 1, sizeof(*imp));
-	recs = calloc(u->count + m2.count + 1, sizeof(*recs));
-	hit = calloc(m2.count + 1, sizeof(*hit));
-	if (by_name)
-		fn = calloc(u->count + 1, sizeof(*fn));
-	if (fresh == NULL || imp == NULL || recs == NULL || hit == NULL ||
-	    (by_name && fn == NULL)) {
+	if (rebuilt(u, &a.m2))
+		a.next = time_floor(a.next);
+	if (assign_alloc(&a, u) == -1) {
 		*errstr_out = "out of memory";
 		goto done;
 	}
-	for (i = 0; i < u->count; i++) {
-		e = &u->msgs[i];
-		e->old = uidmap_find(&m2, e->name);
-		e->uid = e->old != NULL ? e->old->uid : 0;
-		if (by_name) {
-			/* Collision rule: next above a numeric base name. */
-			uidmap_uidl_filename(e->name, fn[i], sizeof(fn[i]));
-			if (uidmap_uidl_numeric(fn[i], &v) && v >= next)
-				next = v == UINT64_MAX ? v : v + 1;
-			imp[ni++] = e;
-		} else if (e->old != NULL && e->old->uid == 0)
-			imp[ni++] = e;		/* pending import */
-		else if (e->old == NULL && !e->skip)
-			fresh[nf++] = e;
-	}
-	/*
-	 * Imports take UIDs 1..ni in the old server's order (never shown:
-	 * their UIDL is the kept string), so the counter goes on at next.
-	 */
-	if (ni > 0 && next <= ni)
-		next = ni + 1;
-	if (ni > 0)
+	import_pass(u, &a);
+	if (a.ni > 0)
 		log_info("uidlist imported from %s (%zu UIDLs kept); first "
-		    "counter UID %" PRIu64, by_name ? "base names" :
-		    m2.source, ni, next);
-	else if (m2.status == UIDMAP_CORRUPT ||
-	    (m2.status == UIDMAP_MISSING && !u->fresh))
+		    "counter UID %" PRIu64, a.by_name ? "base names" :
+		    a.m2.source, a.ni, a.next);
+	else if (rebuilt(u, &a.m2))
 		log_warnx("uidlist rebuilt (%s); next UID %" PRIu64,
-		    m2.status == UIDMAP_CORRUPT ? m2.why :
-		    "state file missing", next);
-	qsort(imp, ni, sizeof(*imp), cmp_import_p);
-	qsort(fresh, nf, sizeof(*fresh), cmp_delivery_p);
-	for (i = 0; i < ni; i++) {
-		imp[i]->uid = i + 1;
-		if (imp[i]->old != NULL)	/* the pending record of m2 */
-			m2.ents[imp[i]->old - m2.ents].uid = i + 1;
-	}
-	for (i = 0; i < nf; i++) {
-		if (next == UINT64_MAX) {
-			*errstr_out = "UID counter exhausted";
-			errno = EOVERFLOW;
-			goto done;
-		}
-		fresh[i]->uid = next++;
-	}
-	nr = records(u, &m2, fn, recs, hit, &exact);
-	rv = uidmap_save(dirfd, recs, nr, next, exact ? u->cur_mtime : 0,
-	    u->login != 0 ? u->login : u->drop_login ? 0 : m2.last_login,
+		    a.m2.status == UIDMAP_CORRUPT ? a.m2.why :
+		    "state file missing", a.next);
+	if (number_pass(&a, errstr_out) == -1)
+		goto done;
+	nr = records(u, &a.m2, a.fn, a.recs, a.hit, &exact);
+	rv = uidmap_save(dirfd, a.recs, nr, a.next, exact ? u->cur_mtime : 0,
+	    u->login != 0 ? u->login : u->drop_login ? 0 : a.m2.last_login,
 	    errstr_out);
  done:
 	if (rv == -1) {
-		for (i = 0; i < nf; i++)
-			fresh[i]->uid = 0;
-		for (i = 0; i < ni; i++)
-			imp[i]->uid = 0;
+		for (i = 0; i < a.nf; i++)
+			a.fresh[i]->uid = 0;
+		for (i = 0; i < a.ni; i++)
+			a.imp[i]->uid = 0;
 	}
-	repoint(u, fn);		/* nothing may point into m2 now */
-	free(fresh);
-	free(imp);
-	free(fn);
-	free(recs);
-	free(hit);
-	uidmap_free(&m2);
+	repoint(u, a.fn);	/* nothing may point into m2 now */
+	assign_free(&a);
 	return rv;
 }
 

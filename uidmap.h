@@ -193,8 +193,8 @@ int	uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m,
  * the parser's floor; a duplicate name or a non-regular file is corrupt
  * too).  When the file
  * is MISSING and the import setting mode (uidl-import; NONE: never)
- * finds the old server's file (uidmap-import.h), the entries are that file's UIDLs, pending: uid 0,
- * uidl set, m->imported of them, next above their numeric UIDLs; a login
+ * finds the old server's file (uidmap-import.h), the entries are that
+ * file's UIDLs, pending: uid 0, uidl set, m->imported of them, next above their numeric UIDLs; a login
  * then has no UID for them and numbers them under the lock, so the state
  * file keeps them for good.
  * Returns -1 with errno only when a file exists but cannot be read
