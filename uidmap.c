@@ -106,7 +106,7 @@ static int
 index_build(struct uidmap *m)
 {
 	uint32_t	*sl;
-	uint64_t	 h, ring[AHEAD];
+	uint64_t	 h, ring[AHEAD] = { 0 };
 	size_t		 i, n = 16;
 
 	if (m->count == 0)
