@@ -23,6 +23,7 @@ PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
 SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidmap-parse.c uidmap.c \
 	   uidmap-import.c maildir-crlf.c maildir-file.c maildir-dir.c maildir-update.c maildir.c session.c \
+	   session-auth.c session-login.c session-mail.c readahead.c \
 	   checkuser.c checkuser-uidl.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
 # Build outputs live under build/ (only ./pop3-handler, which spec 1 names,
 # stays at the top): build/obj/ the plain objects and their .d files,

@@ -84,7 +84,7 @@ int		 io_first_octet(const struct io *);
  * the output is written out and a read finds nothing, fn(arg) runs once
  * before the wait (then the reader looks again).  A later call replaces an
  * earlier one; fn NULL cancels.  The work counts against the idle limit,
- * so it must be short (session.c reads the next message ahead).
+ * so it must be short (readahead.c reads the next message ahead).
  */
 void		 io_on_idle(struct io *, void (*fn)(void *), void *arg);
 

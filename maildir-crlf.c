@@ -1,15 +1,14 @@
 /*
  * maildir-crlf.c: the RFC 1939 transform (spec 3, 6): LF and CRLF to CRLF,
  * dot-stuffing and the TOP limit, counting only (the sizes maildir.c
- * computes) or emitting, RETR/TOP streaming of an open message into the
- * io output buffer (crlf_stream()), and the readahead of the message a
- * client will ask for next (readahead_*()).
+ * computes) or emitting, and RETR/TOP streaming of an open message into
+ * the output sink it is given (crlf_stream()).
  *
  * The message bytes are hostile: every output is bounded by the room it
  * is given, and state carried between chunks is a few flags.  It opens no
- * file, knows no Maildir and writes no protocol replies beyond the
- * message text it formats into the io buffer it is handed; the
- * terminating ".\r\n" is session.c's.
+ * file, knows no Maildir and no socket, and writes no protocol replies
+ * beyond the message text it formats into the sink's room; the
+ * terminating ".\r\n" is the session's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +17,10 @@
 #include <unistd.h>
 
 #include "maildir-crlf.h"
-#include "io.h"
 #include "util.h"
 
-#define CHUNK		(64 * 1024)	/* spec 5: fixed read size */
-#define STREAM_ROOM	256		/* see stream_chunk() */
+#define CHUNK		CRLF_CHUNK
+#define STREAM_ROOM	CRLF_STREAM_ROOM
 
 /*
  * The RFC 1939 transform (spec 3, style 3.4).  Lines end at LF; a CR just
@@ -30,8 +28,9 @@
  * and any other CR is an ordinary byte.  A CR that ends a chunk waits in
  * pending_cr for the next one; a CR that ends the file ends its line.
  *
- * xform() is the one implementation: it writes straight into a caller's
- * buffer (for RETR/TOP the output buffer of io.c), or only counts.  Each
+ * crlf_xform() is the one implementation: it writes straight into a
+ * caller's buffer (for RETR/TOP the room of the output sink, for the
+ * readahead its own buffer), or only counts.  Each
  * line costs one memchr() and one memcpy(); the CR or dot it adds is
  * stored in place.  The output is bounded by the room given, so a long
  * line may be cut, but only inside its text, never between its CR and LF.
@@ -62,7 +61,7 @@ line_done(struct crlf_state *st)
 }
 
 /*
- * xform()'s common case, whole lines of the body without a TOP limit,
+ * crlf_xform()'s common case, whole lines of the body without a TOP limit,
  * from a line start: nothing changes but the position.  Stops before a
  * line that has no LF or does not fit in out[o..room).  Returns the input
  * octets consumed and stores the new output offset in *o_out.
@@ -94,34 +93,38 @@ xform_lines(bool dot_stuff, const char *in, const char *end, char *out,
 }
 
 /*
- * Transforms in[0..len) into out (NULL: count only) while the output fits
- * in room octets.  Stores the input octets consumed in *used_out and
- * returns the octets produced.  It stops before the end of the input only
- * at the TOP limit or when the next piece does not fit; given room >= 2 it
- * always consumes or produces something.
+ * The CR that ended the previous chunk, now that the next octet c is
+ * known: the line end when c is LF (1 input octet consumed), else an
+ * ordinary byte (none).  Writes 2 or 1 octets to out (NULL: count
+ * only), which has room for 2, and stores how many in *o_out.
  */
 static size_t
-xform(struct crlf_state *st, const char *in, size_t len, char *out,
+xform_pending_cr(struct crlf_state *st, char c, char *out, size_t *o_out)
+{
+	st->pending_cr = false;
+	if (c == '\n') {
+		if (out != NULL)
+			memcpy(out, "\r\n", 2);
+		*o_out = 2;
+		line_done(st);
+		return 1;
+	}
+	if (out != NULL)
+		out[0] = '\r';
+	*o_out = 1;
+	st->bol = false;
+	return 0;
+}
+
+size_t
+crlf_xform(struct crlf_state *st, const char *in, size_t len, char *out,
     size_t room, size_t *used_out)
 {
 	const char	*p = in, *end = in + len, *lf;
 	size_t		 o = 0, n, eol;
 
-	if (st->pending_cr && len > 0 && !st->done && room >= 2) {
-		st->pending_cr = false;
-		if (*p == '\n') {
-			if (out != NULL)
-				memcpy(out, "\r\n", 2);
-			o = 2;
-			p++;
-			line_done(st);
-		} else {
-			if (out != NULL)
-				out[0] = '\r';
-			o = 1;
-			st->bol = false;
-		}
-	}
+	if (st->pending_cr && len > 0 && !st->done && room >= 2)
+		p += xform_pending_cr(st, *p, out, &o);
 	while (p < end && !st->done && !st->pending_cr) {
 		if (st->bol && st->in_body && !st->limited) {
 			p += xform_lines(st->dot_stuff, p, end, out, o, room,
@@ -189,9 +192,9 @@ crlf_feed(struct crlf_state *st, const char *buf, size_t len, emit_fn emit,
 	int64_t		 total = 0;
 
 	if (emit == NULL)
-		return (int64_t)xform(st, buf, len, NULL, SIZE_MAX, &used);
+		return (int64_t)crlf_xform(st, buf, len, NULL, SIZE_MAX, &used);
 	while (len > 0 && !st->done) {
-		n = xform(st, buf, len, out, sizeof(out), &used);
+		n = crlf_xform(st, buf, len, out, sizeof(out), &used);
 		if (n > 0 && emit(arg, out, n) == -1)
 			return -1;
 		total += (int64_t)n;
@@ -232,15 +235,17 @@ crlf_finish(struct crlf_state *st, emit_fn emit, void *arg)
  */
 static int
 stream_chunk(struct crlf_state *st, const char *in, size_t len,
-    struct io *io)
+    const struct out_sink *out_sink)
 {
 	char	*out;
 	size_t	 room, used;
 
 	while (len > 0 && !st->done) {
-		if ((out = io_reserve(io, STREAM_ROOM, &room)) == NULL)
+		if ((out = out_sink->reserve(out_sink->ctx, STREAM_ROOM,
+		    &room)) == NULL)
 			return -1;
-		io_commit(io, xform(st, in, len, out, room, &used));
+		out_sink->commit(out_sink->ctx, crlf_xform(st, in, len, out,
+		    room, &used));
 		in += used;
 		len -= used;
 	}
@@ -249,12 +254,9 @@ stream_chunk(struct crlf_state *st, const char *in, size_t len,
 	return 0;
 }
 
-/*
- * Reads fd from its current offset through the transform st into io (see
- * crlf_stream()), using the CHUNK-sized buffer in.  Does not close fd.
- */
-static int
-stream_rest(int fd, struct crlf_state *st, char *in, struct io *io)
+int
+crlf_stream_rest(int fd, struct crlf_state *st, char *in,
+    const struct out_sink *out_sink)
 {
 	char	*out;
 	size_t	 room;
@@ -275,17 +277,17 @@ stream_rest(int fd, struct crlf_state *st, char *in, struct io *io)
 			return -1;
 		if (r == 0)
 			break;
-		if (stream_chunk(st, in, (size_t)r, io) == -1)
+		if (stream_chunk(st, in, (size_t)r, out_sink) == -1)
 			return -1;
 	}
-	if ((out = io_reserve(io, 2, &room)) == NULL)
+	if ((out = out_sink->reserve(out_sink->ctx, 2, &room)) == NULL)
 		return -1;
-	io_commit(io, xform_finish(st, out));
+	out_sink->commit(out_sink->ctx, xform_finish(st, out));
 	return 0;
 }
 
 int
-crlf_stream(int fd, int64_t top_lines, struct io *io)
+crlf_stream(int fd, int64_t top_lines, const struct out_sink *out_sink)
 {
 	struct crlf_state	 st;
 	char			*in;
@@ -294,13 +296,14 @@ crlf_stream(int fd, int64_t top_lines, struct io *io)
 	if ((in = malloc(CHUNK)) == NULL)
 		return close_keep_errno(fd, -1);
 	crlf_init(&st, top_lines, true);
-	rv = stream_rest(fd, &st, in, io);
+	rv = crlf_stream_rest(fd, &st, in, out_sink);
 	free(in);
 	return close_keep_errno(fd, rv);
 }
 
 int
-crlf_stream_top(int fd, int64_t top_lines, struct io *io, bool *whole_out)
+crlf_stream_top(int fd, int64_t top_lines, const struct out_sink *out_sink,
+    bool *whole_out)
 {
 	struct crlf_state	 st;
 	char			*in;
@@ -311,7 +314,7 @@ crlf_stream_top(int fd, int64_t top_lines, struct io *io, bool *whole_out)
 	if ((in = malloc(CHUNK)) == NULL)
 		return close_keep_errno(fd, -1);
 	crlf_init(&st, top_lines, true);
-	rv = stream_rest(fd, &st, in, io);
+	rv = crlf_stream_rest(fd, &st, in, out_sink);
 	/* The limit fell at the end of a read: is there more? */
 	if (rv == 0 && st.done && !st.cut) {
 		while ((r = read(fd, in, 1)) == -1 && errno == EINTR)
@@ -320,106 +323,5 @@ crlf_stream_top(int fd, int64_t top_lines, struct io *io, bool *whole_out)
 	}
 	*whole_out = rv == 0 && !st.cut;
 	free(in);
-	return close_keep_errno(fd, rv);
-}
-
-/*
- * Readahead (doc/design.md 6).  Clients fetch in order: RETR 1, RETR 2, ...,
- * waiting for each answer before the next command.  While the client
- * reads message n, the server would sit idle; instead it reads and
- * transforms the start of message n+1 into ra->out, so that when RETR
- * n+1 comes the answer leaves at once.  Only the bytes are taken ahead:
- * RETR still opens the message by name (so a message removed meanwhile
- * gets its -ERR as before, C0004), and the bytes are used only when that
- * file is the very inode that was read ahead, unchanged since (size and
- * mtime: a file rewritten in place is read again).  The rest of a message
- * longer than the buffer is streamed from where the readahead stopped.
- */
-#define AHEAD_MAX	(256 * 1024)
-
-struct readahead {
-	bool			 valid;
-	size_t			 idx;		/* snapshot index */
-	struct stat		 sb;		/* of the file read ahead */
-	off_t			 off;		/* input octets consumed */
-	size_t			 len;		/* output octets in out */
-	struct crlf_state	 st;		/* the transform after them */
-	char			 in[CHUNK];
-	char			 out[AHEAD_MAX];
-};
-
-/* The same inode, not written to since (Maildir files never are). */
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
-struct readahead *
-readahead_new(void)
-{
-	struct readahead *ra;
-
-	/* malloc, not calloc: untouched pages cost no memory. */
-	if ((ra = malloc(sizeof(*ra))) != NULL)
-		ra->valid = false;
-	return ra;
-}
-
-void
-readahead_free(struct readahead *ra)
-{
-	free(ra);
-}
-
-int
-readahead_fill(struct readahead *ra, size_t idx, int fd, const struct stat *st)
-{
-	size_t		 n, used;
-	ssize_t		 r;
-
-	ra->valid = false;
-	crlf_init(&ra->st, -1, true);
-	ra->off = 0;
-	ra->len = 0;
-	while (ra->len <= AHEAD_MAX - STREAM_ROOM) {
-		/* One read at a time: pread, so no O_NONBLOCK dance. */
-		r = pread(fd, ra->in, CHUNK, ra->off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return close_keep_errno(fd, -1);
-		if (r == 0)
-			break;
-		n = xform(&ra->st, ra->in, (size_t)r, ra->out + ra->len,
-		    AHEAD_MAX - ra->len, &used);
-		ra->len += n;
-		ra->off += (off_t)used;
-		if (used < (size_t)r)
-			break;		/* out is full */
-	}
-	ra->idx = idx;
-	ra->sb = *st;
-	ra->valid = true;
-	return close_keep_errno(fd, 0);
-}
-
-int
-readahead_stream(struct readahead *ra, size_t idx, int fd,
-    const struct stat *st, struct io *io)
-{
-	int		 rv;
-
-	if (ra == NULL || !ra->valid || ra->idx != idx)
-		return crlf_stream(fd, -1, io);
-	ra->valid = false;
-	if (!same_file(st, &ra->sb) || lseek(fd, ra->off, SEEK_SET) != ra->off)
-		return crlf_stream(fd, -1, io);	/* not the file read ahead */
-	if (io_write(io, ra->out, ra->len) == -1)
-		return close_keep_errno(fd, -1);
-	rv = stream_rest(fd, &ra->st, ra->in, io);
 	return close_keep_errno(fd, rv);
 }

@@ -1,12 +1,10 @@
 /*
  * maildir-crlf.h: the RFC 1939 transform (spec 3, 6): LF -> CRLF, dot-stuffing,
  * TOP; counting the octets it gives (sizes) or emitting them, and RETR/TOP
- * streaming of an open message into the io output buffer.
+ * streaming of an open message into an output sink.
  */
 #ifndef MAILDIR_CRLF_H
 #define MAILDIR_CRLF_H
-
-#include <sys/stat.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,50 +43,59 @@ int64_t	crlf_feed(struct crlf_state *, const char *buf, size_t len,
 /* Ends the message: adds CRLF after a last line without one. */
 int64_t	crlf_finish(struct crlf_state *, emit_fn emit, void *arg);
 
-struct io;
+/*
+ * Where RETR/TOP text goes: room at the end of the caller's output
+ * buffer, so the transform formats in place, without a copy, and never
+ * learns what is behind it (the session backs it with io.c's buffer).
+ * reserve() returns room of *room_out >= min octets (min at most
+ * CRLF_STREAM_ROOM), writing out what is queued first when less is
+ * free; NULL when that failed.  commit() queues the first len octets of
+ * that room (len <= *room_out).  write() queues len octets already
+ * transformed (the readahead's); 0 or -1 as reserve() fails.
+ */
+struct out_sink {
+	void	*ctx;
+	char	*(*reserve)(void *ctx, size_t min, size_t *room_out);
+	void	 (*commit)(void *ctx, size_t len);
+	int	 (*write)(void *ctx, const void *buf, size_t len);
+};
+
+#define CRLF_CHUNK		(64 * 1024)	/* spec 5: fixed read size */
+#define CRLF_STREAM_ROOM	256	/* least room worth a transform */
 
 /*
  * Streams the open message fd through the transform (dot-stuffed) in
- * fixed-size chunks straight into io's output buffer, behind what is
- * already queued there (the +OK line); top_lines < 0 means the whole
- * message.  Writes out only when the buffer is full, so a short answer
- * leaves in one write with the reply after it.  Does not send the
- * terminating ".\r\n".  Closes fd.  Returns 0, or -1 (read error, or a
- * write failed: io_timed_out() tells whether by the idle limit).
+ * CRLF_CHUNK reads straight into the sink's room, behind what is already
+ * queued there (the +OK line); top_lines < 0 means the whole message.
+ * Asks for room only when the buffer is full, so a short answer leaves
+ * in one write with the reply after it.  Does not send the terminating
+ * ".\r\n".  Closes fd.  Returns 0, or -1 (read error, or the sink
+ * failed: the session knows whether by the idle limit).
  */
-int	crlf_stream(int fd, int64_t top_lines, struct io *io);
+int	crlf_stream(int fd, int64_t top_lines, const struct out_sink *);
 
 /*
  * crlf_stream() for TOP, which also tells in *whole_out whether the
  * whole message went out (spec 4.3: TOP of the whole body is a
  * retrieval for EXPIRE).
  */
-int	crlf_stream_top(int fd, int64_t top_lines, struct io *io,
+int	crlf_stream_top(int fd, int64_t top_lines, const struct out_sink *,
 	    bool *whole_out);
 
 /*
- * Readahead for clients that fetch in order (see maildir-crlf.c): one message's
- * start, read and transformed while the session waits for the command
- * that will ask for it.  About 320 KiB, allocated by readahead_new().
+ * The pieces the readahead (readahead.c) is built from.  crlf_xform()
+ * transforms in[0..len) into out (NULL: count only) while the output
+ * fits in room octets; it stores the input octets consumed in *used_out
+ * and returns the octets produced.  It stops before the end of the input
+ * only at the TOP limit or when the next piece does not fit; given room
+ * >= 2 it always consumes or produces something.  crlf_stream_rest()
+ * goes on streaming fd from its current offset through st into the
+ * sink, with in a CRLF_CHUNK-sized buffer of the caller's, and ends the
+ * last line; it does not close fd.
  */
-struct readahead;
-
-struct readahead *readahead_new(void);
-void	readahead_free(struct readahead *);
-/*
- * Reads and transforms (RETR, dot-stuffed) the start of the message with
- * snapshot index idx, open as fd with fstat() st, dropping what ra held.
- * Closes fd.  Returns 0, or -1 with ra empty.
- */
-int	readahead_fill(struct readahead *, size_t idx, int fd,
-	    const struct stat *st);
-/*
- * crlf_stream(fd, -1, io) for message idx, taking the bytes ra read ahead
- * when they come from the same file, unchanged (inode, size and mtime; st
- * is fd's fstat()).  ra may
- * be NULL; what it held is dropped either way.  Closes fd.
- */
-int	readahead_stream(struct readahead *, size_t idx, int fd,
-	    const struct stat *st, struct io *io);
+size_t	crlf_xform(struct crlf_state *, const char *in, size_t len, char *out,
+	    size_t room, size_t *used_out);
+int	crlf_stream_rest(int fd, struct crlf_state *, char *in,
+	    const struct out_sink *);
 
 #endif

@@ -94,11 +94,7 @@ cmp_names(const void *a, const void *b)
 void
 mdir_index_free(struct dirindex *ix)
 {
-	size_t	 i;
-
-	for (i = 0; i < ix->n; i++)
-		free(ix->names[i]);
-	free(ix->names);
+	free(ix->names);	/* one block: the pointers, then the names */
 	ix->names = NULL;
 	ix->n = 0;
 }
@@ -115,20 +111,58 @@ mdir_index_find(const struct dirindex *ix, const char *base)
 }
 
 /*
- * The names of a directory sorted by base name, for renamed messages.
- * gcc 12's analyzer loses track of a pointer stored into a grown array
- * and calls it leaked; ix owns every name and mdir_index_free() releases them.
+ * Appends name to the arena *ap (*alen used of *acap) and its offset to
+ * *offp (*n used of *cap).  At most MAX_MSGS names.  Returns 0 or -1.
  */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+static int
+index_add(const char *name, char **ap, size_t *alen, size_t *acap,
+    size_t **offp, size_t n, size_t *cap)
+{
+	size_t	 len = strlen(name) + 1, ncap;
+	void	*p;
+
+	if (n >= MAX_MSGS) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (n == *cap) {
+		ncap = *cap == 0 ? 256 : *cap * 2;
+		if ((p = reallocarray(*offp, ncap, sizeof(**offp))) == NULL)
+			return -1;
+		*offp = p;
+		*cap = ncap;
+	}
+	if (*ap == NULL || len > *acap - *alen) {
+		ncap = *acap == 0 ? 16384 : *acap;
+		while (len > ncap - *alen)
+			if (__builtin_mul_overflow(ncap, 2, &ncap)) {
+				errno = ENOMEM;
+				return -1;
+			}
+		if ((p = realloc(*ap, ncap)) == NULL)
+			return -1;
+		*ap = p;
+		*acap = ncap;
+	}
+	memcpy(*ap + *alen, name, len);
+	(*offp)[n] = *alen;
+	*alen += len;
+	return 0;
+}
+
+/*
+ * The names of a directory sorted by base name, for renamed messages:
+ * read into one arena, then one block holds the pointers and the names
+ * (mdir_index_free() frees it); no allocation per name.
+ */
 int
 mdir_index_dir(int dfd, struct dirindex *ix)
 {
 	struct dirent	*d;
 	DIR		*dir;
-	size_t		 cap = 0;
-	char		*name;
-	void		*p;
+	size_t		*off = NULL, n = 0, cap = 0, alen = 0, acap = 0, i;
+	size_t		 psize, total;
+	char		*arena = NULL, *blk = NULL;
 
 	ix->names = NULL;
 	ix->n = 0;
@@ -137,27 +171,30 @@ mdir_index_dir(int dfd, struct dirindex *ix)
 	while ((d = readdir(dir)) != NULL) {
 		if (d->d_name[0] == '.')
 			continue;
-		if (ix->n == cap) {
-			cap = cap == 0 ? 256 : cap * 2;
-			p = reallocarray(ix->names, cap, sizeof(*ix->names));
-			if (p == NULL)
-				break;
-			ix->names = p;
-		}
-		if ((name = strdup(d->d_name)) == NULL)
+		if (index_add(d->d_name, &arena, &alen, &acap, &off, n,
+		    &cap) == -1)
 			break;
-		ix->names[ix->n++] = name;
+		n++;
 	}
 	(void)closedir(dir);
-	if (d != NULL) {
-		mdir_index_free(ix);
-		return -1;
+	if (d == NULL && !__builtin_mul_overflow(n, sizeof(char *), &psize) &&
+	    !__builtin_add_overflow(psize, alen, &total) &&
+	    (blk = malloc(total + 1)) != NULL) {
+		ix->names = (char **)(void *)blk;
+		if (alen > 0)
+			memcpy(blk + psize, arena, alen);
+		for (i = 0; i < n; i++)
+			ix->names[i] = blk + psize + off[i];
+		ix->n = n;
 	}
+	free(arena);
+	free(off);
+	if (blk == NULL)
+		return -1;
 	if (ix->n > 1)
 		qsort(ix->names, ix->n, sizeof(*ix->names), cmp_names);
 	return 0;
 }
-#pragma GCC diagnostic pop
 
 static int
 open_sub(int dirfd, const char *sub, bool need)

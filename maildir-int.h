@@ -23,7 +23,19 @@ struct snap_priv {
 	struct snapshot	 pub;		/* first member: callers see this */
 	int		 curfd;
 	int		 newfd;		/* -1 when new/ could not be opened */
+	char		*strs;		/* names, infos, UIDLs (maildir.c) */
+	char		*names;		/* a warm login's names and infos:
+					   the state file's (uidmap_load()) */
 };
+
+#define MDIR_FILE_MAX	(2 * 256)	/* a file name "name:info" with NUL */
+
+/*
+ * The name of message m in cur/ (as the snapshot saw it, or as found
+ * after a rename): m->file, or "name[:info]" made in buf of size octets
+ * (MDIR_FILE_MAX).
+ */
+const char	*mdir_msg_file(const struct msg *m, char *buf, size_t size);
 
 /* A directory's names (not starting with '.') sorted by base name. */
 struct dirindex {

@@ -113,9 +113,10 @@ static int
 remove_msg(struct snap_priv *sp, const struct msg *m, struct dirindex *ix,
     bool *indexed)
 {
-	const char	*found;
+	char		 fbuf[MDIR_FILE_MAX];
+	const char	*found, *file = mdir_msg_file(m, fbuf, sizeof(fbuf));
 
-	if (unlinkat(sp->curfd, m->file, 0) == 0)
+	if (unlinkat(sp->curfd, file, 0) == 0)
 		return 0;
 	if (errno == ENOENT) {
 		/* Renamed meanwhile (flags): found by its base name. */
@@ -126,7 +127,7 @@ remove_msg(struct snap_priv *sp, const struct msg *m, struct dirindex *ix,
 		    errno == ENOENT)
 			return 0;
 	}
-	log_warn("cannot remove cur/%s", m->file);
+	log_warn("cannot remove cur/%s", file);
 	return -1;
 }
 

@@ -29,6 +29,8 @@
  * temporary UIDL that can never equal a counter UID (a client may fetch
  * such a message twice, but never skips one).
  */
+#define _GNU_SOURCE		/* qsort_r() */
+
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/vfs.h>
@@ -503,57 +505,6 @@ cur_unchanged(int curfd, const struct uidmap *m)
 }
 
 /*
- * The listing from the records of m (cur_unchanged()): in their order,
- * which is ascending UID, each sized by its record.  Returns 0 or -1.
- */
-static int
-from_state(struct scan *sc, const struct uidmap *m)
-{
-	const struct uidmap_entry	*r;
-	struct uidmap_msg		*e;
-	size_t				 i, nl, il, need = 0;
-	char				*p;
-
-	for (i = 0; i < m->count; i++) {
-		r = &m->ents[i];
-		need += strlen(r->name) + 2 +
-		    (r->info != NULL ? strlen(r->info) + 1 : 0);
-	}
-	if ((sc->e = calloc(m->count + 1, sizeof(*sc->e))) == NULL ||
-	    (sc->arena = malloc(need + 1)) == NULL)
-		return -1;
-	sc->cap = m->count + 1;
-	sc->acap = need + 1;
-	for (i = 0, p = sc->arena; i < m->count; i++) {
-		r = &m->ents[i];
-		e = &sc->e[i];
-		nl = strlen(r->name);
-		memcpy(p, r->name, nl);
-		if (r->info != NULL) {
-			il = strlen(r->info);
-			p[nl] = ':';
-			memcpy(p + nl + 1, r->info, il);
-			nl += 1 + il;
-		}
-		p[nl] = '\0';
-		e->file = p;
-		e->name = r->name;
-		e->off = (size_t)(p - sc->arena);
-		p += nl + 1;
-		e->old = r;
-		e->uid = r->uid;
-		e->tkey = uidmap_name_time(r->name);
-		e->size = r->size;
-		e->rawsize = r->rawsize;
-		e->mtime = r->mtime;
-		e->sized = e->statted = true;
-	}
-	sc->n = m->count;
-	sc->alen = (size_t)(p - sc->arena);
-	return 0;
-}
-
-/*
  * spec 4.3: true when the state file keeps a time the user's policy does
  * not use (maildir.h): the login rewrites it without.
  */
@@ -601,14 +552,77 @@ update_state(struct snap_priv *sp, struct scan *sc, const struct uidmap *m1,
 		log_debug("uidlist not updated (%s)", err);
 }
 
+/*
+ * The snapshot's strings (cold path), one block: "name\0[info\0]uidl\0"
+ * a message, laid out by snap_put(); a warm login keeps the names and
+ * infos in the state file's block (build_from_state()) and puts only
+ * the UIDLs here.  *need_out grows by what message e takes (its name and
+ * info only when names); -1 on overflow or a UIDL that cannot be made.
+ */
+static int
+snap_need(const struct uidmap_msg *e, enum uidl_mode mode, bool names,
+    size_t *need_out)
+{
+	char	 uidl[MAX_UIDL + 1];
+	size_t	 n = names ? strlen(e->file) + 1 : 0;
+
+	if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl, sizeof(uidl)) == -1 ||
+	    __builtin_add_overflow(*need_out, n, need_out) ||
+	    __builtin_add_overflow(*need_out, strlen(uidl) + 1, need_out)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Fills m from e at *pos of sp's block of size octets (snap_need()):
+ * with names, copies e's name and info there, else m->name and m->info
+ * are set already.
+ */
+static int
+snap_put(struct snap_priv *sp, struct msg *m, const struct uidmap_msg *e,
+    enum uidl_mode mode, bool names, size_t *pos, size_t size)
+{
+	struct snapshot	*s = &sp->pub;
+	const char	*colon;
+	char		 uidl[MAX_UIDL + 1], *p = sp->strs + *pos;
+	size_t		 f = names ? strlen(e->file) + 1 : 0, u;
+
+	if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl, sizeof(uidl)) == -1)
+		return -1;
+	u = strlen(uidl) + 1;
+	if (f + u > size - *pos) {
+		errno = ENOMEM;		/* a name changed meanwhile? */
+		return -1;
+	}
+	if (names) {
+		memcpy(p, e->file, f);
+		m->name = p;
+		m->info = NULL;
+		if ((colon = strchr(e->file, ':')) != NULL) {
+			p[colon - e->file] = '\0';
+			m->info = p + (colon - e->file) + 1;
+		}
+		p += f;
+	}
+	memcpy(p, uidl, u);
+	m->uidl = p;
+	*pos += f + u;
+	m->file = NULL;
+	m->size = e->size;
+	m->deleted = false;
+	if (__builtin_add_overflow(s->total, e->size, &s->total))
+		return -1;
+	s->count++;
+	return 0;
+}
+
 /* Fills the snapshot in UID order (counter) or delivery order. */
 static int
-build(struct snapshot *s, struct scan *sc, enum uidl_mode mode)
+build(struct snap_priv *sp, struct scan *sc, enum uidl_mode mode)
 {
-	struct uidmap_msg	*e;
-	struct msg		*m;
-	char			 uidl[MAX_UIDL + 1], *blk;
-	size_t			 i, k, bl, fl, ul;
+	size_t			 i, k, need = 0, pos = 0;
 	int			 (*cmp)(const void *, const void *);
 
 	for (i = k = 0; i < sc->n; i++)
@@ -621,29 +635,125 @@ build(struct snapshot *s, struct scan *sc, enum uidl_mode mode)
 		;
 	if (i < sc->n)
 		qsort(sc->e, sc->n, sizeof(*sc->e), cmp);
-	if ((s->msgs = calloc(sc->n + 1, sizeof(*s->msgs))) == NULL)
+	if (sc->n > MAX_MSGS) {
+		errno = EFBIG;
 		return -1;
-	for (i = 0; i < sc->n; i++) {
-		e = &sc->e[i];
-		if (uidmap_uidl(e, mode == UIDL_COUNTER, uidl,
-		    sizeof(uidl)) == -1)
+	}
+	for (i = 0; i < sc->n; i++)
+		if (snap_need(&sc->e[i], mode, true, &need) == -1)
 			return -1;
-		bl = strlen(e->name);
-		fl = strlen(e->file);
-		ul = strlen(uidl);
-		if ((blk = malloc(bl + fl + ul + 3)) == NULL)
+	if ((sp->pub.msgs = calloc(sc->n + 1, sizeof(*sp->pub.msgs))) == NULL ||
+	    (sp->strs = malloc(need + 1)) == NULL)
+		return -1;
+	for (i = 0; i < sc->n; i++)
+		if (snap_put(sp, &sp->pub.msgs[i], &sc->e[i], mode, true, &pos,
+		    need) == -1)
 			return -1;
-		memcpy(blk, e->name, bl + 1);
-		memcpy(blk + bl + 1, e->file, fl + 1);
-		memcpy(blk + bl + 1 + fl + 1, uidl, ul + 1);
-		m = &s->msgs[s->count++];
-		m->name = blk;
-		m->file = blk + bl + 1;
-		m->uidl = m->file + fl + 1;
-		m->size = e->size;
-		m->uid = e->uid;
-		if (__builtin_add_overflow(s->total, e->size, &s->total))
+	return 0;
+}
+
+/*
+ * Delivery order (uidmap_cmp_delivery()) of the records of m, by index;
+ * for qsort_r() with the map as context.
+ */
+static int
+cmp_rec_delivery(const void *a, const void *b, void *ctx)
+{
+	const struct uidmap	*m = ctx;
+	const char		*x = m->ents[*(const uint32_t *)a].name;
+	const char		*y = m->ents[*(const uint32_t *)b].name;
+	uint64_t		 tx = uidmap_name_time(x), ty = uidmap_name_time(y);
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return strcmp(x, y);
+}
+
+/* The listing's message for record r, for uidmap_uidl(). */
+static void
+rec_msg(const struct uidmap_entry *r, struct uidmap_msg *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->name = e->file = r->name;
+	e->old = r;
+	e->uid = r->uid;
+	e->size = r->size;
+	e->sized = e->statted = true;
+}
+
+/* The records and the snapshot share one block: one must fit the other. */
+_Static_assert(sizeof(struct msg) <= sizeof(struct uidmap_entry),
+    "struct msg larger than a record");
+
+/*
+ * The snapshot straight from the records of m (cur_unchanged(): they are
+ * the listing): in their order, which is ascending UID, or in delivery
+ * order (uidl = filename), each sized by its record.  The snapshot takes
+ * the map's blocks: its names and infos stay where uidmap_load() put
+ * them, and in counter order each record becomes its message in place
+ * (a message is smaller than a record, and record i is read before
+ * message i is written), so a warm login holds the names, the records
+ * and the UIDLs, and never a second copy of any.  *m is left empty.
+ */
+static int
+build_from_state(struct snap_priv *sp, struct uidmap *m, enum uidl_mode mode)
+{
+	struct uidmap_entry	 r;
+	struct uidmap_msg	 e;
+	struct msg		 one, *msgs;
+	uint32_t		*ord = NULL;
+	size_t			 i, n = m->count, need = 0, pos = 0;
+	bool			 inplace = mode == UIDL_COUNTER && n >= 2;
+
+	if (n > MAX_MSGS) {
+		errno = EFBIG;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		rec_msg(&m->ents[i], &e);
+		if (snap_need(&e, mode, false, &need) == -1)
 			return -1;
+	}
+	if ((sp->strs = malloc(need + 1)) == NULL)
+		return -1;
+	if (!inplace && (sp->pub.msgs = calloc(n + 1, sizeof(*msgs))) == NULL)
+		return -1;
+	if (mode != UIDL_COUNTER && n > 1) {
+		if ((ord = reallocarray(NULL, n, sizeof(*ord))) == NULL)
+			return -1;
+		for (i = 0; i < n; i++)
+			ord[i] = (uint32_t)i;
+		qsort_r(ord, n, sizeof(*ord), cmp_rec_delivery, m);
+	}
+	/* The snapshot owns the names from here on. */
+	sp->names = m->buf;
+	m->buf = NULL;
+	free(m->slots);
+	m->slots = NULL;
+	msgs = inplace ? (struct msg *)(void *)m->ents : sp->pub.msgs;
+	for (i = 0; i < n; i++) {
+		r = m->ents[ord != NULL ? ord[i] : i];
+		rec_msg(&r, &e);
+		one.name = (char *)r.name;
+		one.info = (char *)r.info;
+		if (snap_put(sp, &one, &e, mode, false, &pos, need) == -1) {
+			if (inplace)
+				sp->pub.count = 0;	/* no messages yet */
+			free(ord);
+			return -1;
+		}
+		memcpy(&msgs[i], &one, sizeof(one));
+	}
+	free(ord);
+	if (inplace) {
+		/* The records are gone: the block is the snapshot's now. */
+		m->ents = NULL;
+		m->count = 0;
+		sp->pub.msgs = msgs;
+		msgs = realloc(msgs, (n + 1) * sizeof(*msgs));
+		if (msgs != NULL)
+			sp->pub.msgs = msgs;
+		memset(&sp->pub.msgs[n], 0, sizeof(*msgs));
 	}
 	return 0;
 }
@@ -723,14 +833,18 @@ maildir_open(const char *path, enum uidl_mode mode,
 	mdir_move_new(sp);
 	if (cur_unchanged(sp->curfd, &m1) && !stale_times(&m1, login)) {
 		/* uidmap.h cur=: the records are the listing. */
-		err = "out of memory";
-		if (from_state(&sc, &m1) == -1)
+		if (build_from_state(sp, &m1, mode) == -1) {
+			err = errno == EFBIG ? "too many messages" :
+			    "out of memory";
 			goto fail;
+		}
 	} else if (scan_cur(sp, &sc, &m1, mode, login, login_now,
 	    &err) == -1)
 		goto fail;
-	if (build(&sp->pub, &sc, mode) == -1)
+	if (sp->pub.msgs == NULL && build(sp, &sc, mode) == -1) {
+		err = errno == EFBIG ? "too many messages" : "out of memory";
 		goto fail;
+	}
 	free(sc.e);
 	free(sc.arena);
 	uidmap_free(&m1);
@@ -747,17 +861,24 @@ maildir_open(const char *path, enum uidl_mode mode,
 	return -1;
 }
 
-static bool
-file_owned(const struct msg *m)
+const char *
+mdir_msg_file(const struct msg *m, char *buf, size_t size)
 {
-	return m->file != m->name + strlen(m->name) + 1;
+	int	 len;
+
+	if (m->file != NULL)
+		return m->file;
+	if (m->info == NULL)
+		return m->name;
+	len = snprintf(buf, size, "%s:%s", m->name, m->info);
+	return len < 0 || (size_t)len >= size ? m->name : buf;
 }
 
 /*
  * spec 5 (C0004): a message renamed meanwhile is found by its base name.
  * gcc 12's analyzer calls copy leaked once the index helpers are in
  * another file (maildir-dir.c); it is stored in m->file, which the snapshot owns
- * and maildir_close() frees (file_owned()).
+ * and maildir_close() frees.
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
@@ -768,7 +889,7 @@ maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out)
 	struct msg		*m;
 	struct dirindex		 ix;
 	const char		*found;
-	char			*copy;
+	char			*copy, fbuf[MDIR_FILE_MAX];
 	int			 fd, k, dfd;
 
 	if (i >= s->count) {
@@ -776,7 +897,8 @@ maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out)
 		return -1;
 	}
 	m = &s->msgs[i];
-	if ((fd = mdir_open_msg(sp->curfd, m->file, st_out)) != -1 ||
+	if ((fd = mdir_open_msg(sp->curfd, mdir_msg_file(m, fbuf,
+	    sizeof(fbuf)), st_out)) != -1 ||
 	    errno != ENOENT)
 		return fd;
 	for (k = 0; k < 2; k++) {
@@ -789,8 +911,7 @@ maildir_msg_open(struct snapshot *s, size_t i, struct stat *st_out)
 		}
 		fd = mdir_open_msg(dfd, found, st_out);
 		if (fd != -1 && k == 0 && (copy = strdup(found)) != NULL) {
-			if (file_owned(m))
-				free(m->file);
+			free(m->file);
 			m->file = copy;
 		}
 		mdir_index_free(&ix);
@@ -809,12 +930,11 @@ maildir_close(struct snapshot *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->count; i++) {
-		if (file_owned(&s->msgs[i]))
-			free(s->msgs[i].file);
-		free(s->msgs[i].name);
-	}
+	for (i = 0; i < s->count; i++)
+		free(s->msgs[i].file);
 	free(s->msgs);
+	free(sp->strs);
+	free(sp->names);
 	if (s->dirfd >= 0)
 		(void)close(s->dirfd);
 	if (sp->curfd >= 0)

@@ -26,9 +26,11 @@
 
 struct msg {
 	char		*name;		/* unique base name (before ':') */
-	char		*file;		/* file name in cur/ at snapshot time */
+	char		*info;		/* the file name's rest after ':', or
+					   NULL: cur/<name>[:<info>] */
+	char		*file;		/* NULL, or the file name found after
+					   a rename (maildir_msg_open()) */
 	uint64_t	 size;		/* exact CRLF size (spec 6) */
-	uint64_t	 uid;		/* counter UID (uidl = counter) */
 	char		*uidl;		/* UIDL string sent to the client */
 	bool		 deleted;	/* marked by DELE */
 };

@@ -4,8 +4,8 @@
  * first retrieval of each message, "@retr"); uidmap.h describes the
  * records.  The LOGIN-DELAY gate itself is storage's (uidmap_login_gate(),
  * run by maildir_open() with the values chosen here).  nologin and
- * allow_nets (spec 4.2) need no state: session.c checks them from the
- * passwd entry.  Nothing here writes protocol replies.
+ * allow_nets (spec 4.2) need no state: session-login.c checks them from
+ * the passwd entry.  Nothing here writes protocol replies.
  */
 #ifndef POLICY_H
 #define POLICY_H

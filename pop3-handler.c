@@ -520,7 +520,6 @@ serve(const struct config *cfg, struct tls *tls)
 	struct proxy_result pr;
 	struct config proxied;
 	char ptls[sizeof(pr.ssl_version) + sizeof(pr.ssl_cipher) + 8];
-	struct session s;
 	const char *errstr;
 	char peer[INET6_ADDRSTRLEN + 8];
 	const char *peer_addr = peer;
@@ -577,9 +576,8 @@ serve(const struct config *cfg, struct tls *tls)
 		log_debug("implicit TLS: %s, %s", tls_describe(tls),
 		    tls_resumed(tls) ? "resumed" : "full handshake");
 	}
-	session_init(&s, cfg, io, loopback, tls, cfg->implicit_tls);
-	s.peer = peer_addr;
-	st = session_run(&s);
+	st = session_serve(cfg, io, loopback, peer_addr, tls,
+	    cfg->implicit_tls);
 	io_free(io);
 	return st;
 }

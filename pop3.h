@@ -44,7 +44,8 @@ enum log_backend {
 
 /*
  * SASL mechanisms (spec 4.1).  cfg->auth_mechs is a set of MECH_BIT()s:
- * what may be offered; session.c decides what is usable on a connection.
+ * what may be offered; session-auth.c decides what is usable on a
+ * connection.
  */
 enum auth_mech {
 	MECH_PLAIN,

@@ -4,11 +4,12 @@
  * same context (GSSAPI).  libgsasl is loaded with dlopen() on the first
  * exchange that needs it, so USER/PASS and PLAIN sessions never map it.
  *
- * One struct sasl is one AUTH exchange.  session.c feeds it the client's
- * base64 lines and sends what it gives back; it never writes replies
- * itself.  It answers GNU SASL's property requests from the passwd entry
- * (through the lookup function the session gives), the per-installation
- * decoy secret in state-dir, and the TLS channel binding.
+ * One struct sasl is one AUTH exchange.  session-auth.c feeds it the
+ * client's base64 lines and sends what it gives back; it never writes
+ * replies itself.  It answers GNU SASL's property requests from the
+ * passwd entry (through the lookup function the session gives), the
+ * per-installation decoy secret in state-dir, and the TLS channel
+ * binding.
  */
 #ifndef SASL_H
 #define SASL_H

@@ -240,78 +240,106 @@ parse_typed(char *s, struct uidmap_entry *ents, size_t n, uint64_t *login)
 	}
 }
 
-int
-uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
+void
+uidmap_parse_start(struct uidmap_pstate *ps, struct uidmap *m)
 {
-	struct uidmap_entry	 e;
-	char			*p, *end = buf + len, *eol;
-	const char		*why = NULL, *err;
-	uint64_t		 hnext = 0, floor = 1, last = 0, num, cur = 0;
-	uint64_t		 login = 0;
-	size_t			 n = 0;
-	int			 ver = 1;
-
-	buf[len] = '\0';
+	memset(ps, 0, sizeof(*ps));
+	ps->floor = 1;
+	ps->ver = 1;
 	m->count = 0;
 	m->why = NULL;
 	m->cur_mtime = 0;
 	m->last_login = 0;
-	if ((eol = memchr(buf, '\n', len)) == NULL) {
+}
+
+int
+uidmap_parse_line(struct uidmap_pstate *ps, char *p, size_t len,
+    struct uidmap *m, size_t cap)
+{
+	struct uidmap_entry	 e;
+	const char		*err;
+	uint64_t		 num;
+	int			 added = 0;
+
+	if (!ps->header) {
+		ps->header = true;
+		if ((ps->why = parse_header(p, len, &ps->ver, &ps->hnext,
+		    &ps->cur)) == NULL)
+			ps->floor = ps->hnext;
+		return 0;
+	}
+	if (ps->ver == 3 && *p == '@') {
+		if (memchr(p, '\0', len) != NULL)
+			ps->why = ps->why != NULL ? ps->why : "NUL octet";
+		else if (ps->why == NULL)
+			parse_typed(p, m->ents, ps->n, &ps->login);
+		return 0;
+	}
+	if ((err = parse_line(p, len, ps->ver, &e)) != NULL) {
+		ps->why = ps->why != NULL ? ps->why : err;
+		return 0;
+	}
+	/* The floor grows past every UID seen, even in a bad file. */
+	if (e.uid >= ps->floor)
+		ps->floor = e.uid == UINT64_MAX ? e.uid : e.uid + 1;
+	/* Collision rule: above every numeric imported UIDL too. */
+	if (e.uidl != NULL && uidmap_uidl_numeric(e.uidl, &num) &&
+	    num >= ps->floor)
+		ps->floor = num == UINT64_MAX ? num : num + 1;
+	if (ps->why != NULL)
+		return 0;
+	if (e.uid <= ps->last)
+		ps->why = "UIDs not ascending";
+	else if (e.uid >= ps->hnext)
+		ps->why = "UID not below next";
+	else if (ps->n >= cap)
+		ps->why = "too many records";
+	else {
+		m->ents[ps->n++] = e;
+		added = 1;
+	}
+	ps->last = e.uid;
+	return added;
+}
+
+int
+uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m, bool truncated)
+{
+	if (!ps->header) {
 		m->next = 1;
 		m->why = "no header line";
 		return -1;
 	}
-	*eol = '\0';
-	if ((why = parse_header(buf, (size_t)(eol - buf), &ver, &hnext,
-	    &cur)) == NULL)
-		floor = hnext;
-	for (p = eol + 1; p < end; p = eol + 1) {
-		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL) {
-			why = why != NULL ? why : "truncated last line";
-			break;
-		}
-		*eol = '\0';
-		if (ver == 3 && *p == '@') {
-			if (memchr(p, '\0', (size_t)(eol - p)) != NULL)
-				why = why != NULL ? why : "NUL octet";
-			else if (why == NULL)
-				parse_typed(p, m->ents, n, &login);
-			continue;
-		}
-		if ((err = parse_line(p, (size_t)(eol - p), ver, &e)) != NULL) {
-			why = why != NULL ? why : err;
-			continue;
-		}
-		/* The floor grows past every UID seen, even in a bad file. */
-		if (e.uid >= floor)
-			floor = e.uid == UINT64_MAX ? e.uid : e.uid + 1;
-		/* Collision rule: above every numeric imported UIDL too. */
-		if (e.uidl != NULL && uidmap_uidl_numeric(e.uidl, &num) &&
-		    num >= floor)
-			floor = num == UINT64_MAX ? num : num + 1;
-		if (why != NULL)
-			continue;
-		if (e.uid <= last)
-			why = "UIDs not ascending";
-		else if (e.uid >= hnext)
-			why = "UID not below next";
-		else if (n >= cap)
-			why = "too many records";
-		else
-			m->ents[n++] = e;
-		last = e.uid;
-	}
-	m->next = floor;
-	if (why == NULL && ver >= 2 && !uidls_unique(m->ents, n))
-		why = "duplicate UIDL";
-	if (why != NULL) {
-		m->why = why;
+	if (truncated && ps->why == NULL)
+		ps->why = "truncated last line";
+	m->next = ps->floor;
+	if (ps->why == NULL && ps->ver >= 2 && !uidls_unique(m->ents, ps->n))
+		ps->why = "duplicate UIDL";
+	if (ps->why != NULL) {
+		m->why = ps->why;
 		return -1;
 	}
-	m->count = n;
-	m->cur_mtime = cur;
-	m->last_login = login;
+	m->count = ps->n;
+	m->cur_mtime = ps->cur;
+	m->last_login = ps->login;
 	return 0;
+}
+
+int
+uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap)
+{
+	struct uidmap_pstate	 ps;
+	char			*p, *end = buf + len, *eol;
+
+	buf[len] = '\0';
+	uidmap_parse_start(&ps, m);
+	for (p = buf; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		*eol = '\0';
+		(void)uidmap_parse_line(&ps, p, (size_t)(eol - p), m, cap);
+	}
+	return uidmap_parse_end(&ps, m, p < end);
 }
 
 int

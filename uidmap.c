@@ -44,11 +44,17 @@
 #include "uidmap.h"
 #include "util.h"
 
-/* One slot of the hash index: entry index + 1 (0: empty), hash tag. */
-struct uidmap_slot {
-	uint32_t	 idx;
-	uint32_t	 tag;
-};
+/*
+ * The hash index is an open-addressing array of 32-bit slots, at most
+ * half full: 0 is empty, else the low m->shift bits hold the entry's
+ * index + 1 and the bits above them a tag, the top bits of the hash, so
+ * most probes that miss are settled without reading the name.
+ */
+static uint32_t
+slot_tag(const struct uidmap *m, uint64_t h)
+{
+	return m->shift >= 32 ? 0 : (uint32_t)(h >> 32) << m->shift;
+}
 
 /*
  * A keyed hash of a name, 8 octets a step; not cryptographic, but the key
@@ -71,15 +77,37 @@ name_hash(uint64_t seed, const char *s, size_t len)
 }
 
 /*
+ * The slot of name (hash h) in m->slots: the one holding its entry, or
+ * the empty one where it would go.
+ */
+static uint32_t *
+slot_find(const struct uidmap *m, uint64_t h, const char *name)
+{
+	uint32_t	*sl, tag = slot_tag(m, h), low = ~(uint32_t)0;
+	size_t		 k;
+
+	if (m->shift < 32)
+		low = ((uint32_t)1 << m->shift) - 1;
+	for (k = h & m->mask; *(sl = &m->slots[k]) != 0;
+	    k = (k + 1) & m->mask)
+		if ((*sl & ~low) == tag &&
+		    strcmp(m->ents[(*sl & low) - 1].name, name) == 0)
+			break;
+	return sl;
+}
+
+/*
  * Builds m->slots over m->ents[0..m->count).  Returns 0, 1 when two
  * entries have one name, or -1 (ENOMEM).
  */
+#define AHEAD	8
+
 static int
 index_build(struct uidmap *m)
 {
-	struct uidmap_slot	*sl;
-	uint64_t		 h, *hs;
-	size_t			 i, k, n = 16;
+	uint32_t	*sl;
+	uint64_t	 h, ring[AHEAD] = { 0 };
+	size_t		 i, n = 16;
 
 	if (m->count == 0)
 		return 0;
@@ -89,34 +117,37 @@ index_build(struct uidmap *m)
 	}
 	while (n < 2 * m->count)
 		n *= 2;
-	if ((m->slots = calloc(n, sizeof(*m->slots))) == NULL ||
-	    (hs = calloc(m->count, sizeof(*hs))) == NULL)
+	if ((m->slots = calloc(n, sizeof(*m->slots))) == NULL)
 		return -1;
 	m->mask = n - 1;
+	/* Enough low bits for count + 1; the tag gets the rest. */
+	for (m->shift = 1; m->shift < 32 &&
+	    ((size_t)1 << m->shift) <= m->count; m->shift++)
+		;
 	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(m->seed))
 		m->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m ^
 		    (uint64_t)getpid() << 32;
-	for (i = 0; i < m->count; i++)
-		hs[i] = name_hash(m->seed, m->ents[i].name,
-		    strlen(m->ents[i].name));
-	for (i = 0; i < m->count; i++) {
-		/* The table is larger than the caches: fetch ahead. */
-		if (i + 16 < m->count)
-			__builtin_prefetch(&m->slots[hs[i + 16] & m->mask]);
-		h = hs[i];
-		for (k = h & m->mask; (sl = &m->slots[k])->idx != 0;
-		    k = (k + 1) & m->mask)
-			if (sl->tag == (uint32_t)(h >> 32) &&
-			    strcmp(m->ents[sl->idx - 1].name,
-			    m->ents[i].name) == 0) {
-				free(hs);
+	/*
+	 * The table is larger than the caches: hashes are made AHEAD
+	 * entries early (a ring) and their first slots fetched meanwhile.
+	 */
+	for (i = 0; i < m->count + AHEAD; i++) {
+		if (i >= AHEAD) {
+			/* Entry i - AHEAD, its hash in the ring's slot i. */
+			h = ring[i % AHEAD];
+			if (*(sl = slot_find(m, h,
+			    m->ents[i - AHEAD].name)) != 0)
 				return 1;
-			}
-		sl->idx = (uint32_t)i + 1;
-		sl->tag = (uint32_t)(h >> 32);
+			*sl = slot_tag(m, h) | (uint32_t)(i - AHEAD + 1);
+		}
+		if (i < m->count) {
+			h = name_hash(m->seed, m->ents[i].name,
+			    strlen(m->ents[i].name));
+			ring[i % AHEAD] = h;
+			__builtin_prefetch(&m->slots[h & m->mask]);
+		}
 	}
-	free(hs);
 	return 0;
 }
 
@@ -132,32 +163,139 @@ corrupt(struct uidmap *m, const char *why)
 	m->why = why;
 }
 
-static int
-read_all(int fd, char *buf, size_t want, size_t *got_out)
-{
-	size_t	 got = 0;
-	ssize_t	 r;
+#define LINE_BUF	(64 * 1024)	/* the read buffer; grows for a longer line */
 
-	while (got < want) {
-		r = read(fd, buf + got, want - got);
+/* A state file read a chunk at a time (uidmap_load()). */
+struct reader {
+	char		*lb;		/* lines being read */
+	size_t		 lcap, have;	/* its size, octets in it */
+	size_t		 apos, acap;	/* used and size of m->buf */
+	size_t		 cap;		/* m->ents entries allocated */
+};
+
+/*
+ * Copies the strings of the record just parsed (they point into the
+ * read buffer) to m->buf: its name and info as "name\0info\0", its kept
+ * UIDL.  Never more octets than the record's line had (each NUL stands
+ * for a separator or the LF), so the file's size is enough in total.
+ */
+static int
+keep_strings(struct reader *rd, struct uidmap *m, struct uidmap_entry *e)
+{
+	const char	*src[3] = { e->name, e->info, e->uidl };
+	const char	**dst[3] = { &e->name, &e->info, &e->uidl };
+	size_t		 i, len;
+
+	for (i = 0; i < 3; i++) {
+		if (src[i] == NULL)
+			continue;
+		len = strlen(src[i]) + 1;
+		if (len > rd->acap - rd->apos) {
+			errno = ENOMEM;		/* cannot happen (above) */
+			return -1;
+		}
+		memcpy(m->buf + rd->apos, src[i], len);
+		*dst[i] = m->buf + rd->apos;
+		rd->apos += len;
+	}
+	return 0;
+}
+
+/*
+ * Parses the complete lines of rd->lb[0..rd->have) and moves what
+ * follows the last LF to the front.  Returns 0 or -1 (ENOMEM).
+ */
+static int
+feed_lines(struct reader *rd, struct uidmap_pstate *ps, struct uidmap *m)
+{
+	struct uidmap_entry	*p;
+	char			*s = rd->lb, *end = rd->lb + rd->have, *eol;
+
+	for (; s < end; s = eol + 1) {
+		if ((eol = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			break;
+		*eol = '\0';
+		if (ps->n == rd->cap) {
+			/* At most one record a line: bounded by the file. */
+			if (rd->cap > SIZE_MAX / 2 / sizeof(*m->ents)) {
+				errno = ENOMEM;
+				return -1;
+			}
+			rd->cap = rd->cap == 0 ? 1024 : rd->cap * 2;
+			if ((p = reallocarray(m->ents, rd->cap,
+			    sizeof(*m->ents))) == NULL)
+				return -1;
+			m->ents = p;
+		}
+		if (uidmap_parse_line(ps, s, (size_t)(eol - s), m,
+		    rd->cap) == 1 &&
+		    keep_strings(rd, m, &m->ents[ps->n - 1]) == -1)
+			return -1;
+	}
+	rd->have = (size_t)(end - s);
+	memmove(rd->lb, s, rd->have);
+	return 0;
+}
+
+/*
+ * Reads and parses the state file fd of size octets in one pass through
+ * a LINE_BUF buffer (longer lines grow it, up to the file's size): the
+ * records' strings go to m->buf, so a login holds the names, not the
+ * file.  Returns what uidmap_parse() does, or -2 with errno (a read
+ * error, ENOMEM).
+ */
+static int
+read_parse(int fd, size_t size, struct uidmap *m)
+{
+	struct uidmap_pstate	 ps;
+	struct reader		 rd;
+	size_t			 got = 0, ncap;
+	ssize_t			 r;
+	char			*p;
+	int			 ret = -2;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.acap = size + 1;
+	rd.lcap = size + 1 < LINE_BUF ? size + 1 : LINE_BUF;
+	/* Pages of m->buf are touched only as names are copied in. */
+	if ((m->buf = malloc(rd.acap)) == NULL ||
+	    (rd.lb = malloc(rd.lcap)) == NULL)
+		goto out;
+	uidmap_parse_start(&ps, m);
+	while (got < size) {
+		if (rd.have == rd.lcap) {
+			/* One line fills the buffer: double it. */
+			ncap = rd.lcap > size / 2 ? size + 1 : rd.lcap * 2;
+			if ((p = realloc(rd.lb, ncap)) == NULL)
+				goto out;
+			rd.lb = p;
+			rd.lcap = ncap;
+		}
+		ncap = rd.lcap - rd.have;
+		if (ncap > size - got)
+			ncap = size - got;
+		r = read(fd, rd.lb + rd.have, ncap);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
-			return -1;
+			goto out;
 		if (r == 0)
 			break;
 		got += (size_t)r;
+		rd.have += (size_t)r;
+		if (feed_lines(&rd, &ps, m) == -1)
+			goto out;
 	}
-	*got_out = got;
-	return 0;
+	ret = uidmap_parse_end(&ps, m, rd.have > 0);
+ out:
+	free(rd.lb);
+	return ret;
 }
 
 int
 uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m)
 {
 	struct stat	 st;
-	const char	*p, *end;
-	size_t		 len, cap = 0;
 	int		 fd, r;
 
 	memset(m, 0, sizeof(*m));
@@ -184,16 +322,10 @@ uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m)
 		(void)close(fd);
 		return 0;
 	}
-	if ((m->buf = malloc((size_t)st.st_size + 1)) == NULL ||
-	    read_all(fd, m->buf, (size_t)st.st_size, &len) == -1)
+	if ((r = read_parse(fd, (size_t)st.st_size, m)) == -2)
 		goto fail;
 	(void)close(fd);
-	for (p = m->buf, end = m->buf + len;
-	    (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-		cap++;
-	if ((m->ents = calloc(cap + 1, sizeof(*m->ents))) == NULL)
-		return -1;
-	if (uidmap_parse(m->buf, len, m, cap) == -1) {
+	if (r == -1) {
 		corrupt(m, m->why);
 		return 0;
 	}
@@ -212,19 +344,15 @@ uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m)
 const struct uidmap_entry *
 uidmap_find(const struct uidmap *m, const char *name)
 {
-	const struct uidmap_slot *sl;
-	uint64_t		 h;
-	size_t			 k;
+	uint32_t	*sl, low;
 
 	if (m->count == 0 || m->slots == NULL)
 		return NULL;
-	h = name_hash(m->seed, name, strlen(name));
-	for (k = h & m->mask; (sl = &m->slots[k])->idx != 0;
-	    k = (k + 1) & m->mask)
-		if (sl->tag == (uint32_t)(h >> 32) &&
-		    strcmp(m->ents[sl->idx - 1].name, name) == 0)
-			return &m->ents[sl->idx - 1];
-	return NULL;
+	sl = slot_find(m, name_hash(m->seed, name, strlen(name)), name);
+	if (*sl == 0)
+		return NULL;
+	low = m->shift < 32 ? ((uint32_t)1 << m->shift) - 1 : ~(uint32_t)0;
+	return &m->ents[(*sl & low) - 1];
 }
 
 void

@@ -123,8 +123,6 @@ enum uidmap_import {
 	UIDMAP_IMPORT_NONE,
 };
 
-struct uidmap_slot;
-
 struct uidmap {
 	enum uidmap_status	 status;
 	const char		*why;		/* static text when CORRUPT */
@@ -132,14 +130,17 @@ struct uidmap {
 	struct uidmap_entry	*ents;		/* OK: file order (ascending
 						   uid); imports: by name */
 	size_t			 count;
-	char			*buf;		/* the file; names point here */
+	char			*buf;		/* names point here: the records'
+						   strings (uidmap_load()), or
+						   an imported file */
 	size_t			 imported;	/* MISSING: pending imports */
 	const char		*source;	/* their file, static text */
 	char			*extra;		/* UIDLs made by the import */
 	uint64_t		 cur_mtime;	/* header cur=, 0 when absent */
 	uint64_t		 last_login;	/* v3 "@login" (Unix s), or 0 */
-	struct uidmap_slot	*slots;		/* uidmap_find()'s hash index */
+	uint32_t		*slots;		/* uidmap_find()'s hash index */
 	size_t			 mask;		/* slots - 1, a power of 2 */
+	unsigned int		 shift;		/* bits of a slot's index */
 	uint64_t		 seed;		/* its random hash key */
 };
 
@@ -158,10 +159,39 @@ struct uidmap {
 int	uidmap_parse(char *buf, size_t len, struct uidmap *m, size_t cap);
 
 /*
+ * uidmap_parse() a line at a time, for a reader that does not hold the
+ * whole file (uidmap_load()): start, then every complete line (its LF
+ * replaced by NUL, len octets before it) in file order, then end with
+ * truncated true when octets followed the last LF.  uidmap_parse_line()
+ * returns 1 when the line became m->ents[ps->n - 1] (its name, info and
+ * uidl point into the line: the caller copies them before the line's
+ * storage is reused), else 0; m->ents must hold cap entries.
+ * uidmap_parse_end() returns what uidmap_parse() would.
+ */
+struct uidmap_pstate {
+	const char	*why;		/* the first reason, or NULL */
+	uint64_t	 hnext;		/* the header's next= */
+	uint64_t	 floor;		/* the safe next UID so far */
+	uint64_t	 last;		/* the last record's UID */
+	uint64_t	 cur;		/* the header's cur= */
+	uint64_t	 login;		/* "@login" */
+	size_t		 n;		/* records in m->ents */
+	int		 ver;
+	bool		 header;	/* the header line was seen */
+};
+void	uidmap_parse_start(struct uidmap_pstate *ps, struct uidmap *m);
+int	uidmap_parse_line(struct uidmap_pstate *ps, char *line, size_t len,
+	    struct uidmap *m, size_t cap);
+int	uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m,
+	    bool truncated);
+
+/*
  * Reads <dirfd>/pop3-handler-uidlist (O_NOFOLLOW, at most UIDMAP_MAX_FILE
- * octets) into *m: status OK with entries in file order (ascending UID),
- * MISSING (next 1), or CORRUPT (no entries, next the parser's floor; a
- * duplicate name or a non-regular file is corrupt too).  When the file
+ * octets, a 64 KiB chunk at a time: m->buf keeps only the records'
+ * names, infos and kept UIDLs) into *m: status OK with entries in file
+ * order (ascending UID), MISSING (next 1), or CORRUPT (no entries, next
+ * the parser's floor; a duplicate name or a non-regular file is corrupt
+ * too).  When the file
  * is MISSING and the import setting mode (uidl-import; NONE: never)
  * finds the old server's file (uidmap-import.h), the entries are that
  * file's UIDLs, pending: uid 0, uidl set, m->imported of them, next above their numeric UIDLs; a login

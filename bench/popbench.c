@@ -11,10 +11,10 @@
  *             size (spec 3); mismatches are counted and reported.
  *   stattime  one session: the time from sending PASS to the answer of
  *             the STAT that follows it (cold and warm login).
- * With --rss, fetch also finds the process that holds the server end of
- * its connection (through /proc/net/tcp and /proc/PID/fd) just before
- * QUIT, and reports that process's VmHWM: the peak RSS of the serving
- * process over the whole session, and its private memory then
+ * With --rss, fetch and stattime also find the process that holds the
+ * server end of the connection (through /proc/net/tcp and /proc/PID/fd)
+ * just before QUIT, and report that process's VmHWM: the peak RSS of the
+ * serving process over the whole session, and its private memory then
  * (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup: what the
  * session costs beyond shared library pages).
  * With --tls every connection starts with a TLS handshake (implicit TLS,
@@ -1287,6 +1287,8 @@ mode_stattime(const struct opts *o)
 	printf("secs=%.4f pass_secs=%.4f count=%" PRIu64 " octets=%" PRIu64
 	    " count_ok=%d", t2 - t0, t1 - t0, n, total,
 	    o->expect_count < 0 || (int64_t)n == o->expect_count);
+	if (o->rss)
+		report_rss(c->fd);
 	if (quit(c) == -1) {
 		printf(" quit=failed\n");
 		goto fail;
@@ -1338,6 +1340,7 @@ usage(void)
 	    "  [-H 127.0.0.1] [-T session-timeout-s=60] [-q]\n"
 	    "  login:    [-c clients=16] [-d seconds=10] [-n max-per-worker]\n"
 	    "  fetch:    [-W window=1] [--rss]\n"
+	    "  stattime: [--rss]\n"
 	    "  fetch, login, stattime: [--expect-count N]\n"
 	    "  all: [--tls] (implicit TLS) [--sigalgs=rsa|ecdsa]\n"
 	    "  login:    [--resume] (offer the previous TLS session)\n"

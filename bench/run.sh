@@ -406,7 +406,7 @@ for r in $(seq 1 "$REPEAT"); do
 		copy "$s" u3
 		sync
 		pb S3c "$s" stattime --expect-count "$c3"
-		pb S3w "$s" stattime --expect-count "$c3"
+		pb S3w "$s" stattime --expect-count "$c3" --rss
 	done
 done
 for s in $(servers); do rm -rf "$WORK/$s/u3"; done
@@ -665,6 +665,8 @@ row "S2 fetch all, 1 in flight" "MB/s" S2 mbps 1 hi 2
 row "S2P fetch all, $S2P_WINDOW in flight" "MB/s" S2P mbps 1 info "-"
 row "S3 cold PASS->STAT" "s" S3c secs 1 lo 0.6
 row "S3 warm PASS->STAT" "s" S3w secs 1 lo 0.5
+row "  (S3 warm peak RSS, VmHWM)" "MiB" S3w rss_hwm_kb 1024 abs 16
+row "  (private at end of S3 warm)" "MiB" S3w private_kb 1024 info "-"
 row "S4 one $((S4_BYTES / 1000000)) MB message" "MB/s" S4 mbps 1 hi 3
 row "S5 peak RSS (VmHWM) in S2" "MiB" S2 rss_hwm_kb 1024 abs 4
 row "S5 peak RSS (VmHWM) in S2P" "MiB" S2P rss_hwm_kb 1024 abs 4

@@ -1,8 +1,8 @@
 /*
  * fuzz_command.c: the whole command path (spec 2, 3, 4, 7).  The input is
- * the client's byte stream; it reaches session_run() through io.c on a
- * memfd standing for the socket.  This covers what session.c keeps
- * static: the line reader, the keyword split and lookup, split_args(),
+ * the client's byte stream; it reaches session_serve() through io.c on a
+ * memfd standing for the socket.  This covers what the session keeps
+ * private: the line reader, the keyword split and lookup, the arguments,
  * message numbers through parse_u32(), the PASS remainder, AUTH PLAIN
  * and its "+ " continuation, the bad-command and auth-failure limits,
  * and, after a login, STAT LIST RETR TOP DELE RSET UIDL NOOP QUIT on a
@@ -231,7 +231,6 @@ sandbox_maildir(int dirfd, const char *path)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct session	 s;
 	struct io	*io;
 	int		 st;
 
@@ -247,9 +246,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (!w.verbose)
 		(void)dup2(w.null_fd, STDERR_FILENO);
-	session_init(&s, &w.cfg, io, false, NULL, false);
-	s.peer = PEER;
-	st = session_run(&s);
+	st = session_serve(&w.cfg, io, false, PEER, NULL, false);
 	if (!w.verbose)
 		(void)dup2(w.err_fd, STDERR_FILENO);
 	io_free(io);
