@@ -21,8 +21,8 @@ GSASL_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir \
 	libgsasl)/libgsasl.so 2>/dev/null | awk '$$1 == "SONAME" {print $$2}')
 PKG_CFLAGS += $(if $(GSASL_SONAME),-DGSASL_SONAME='"$(GSASL_SONAME)"')
 
-SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidmap-parse.c uidmap.c \
-	   uidmap-import.c maildir-crlf.c maildir-file.c maildir-dir.c maildir-update.c maildir.c session.c \
+SRCS	 = util.c log.c io.c tls.c proxy.c config.c passwd.c auth.c uidmap-parse.c uidmap.c uidmap-lock.c \
+	   uidmap-import.c maildir-crlf.c maildir-file.c maildir-dir.c maildir-update.c maildir-size.c maildir.c session.c \
 	   session-auth.c session-login.c session-mail.c readahead.c \
 	   checkuser.c checkuser-uidl.c penalty.c sandbox.c ntlm.c sasl.c policy.c gssapi.c
 # Build outputs live under build/ (only ./pop3-handler, which spec 1 names,

@@ -90,4 +90,16 @@ const char	*mdir_index_find(const struct dirindex *ix, const char *base);
 /* Frees the names of ix and empties it. */
 void		 mdir_index_free(struct dirindex *ix);
 
+/* maildir-size.c: one message's size (spec 5, 6). */
+#define MDIR_CHUNK	(64 * 1024)	/* spec 5: fixed read size */
+struct uidmap_msg;
+uint64_t	 mdir_mtime_ns(const struct stat *st);
+/* The size of e from its record (e->old) when that still holds; else
+ * e stays unsized, or e->skip when the file is gone. */
+void		 mdir_cache_size(int curfd, struct uidmap_msg *e,
+		    bool *refresh_out);
+/* The size of e by one read into buf (MDIR_CHUNK octets); -1 on errors. */
+int		 mdir_size_by_reading(int curfd, struct uidmap_msg *e,
+		    char *buf);
+
 #endif

@@ -2,7 +2,8 @@
  * maildir.c: the snapshot of a user's Maildir (spec 5, 6): opening it,
  * new/ to cur/, the listing of cur/, exact CRLF sizes (",W=" field, the
  * size cache in the state file, or one read), the snapshot ordered by UID,
- * opening one of its messages, and closing it.  UIDs, the state file and
+ * opening one of its messages, and closing it; how one message is sized
+ * (",W=", the cache, one read) is maildir-size.c's.  UIDs, the state file and
  * UIDL strings are uidmap.c's; the RFC 1939 transform and RETR/TOP
  * streaming are maildir-crlf.c's; UPDATE and the recovery of a dead session's
  * UPDATE (run here, before the listing) are maildir-update.c's; the directory
@@ -54,8 +55,6 @@
 #include "uidmap.h"
 #include "util.h"
 
-#define CHUNK		(64 * 1024)	/* spec 5: fixed read size */
-
 struct scan {
 	struct uidmap_msg	*e;
 	size_t		 n, cap;
@@ -66,14 +65,6 @@ struct scan {
 	bool		 exact;		/* listing == records (match_cache) */
 	uint64_t	 cur_mtime;	/* uidmap.h cur=: complete at this */
 };
-
-static uint64_t
-mtime_ns(const struct stat *st)
-{
-	/* Only compared for equality; unsigned wrap-around is harmless. */
-	return (uint64_t)st->st_mtim.tv_sec * 1000000000u +
-	    (uint64_t)st->st_mtim.tv_nsec;
-}
 
 static int
 cmp_listing(const void *a, const void *b)
@@ -128,7 +119,7 @@ add_ent(int curfd, struct scan *sc, const struct dirent *d)
 			return 0;
 		e.statted = true;
 		e.rawsize = (uint64_t)st.st_size;
-		e.mtime = mtime_ns(&st);
+		e.mtime = mdir_mtime_ns(&st);
 	}
 	if (sc->n == sc->cap) {
 		if (sc->n >= MAX_MSGS)
@@ -230,7 +221,7 @@ list_cur(int curfd, struct scan *sc, const char **errstr_out)
 		return -1;
 	}
 	if ((local = local_fs(dirfd(dir))))
-		t0 = coarse_after(mtime_ns(&before));
+		t0 = coarse_after(mdir_mtime_ns(&before));
 	for (errno = 0; (d = readdir(dir)) != NULL; errno = 0) {
 		if (d->d_name[0] == '.' ||
 		    (d->d_type != DT_REG && d->d_type != DT_UNKNOWN))
@@ -252,67 +243,14 @@ list_cur(int curfd, struct scan *sc, const char **errstr_out)
 	    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec &&
 	    after.st_mtim.tv_sec < time(NULL) - 1;
 	/* uidmap.h cur=: no change can leave cur/ at this mtime. */
-	if (mtime_ns(&before) == mtime_ns(&after) &&
-	    (local ? mtime_ns(&after) < t0 : sc->stable))
-		sc->cur_mtime = mtime_ns(&after);
+	if (mdir_mtime_ns(&before) == mdir_mtime_ns(&after) &&
+	    (local ? mdir_mtime_ns(&after) < t0 : sc->stable))
+		sc->cur_mtime = mdir_mtime_ns(&after);
 	for (i = 0; i < sc->n; i++) {
 		sc->e[i].name = sc->arena + sc->e[i].off;
 		sc->e[i].file = sc->e[i].name + strlen(sc->e[i].name) + 1;
 	}
 	return 0;
-}
-
-/* True when file's part after ':' is the info its record keeps. */
-static bool
-info_eq(const char *info, const char *file)
-{
-	const char	*colon = strchr(file, ':');
-
-	if (info == NULL || colon == NULL)
-		return info == NULL && colon == NULL;
-	return strcmp(info, colon + 1) == 0;
-}
-
-/*
- * spec 6: the size of a message with a record (e->old), unless ",W="
- * gave it.  The record is trusted without fstatat() when the whole file
- * name is the one recorded (uidmap.h: message files are immutable);
- * otherwise the file is statted and must still have the recorded byte
- * size and mtime, and the record is rewritten with the new name
- * (*refresh_out).  A file gone or not regular by now is skipped.
- */
-static void
-cache_size(int curfd, struct uidmap_msg *e, bool *refresh_out)
-{
-	const struct uidmap_entry	*r = e->old;
-	struct stat			 st;
-
-	e->uid = r->uid;
-	if (e->sized)
-		return;
-	if (!e->statted && r->mtime != 0 && info_eq(r->info, e->file)) {
-		e->size = r->size;
-		e->rawsize = r->rawsize;
-		e->mtime = r->mtime;
-		e->sized = e->statted = true;
-		return;
-	}
-	if (!e->statted) {
-		if (fstatat(curfd, e->file, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISREG(st.st_mode)) {
-			e->skip = true;
-			return;
-		}
-		e->statted = true;
-		e->rawsize = (uint64_t)st.st_size;
-		e->mtime = mtime_ns(&st);
-	}
-	if (r->rawsize == e->rawsize && r->mtime == e->mtime) {
-		e->size = r->size;
-		e->sized = true;
-		if (!info_eq(r->info, e->file))
-			e->dirty = *refresh_out = true;
-	}
 }
 
 /*
@@ -352,7 +290,7 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 	for (k = 0; k < m->count; k++)
 		if (claim[k] != 0) {
 			v[nv] = sc->e[claim[k] - 1];
-			cache_size(curfd, &v[nv++], &refresh);
+			mdir_cache_size(curfd, &v[nv++], &refresh);
 		}
 	*need_write_out = m->status == UIDMAP_CORRUPT ||
 	    (nv < m->count && sc->stable) || refresh;
@@ -379,84 +317,6 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 }
 
 /*
- * spec 6: the CRLF size by reading the file once through the transform.
- * Reading stops at the st_size of the open (the file is immutable), so
- * a message takes openat, fstat, one read per CHUNK, and close.
- */
-static int
-size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
-{
-	struct crlf_state	 st;
-	struct stat		 sb;
-	uint64_t		 total = 0, got = 0;
-	ssize_t			 r;
-	int			 fd;
-
-	log_debug("sizing %s by reading", e->name);
-	if ((fd = mdir_open_msg(curfd, e->file, &sb)) == -1)
-		return -1;
-	crlf_init(&st, -1, false);
-	while (got < (uint64_t)sb.st_size) {
-		r = read(fd, buf, CHUNK);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		got += (uint64_t)r;
-		if (__builtin_add_overflow(total,
-		    (uint64_t)crlf_feed(&st, buf, (size_t)r, NULL, NULL),
-		    &total))
-			goto fail;
-	}
-	total += (uint64_t)crlf_finish(&st, NULL, NULL);
-	(void)close(fd);
-	e->size = total;
-	e->rawsize = got;
-	e->mtime = mtime_ns(&sb);
-	e->sized = e->statted = e->dirty = true;
-	return 0;
- fail:
-	return close_keep_errno(fd, -1);
-}
-
-int
-maildir_msg_size(int dfd, const char *file, const struct uidmap_entry *rec,
-    uint64_t *size_out, enum maildir_size_from *from_out)
-{
-	struct uidmap_msg	 e;
-	char			*buf;
-	bool			 refresh = false;
-	int			 r;
-
-	if (uidmap_name_wsize(file, size_out)) {
-		*from_out = SIZE_FROM_NAME;
-		return 0;
-	}
-	memset(&e, 0, sizeof(e));
-	e.name = e.file = file;
-	if (rec != NULL) {
-		e.old = rec;
-		cache_size(dfd, &e, &refresh);
-		if (e.sized) {
-			*size_out = e.size;
-			*from_out = SIZE_FROM_STATE;
-			return 0;
-		}
-	}
-	if ((buf = malloc(CHUNK)) == NULL)
-		return -1;
-	r = size_by_reading(dfd, &e, buf);
-	free(buf);
-	if (r == -1)
-		return -1;
-	*size_out = e.size;
-	*from_out = SIZE_FROM_READING;
-	return 0;
-}
-
-/*
  * Sizes what neither ",W=" nor the cache sized, leaving out what cannot be
  * read.  Sets *dirty_out when a size is new, *need_uid_out when a message
  * of the snapshot has no UID.
@@ -474,9 +334,9 @@ size_rest(int curfd, struct scan *sc, bool *dirty_out, bool *need_uid_out)
 		if (e->skip)
 			continue;
 		if (!e->sized) {
-			if (buf == NULL && (buf = malloc(CHUNK)) == NULL)
+			if (buf == NULL && (buf = malloc(MDIR_CHUNK)) == NULL)
 				return -1;
-			if (size_by_reading(curfd, e, buf) == -1) {
+			if (mdir_size_by_reading(curfd, e, buf) == -1) {
 				if (errno != ENOENT)
 					log_warn("cannot read cur/%s", e->file);
 				e->skip = true;
@@ -501,7 +361,7 @@ cur_unchanged(int curfd, const struct uidmap *m)
 	struct stat	 st;
 
 	return m->status == UIDMAP_OK && m->cur_mtime != 0 &&
-	    fstat(curfd, &st) == 0 && mtime_ns(&st) == m->cur_mtime;
+	    fstat(curfd, &st) == 0 && mdir_mtime_ns(&st) == m->cur_mtime;
 }
 
 /*
