@@ -279,7 +279,7 @@ static enum cmd_result
 sasl_mech_step(struct session *s, char *data)
 {
 	char out[MAX_REPLY - 4];
-	const char *why;
+	const char *why, *user;
 	enum sasl_result res;
 	enum cmd_result r;
 
@@ -288,6 +288,10 @@ sasl_mech_step(struct session *s, char *data)
 	if (s->sasl == NULL && !sasl_begin(s))
 		return CMD_DONE;
 	res = sasl_step(s->sasl, data, out, sizeof(out), &why);
+	/* spec 9: the name an exchange gave, for an aborted login's line. */
+	if ((res == SASL_CONTINUE || res == SASL_FAIL) &&
+	    (user = sasl_user(s->sasl)) != NULL)
+		session_note_attempt(s, user, strlen(user));
 	switch (res) {
 	case SASL_CONTINUE:
 		s->auth_pending = s->auth_mech;
@@ -515,6 +519,7 @@ session_auth_continue(struct session *s, char *line)
 	s->auth_pending = NULL;
 	if (!strcmp(line, "*")) {
 		sasl_reset(s);
+		log_set_user(NULL);	/* no user: nothing was verified */
 		return session_bad(s, "-ERR Authentication cancelled");
 	}
 	return mech->step(s, line);

@@ -134,3 +134,11 @@ aborted_is() {
 	wait_exits 1
 	aborted_is 'remote=127.0.0.1 aborted login: reason=tls-on-plaintext-port attempts=0 tls=no'
 }
+
+@test "a SCRAM exchange cancelled after its first message lists the name it gave (spec 4.1, 9)" {
+	mkdir -m 700 "$T/state"
+	crlf 'AUTH SCRAM-SHA-256' "$(printf 'n,,n=ghost,r=fixednonce' | base64 -w0)" \
+	    '*' QUIT | chat --state-dir="$T/state"
+	[ "$status" -eq 0 ]
+	aborted_is 'remote=local mech=scram-sha-256 aborted login: reason=quit attempts=1 users=ghost tls=no'
+}
