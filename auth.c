@@ -57,6 +57,31 @@ static const char dummy_hash[] =
 /* The first usable hash auth_lookup() saw; empty: use dummy_hash. */
 static char cost_hash[AUTH_MAX_HASH];
 
+/*
+ * The shape (iterations, salt length) of the first SCRAM keys of each hash
+ * in the passwd file, for sasl.c's decoy: file-scope for the same reason
+ * as cost_hash.  A fixed shape would tell an unknown name from a real one
+ * wherever the real keys were made with another count.
+ */
+static struct {
+	bool		set;
+	uint32_t	iter;
+	size_t		salt_len;
+} scram_shape[SCRAM_NHASH];
+
+static void
+note_shapes(const struct passwd_entry *e)
+{
+	int h;
+
+	for (h = 0; h < SCRAM_NHASH; h++)
+		if (e->scram[h].set && !scram_shape[h].set) {
+			scram_shape[h].set = true;
+			scram_shape[h].iter = e->scram[h].iter;
+			scram_shape[h].salt_len = e->scram[h].salt_len;
+		}
+}
+
 
 const char auth_err_authzid[] = "authorization identity differs";
 
@@ -192,6 +217,7 @@ auth_lookup(const char *file, const char *name, struct passwd_entry *out)
 			if (cost_hash[0] == '\0' && !auth_hash_locked(e->hash))
 				(void)strlcpy_(cost_hash, e->hash,
 				    sizeof(cost_hash));
+			note_shapes(e);
 			if (strcmp(e->name, name) != 0)
 				break;
 			*out = *e;
@@ -209,6 +235,40 @@ done:
 	if (rv == -1)
 		errno = err;
 	return rv;
+}
+
+bool
+auth_scram_shape(const char *file, enum scram_hash h, uint32_t *iter_out,
+    size_t *salt_len_out)
+{
+	struct lreader		*r;
+	struct passwd_entry	*e;
+	const char		*why;
+	char			*line;
+	size_t			 len;
+	int			 k;
+
+	if (!scram_shape[h].set && (r = malloc(sizeof(*r))) != NULL) {
+		if ((e = malloc(sizeof(*e))) != NULL && lr_open(r, file) == 0) {
+			while (!scram_shape[h].set &&
+			    (k = lr_next(r, &line, &len)) != LR_EOF &&
+			    k != LR_ERROR)
+				if (k == LR_LINE &&
+				    auth_parse_line(line, len, e, &why) == 1)
+					note_shapes(e);
+			(void)close(r->fd);
+		}
+		explicit_bzero(r, sizeof(*r));
+		if (e != NULL)
+			explicit_bzero(e, sizeof(*e));
+		free(r);
+		free(e);
+	}
+	if (!scram_shape[h].set)
+		return false;
+	*iter_out = scram_shape[h].iter;
+	*salt_len_out = scram_shape[h].salt_len;
+	return true;
 }
 
 int

@@ -25,6 +25,15 @@ int	auth_lookup(const char *file, const char *name,
 	    struct passwd_entry *out);
 
 /*
+ * The iteration count and salt length of the first SCRAM keys for hash h
+ * in the passwd file (what auth_lookup() has seen, else one more pass
+ * over the file), for the decoy exchange of a name without keys (spec
+ * 4.1).  Returns false when the file has none (or cannot be read).
+ */
+bool	auth_scram_shape(const char *file, enum scram_hash h,
+	    uint32_t *iter_out, size_t *salt_len_out);
+
+/*
  * Reports every malformed line of the file through log_warnx(); returns
  * the number of bad lines, or -1 when the file cannot be read.
  */

@@ -9,7 +9,9 @@
  * entry, never from a cleartext password.  A name without keys for the
  * hash (unknown, invalid, or a user with none) gets a decoy: the salt is
  * derived from the name with a per-installation secret kept in state-dir,
- * the iteration count is SASL_SCRAM_ITER and the keys are random, so the
+ * the iteration count and salt length are those of the passwd file's first
+ * keys for the hash (SASL_SCRAM_ITER and SASL_SCRAM_SALT_LEN in a file with
+ * none) and the keys are random, so the
  * server-first message has the form of a real one, is the same for the
  * same name in every session, and the exchange fails at the proof like a
  * wrong password.  GNU SASL would invent a fresh salt per session, which
@@ -226,38 +228,52 @@ secret_load(const char *dir, unsigned char *out, const char **why)
 }
 
 /*
- * The decoy: salt = PBKDF2-HMAC-SHA-256(hex(secret), name, 1), that is
- * HMAC(hex(secret), name || INT(1)), cut to SASL_SCRAM_SALT_LEN; random
- * keys that no proof matches.
+ * The decoy: the salt's first 32 octets are PBKDF2-HMAC-SHA-256(hex(secret),
+ * name, 1), that is HMAC(hex(secret), name || INT(1)); each further 32 (a
+ * file whose salts are longer) the same with the octet 1, 2 or 3 before
+ * the name; cut to the length.  Random keys that no proof matches.
  */
 static int
 decoy_keys(struct sasl *x, const unsigned char *secret, const char **why)
 {
 	char hex[2 * SECRET_LEN + 1], salted[GSASL_HASH_MAX_SIZE];
 	char ck[GSASL_HASH_MAX_SIZE], sk[GSASL_HASH_MAX_SIZE];
-	char st[GSASL_HASH_MAX_SIZE];
-	size_t i;
-	int rc;
+	char st[GSASL_HASH_MAX_SIZE], in[MAX_USERNAME + 2];
+	uint32_t iter = SASL_SCRAM_ITER;
+	size_t i, off, n, salt_len = SASL_SCRAM_SALT_LEN, ulen;
+	int rc = GSASL_OK;
 
+	if (x->p.shape != NULL && x->p.shape(x->p.cfg->passwd_file, x->hash,
+	    &iter, &salt_len) && (salt_len == 0 ||
+	    salt_len > AUTH_SCRAM_MAX_SALT)) {
+		iter = SASL_SCRAM_ITER;
+		salt_len = SASL_SCRAM_SALT_LEN;
+	}
+	memset(&x->k, 0, sizeof(x->k));
 	for (i = 0; i < SECRET_LEN; i++)
 		(void)snprintf(hex + 2 * i, 3, "%02x", secret[i]);
-	rc = gl.gsasl_scram_secrets_from_password(GSASL_HASH_SHA256, hex, 1,
-	    x->user, strlen(x->user), salted, ck, sk, st);
+	ulen = strlen(x->user);
+	memcpy(in + 1, x->user, ulen);
+	for (off = 0; off < salt_len && rc == GSASL_OK; off += n) {
+		in[0] = (char)(off / 32);
+		rc = gl.gsasl_scram_secrets_from_password(GSASL_HASH_SHA256,
+		    hex, 1, off == 0 ? in + 1 : in, ulen + (off != 0),
+		    salted, ck, sk, st);
+		n = salt_len - off < 32 ? salt_len - off : 32;
+		memcpy(x->k.salt + off, salted, n);
+	}
 	explicit_bzero(hex, sizeof(hex));
 	explicit_bzero(ck, sizeof(ck));
 	explicit_bzero(sk, sizeof(sk));
 	explicit_bzero(st, sizeof(st));
+	explicit_bzero(salted, sizeof(salted));
 	if (rc != GSASL_OK) {
-		explicit_bzero(salted, sizeof(salted));
 		*why = "cannot derive the decoy salt";
 		return -1;
 	}
-	memset(&x->k, 0, sizeof(x->k));
 	x->k.set = true;
-	x->k.iter = SASL_SCRAM_ITER;
-	x->k.salt_len = SASL_SCRAM_SALT_LEN;
-	memcpy(x->k.salt, salted, SASL_SCRAM_SALT_LEN);
-	explicit_bzero(salted, sizeof(salted));
+	x->k.iter = iter;
+	x->k.salt_len = salt_len;
 	x->k.key_len = key_len(x->hash);
 	if (getrandom(x->k.stored, x->k.key_len, 0) != (ssize_t)x->k.key_len ||
 	    getrandom(x->k.server, x->k.key_len, 0) != (ssize_t)x->k.key_len) {

@@ -27,7 +27,7 @@ struct tls;
 
 /* spec 4.1: --hash-password's default and the decoy's iteration count. */
 #define SASL_SCRAM_ITER		10000
-#define SASL_SCRAM_SALT_LEN	16	/* octets; the decoy's salt too */
+#define SASL_SCRAM_SALT_LEN	16	/* octets; the decoy's by default */
 
 enum sasl_result {
 	SASL_CONTINUE,	/* send "+ " and the base64 challenge in out */
@@ -56,6 +56,13 @@ struct sasl_params {
 	 */
 	int	(*lookup)(const char *file, const char *name,
 		    struct passwd_entry *out);
+	/*
+	 * The iterations and salt length of the file's first keys for
+	 * hash h, for the decoy (false: none; SASL_SCRAM_ITER and
+	 * SASL_SCRAM_SALT_LEN then).  auth_scram_shape() fits.
+	 */
+	bool	(*shape)(const char *file, enum scram_hash h,
+		    uint32_t *iter_out, size_t *salt_len_out);
 };
 
 /*

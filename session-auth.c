@@ -256,6 +256,7 @@ sasl_begin(struct session *s)
 	p.cfg = s->cfg;
 	p.mech = s->auth_mech->id;
 	p.lookup = auth_lookup;
+	p.shape = auth_scram_shape;
 	if (own_tls(s) && (mech_usable(s, MECH_SCRAM_SHA_256_PLUS) ||
 	    mech_usable(s, MECH_SCRAM_SHA_1_PLUS)))
 		p.cb_tls = s->tls;

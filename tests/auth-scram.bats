@@ -250,6 +250,43 @@ decoy_salt() {
 	[ "$(decoy_salt ghost2)" = "$(decoy_salt ghost2)" ]
 }
 
+@test "the decoy takes the shape of the passwd file's first keys: gsasl's 4096 iterations and 12-octet salt (spec 4.1)" {
+	local name sf
+	add_user bob pw		# no SCRAM keys, and before the first keys
+	scram_user alice "$(gsasl_key SCRAM-SHA-256 pw 4096)"
+	scram_user carol "$(printf 'pw\n' | "$HANDLER" --hash-password --scheme=scram-sha-256)"
+	for name in alice nosuchuser bob; do
+		crlf 'AUTH SCRAM-SHA-256' \
+		    "$(printf 'n,,n=%s,r=fixednonce' "$name" | base64 -w0)" \
+		    '*' QUIT | chat --state-dir="$STATE"
+		sf=$(server_first)
+		[[ "$sf" =~ ^r=fixednonce[A-Za-z0-9+/]+,s=[A-Za-z0-9+/]{16},i=4096$ ]]
+	done
+	# carol's own keys keep their own shape.
+	crlf 'AUTH SCRAM-SHA-256' "$(printf 'n,,n=carol,r=fixednonce' | base64 -w0)" \
+	    '*' QUIT | chat --state-dir="$STATE"
+	[[ "$(server_first)" =~ ,s=[A-Za-z0-9+/]{22}==,i=10000$ ]]
+}
+
+@test "a decoy for a file with 40-octet salts has a 40-octet salt, stable per name (spec 4.1)" {
+	local key a1 a2 b
+	key=$(python3 -c '
+import base64, hashlib, hmac
+salt = bytes(range(40)); it = 4096
+sp = hashlib.pbkdf2_hmac("sha256", b"pw", salt, it)
+ck = hmac.new(sp, b"Client Key", "sha256").digest()
+sk = hmac.new(sp, b"Server Key", "sha256").digest()
+b = lambda x: base64.b64encode(x).decode()
+print("{SCRAM-SHA-256}%d,%s,%s,%s" % (it, b(salt), b(hashlib.sha256(ck).digest()), b(sk)))')
+	scram_user dave "$key"
+	a1=$(decoy_salt ghost)
+	a2=$(decoy_salt ghost)
+	b=$(decoy_salt phantom)
+	[ "$(printf '%s' "$a1" | base64 -d | wc -c)" -eq 40 ]
+	[ "$a1" = "$a2" ] && [ "$a1" != "$b" ]
+	[ "$(decoy_salt dave)" = "$(printf '%s' "$key" | cut -d, -f2)" ]
+}
+
 @test "a new decoy secret gives new salts: the salt comes from the installation's secret (spec 4.1)" {
 	local a b
 	a=$(decoy_salt ghost)
