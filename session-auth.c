@@ -299,7 +299,9 @@ sasl_mech_step(struct session *s, char *data)
 		session_reply(s, "+ %s", out);
 		return CMD_DONE;
 	case SASL_OK:
-		session_penalty_done(s, false);
+		/* spec 4.2: a refused network counts as a failure here too. */
+		session_penalty_done(s, !session_net_allowed(sasl_entry(s->sasl),
+		    s->peer));
 		if (out[0] == '\0')
 			return sasl_finish(s, "");
 		s->sasl_final = true;

@@ -494,3 +494,21 @@ print("{SCRAM-SHA-256}%d,%s,%s,%s" % (it, b(salt), b(hashlib.sha256(ck).digest()
 	    --penalty-file="$pen" --debug --auth-fail-delay=1
 	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
 }
+
+@test "allow_nets refusing a right SCRAM proof counts in the penalty file as a failure (spec 4, 4.2)" {
+	local pen=$T/penalty key
+	key=$(printf 'pw\n' | "$HANDLER" --hash-password --scheme=scram-sha-256)
+	scram_user alice "$key" 'allow_nets=198.51.100.0/24'
+	serve_scram --proxy-protocol=yes --penalty-file="$pen"
+	sc -x 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110' -u alice -p pw
+	[ "$cstatus" -eq 1 ]
+	grep -q '^-ERR \[AUTH\] Authentication failed' "$out"
+	wait_exits 1
+	{
+		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'
+		crlf 'AUTH SCRAM-SHA-256' \
+		    "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" '*' QUIT
+	} | chat --state-dir="$STATE" --proxy-protocol=yes \
+	    --penalty-file="$pen" --debug --auth-fail-delay=1
+	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
+}

@@ -13,6 +13,7 @@
  *	  -c NAME      the binding type to claim (default: tls-exporter on
  *	               TLS 1.3, tls-unique on TLS 1.2)
  *	  -q           QUIT after STAT on success
+ *	  -x LINE      send LINE and CRLF first (a PROXY v1 header)
  *
  * Exit status: 0 when the server answered +OK to the AUTH, 1 on -ERR,
  * 2 on a usage or connection error.  A test tool, never installed.
@@ -183,6 +184,7 @@ int
 main(int argc, char **argv)
 {
 	const char *mech = "SCRAM-SHA-256", *tls = "none", *version = NULL;
+	const char *first = NULL;
 	struct sockaddr_in sin;
 	struct conn c;
 	Gsasl *ctx;
@@ -190,7 +192,7 @@ main(int argc, char **argv)
 	char line[16384], cmd[16384], *in, *o;
 	int ch, quit = 0, rc;
 
-	while ((ch = getopt(argc, argv, "m:u:p:z:t:V:bc:q")) != -1) {
+	while ((ch = getopt(argc, argv, "m:u:p:z:t:V:bc:qx:")) != -1) {
 		switch (ch) {
 		case 'm': mech = optarg; break;
 		case 'u': user = optarg; break;
@@ -201,6 +203,7 @@ main(int argc, char **argv)
 		case 'b': badcb = 1; break;
 		case 'c': cbname = optarg; break;
 		case 'q': quit = 1; break;
+		case 'x': first = optarg; break;
 		default: return usage();
 		}
 	}
@@ -216,6 +219,9 @@ main(int argc, char **argv)
 		perror("scram-client: connect");
 		return 2;
 	}
+	if (first != NULL && (conn_write(&c, first) == -1 ||
+	    conn_write(&c, "\r\n") == -1))
+		return 2;
 	if (strcmp(tls, "implicit") == 0 && tls_start(&c, version) == -1)
 		return 2;
 	if (conn_line(&c, line, sizeof(line)) == -1)
