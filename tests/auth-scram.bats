@@ -475,6 +475,18 @@ print("{SCRAM-SHA-256}%d,%s,%s,%s" % (it, b(salt), b(hashlib.sha256(ck).digest()
 	grep -qx 'mechanisms: none (locked account)' <<<"$output"
 }
 
+# next_check_waits PENALTY-FILE: a cancelled SCRAM exchange from
+# 192.0.2.7 (PROXY) waits 1 s before its check: the peer has a failure.
+next_check_waits() {
+	{
+		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'
+		crlf 'AUTH SCRAM-SHA-256' \
+		    "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" '*' QUIT
+	} | chat --state-dir="$STATE" --proxy-protocol=yes \
+	    --penalty-file="$1" --debug --auth-fail-delay=1
+	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
+}
+
 @test "a SCRAM failure counts in the penalty file: the peer's next check waits (spec 4, spec 4.1)" {
 	local pen=$T/penalty
 	{
@@ -486,13 +498,7 @@ print("{SCRAM-SHA-256}%d,%s,%s,%s" % (it, b(salt), b(hashlib.sha256(ck).digest()
 	    --penalty-file="$pen" --debug
 	line_is 4 '-ERR [AUTH] Authentication failed'
 	! grep -q 'penalty: waiting' "$log"
-	{
-		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'
-		crlf 'AUTH SCRAM-SHA-256' \
-		    "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" '*' QUIT
-	} | chat --state-dir="$STATE" --proxy-protocol=yes \
-	    --penalty-file="$pen" --debug --auth-fail-delay=1
-	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
+	next_check_waits "$pen"
 }
 
 @test "allow_nets refusing a right SCRAM proof counts in the penalty file as a failure (spec 4, 4.2)" {
@@ -504,11 +510,5 @@ print("{SCRAM-SHA-256}%d,%s,%s,%s" % (it, b(salt), b(hashlib.sha256(ck).digest()
 	[ "$cstatus" -eq 1 ]
 	grep -q '^-ERR \[AUTH\] Authentication failed' "$out"
 	wait_exits 1
-	{
-		printf 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\n'
-		crlf 'AUTH SCRAM-SHA-256' \
-		    "$(printf 'n,,n=ghost,r=nonce' | base64 -w0)" '*' QUIT
-	} | chat --state-dir="$STATE" --proxy-protocol=yes \
-	    --penalty-file="$pen" --debug --auth-fail-delay=1
-	grep -qx 'pop3-handler: penalty: waiting 1 s before the check' "$log"
+	next_check_waits "$pen"
 }
