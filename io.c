@@ -25,7 +25,7 @@
 #define IO_OUTBUF	(256 * 1024)	/* RETR streams in writes this large */
 #define IO_LINGER_MS	250		/* io_finish(): drain at most this */
 #define IO_LINGER_MAX	(256 * 1024)
-#define IO_INBUF	(MAX_COMMAND_LENGTH * 2)
+#define IO_INBUF	(MAX_AUTH_LINE * 2)
 
 struct io {
 	int			 in_fd;
@@ -109,8 +109,7 @@ event_fd(const struct io *io, short ev)
 void
 io_set_max_line(struct io *io, size_t max_line)
 {
-	io->max_line = max_line > MAX_COMMAND_LENGTH ? MAX_COMMAND_LENGTH :
-	    max_line;
+	io->max_line = max_line > MAX_AUTH_LINE ? MAX_AUTH_LINE : max_line;
 }
 
 struct io *
@@ -123,8 +122,7 @@ io_new(int in_fd, int out_fd, size_t max_line)
 		return NULL;
 	io->in_fd = in_fd;
 	io->out_fd = out_fd;
-	io->max_line = max_line > MAX_COMMAND_LENGTH ? MAX_COMMAND_LENGTH :
-	    max_line;
+	io->max_line = max_line > MAX_AUTH_LINE ? MAX_AUTH_LINE : max_line;
 	io->timeout = 60;
 	if ((fl = fcntl(in_fd, F_GETFL)) != -1)
 		(void)fcntl(in_fd, F_SETFL, fl | O_NONBLOCK);

@@ -48,7 +48,7 @@ void		 io_free(struct io *);
 
 /*
  * Changes the line limit for the lines read from now on (at most
- * MAX_COMMAND_LENGTH): RFC 5034 lets an AUTH continuation line be longer
+ * MAX_AUTH_LINE): RFC 5034 lets an AUTH continuation line be longer
  * than a command (a Kerberos ticket is), so session.c raises it while an
  * exchange waits for the client and puts it back after.
  */

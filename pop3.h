@@ -13,6 +13,12 @@
 #define MAX_REPLY		512	/* C0001: one reply line incl. CRLF */
 #define MIN_COMMAND_LENGTH	255	/* 2.1.2: max-command-length range */
 #define MAX_COMMAND_LENGTH	8192	/* E0006, E0007 */
+/*
+ * RFC 5034: a line answering an AUTH challenge, CRLF included.  A Kerberos
+ * ticket from Active Directory carries the user's groups (the PAC); its
+ * token may reach Windows' MaxTokenSize of 48000 octets, 64000 in base64.
+ */
+#define MAX_AUTH_LINE		65536
 #define MAX_BAD_COMMANDS	20	/* spec 2: then -ERR and close */
 #define MAX_USERNAME		255	/* spec 4: longer never looked up */
 #define MAX_PASSWORD		1024	/* longer never verified */

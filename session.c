@@ -419,7 +419,7 @@ session_run(struct session *s)
 	while (!s->closing) {
 		/* RFC 5034: a continuation line may be longer (io.h). */
 		io_set_max_line(s->io, s->auth_pending != NULL ?
-		    MAX_COMMAND_LENGTH : s->cfg->max_command_length);
+		    MAX_AUTH_LINE : s->cfg->max_command_length);
 		st = io_getline(s->io, &line, &len);
 		switch (st) {
 		case IO_OK:

@@ -112,6 +112,14 @@ handler_pid() {
 	grep -q 'event=login user=alice .*mech=gssapi' "$log"
 }
 
+@test "GSSAPI: a 48,000-octet token (Windows' MaxTokenSize, a large PAC) reaches Kerberos whole (RFC 5034)" {
+	crlf 'AUTH GSSAPI' "$(head -c 48000 /dev/urandom | base64 -w0)" QUIT |
+	    chat "${GSS[@]}" --hostname=localhost
+	line_is 2 "+ "
+	line_is 3 "-ERR [AUTH] Authentication failed"
+	line_is 4 "+OK Bye"
+}
+
 @test "GSSAPI: an authorisation identity equal to the user is accepted, another one fails (spec 4.1)" {
 	gss --authzid=alice --then QUIT
 	exchange_ok

@@ -512,3 +512,28 @@ next_check_waits() {
 	wait_exits 1
 	next_check_waits "$pen"
 }
+
+# as_long N CHAR: N octets of CHAR.
+as_long() {
+	head -c "$1" /dev/zero | tr '\0' "$2"
+}
+
+@test "an AUTH continuation line of 40,000 octets reaches the mechanism: a big Kerberos ticket fits (RFC 5034)" {
+	local first
+	first=$(printf 'n,,n=%s,r=nonce' "$(as_long 30000 a)" | base64 -w0)
+	[ "${#first}" -ge 40000 ]
+	crlf 'AUTH SCRAM-SHA-256' "$first" '*' QUIT | chat --state-dir="$STATE"
+	line_is 2 '+ '
+	[[ "$(line 3)" == '+ '?* ]]	# a (decoy) server-first, not an -ERR
+	line_is 4 '-ERR Authentication cancelled'
+	line_is 5 '+OK Bye'
+}
+
+@test "an AUTH continuation line may be 65,536 octets with its CRLF, not one more (RFC 5034, spec 2)" {
+	crlf 'AUTH SCRAM-SHA-256' "$(as_long 65534 A)" \
+	    'AUTH SCRAM-SHA-256' "$(as_long 65535 A)" QUIT |
+	    chat --state-dir="$STATE"
+	line_is 3 '-ERR Malformed authentication data'
+	line_is 5 '-ERR Command line too long'
+	line_is 6 '+OK Bye'
+}
