@@ -66,13 +66,20 @@ struct scan {
 	uint64_t	 cur_mtime;	/* uidmap.h cur=: complete at this */
 };
 
+/*
+ * The listing's messages without a record: delivery order (tkey, then
+ * base name), then the whole file name, so one base name's files sit
+ * together, the first by name first.  Delivery order is the order new
+ * arrivals are numbered in, so after numbering the listing is in UID
+ * order already and the later sorts find nothing to do.
+ */
 static int
 cmp_listing(const void *a, const void *b)
 {
 	const struct uidmap_msg	*x = a, *y = b;
 	int			 c;
 
-	if ((c = strcmp(x->name, y->name)) != 0)
+	if ((c = uidmap_cmp_delivery(a, b)) != 0)
 		return c;
 	return strcmp(x->file, y->file);
 }
@@ -254,6 +261,23 @@ list_cur(int curfd, struct scan *sc, const char **errstr_out)
 }
 
 /*
+ * Sorts v[nu..nv) (messages without a record) by cmp_listing() and keeps
+ * the first of each base name; returns the new end.
+ */
+static size_t
+sort_unrecorded(struct uidmap_msg *v, size_t nu, size_t nv)
+{
+	size_t	 i, j;
+
+	if (nv - nu > 1)
+		qsort(v + nu, nv - nu, sizeof(*v), cmp_listing);
+	for (i = j = nu; i < nv; i++)
+		if (j == nu || strcmp(v[j - 1].name, v[i].name) != 0)
+			v[j++] = v[i];
+	return j;
+}
+
+/*
  * Takes UIDs and cached sizes from the state file read without the lock,
  * in one pass over the listing (uidmap_find() is a hash lookup), and
  * reorders sc->e: messages with a record in the file's order (ascending
@@ -268,24 +292,35 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
     bool *need_write_out)
 {
 	struct uidmap_msg	*v, *e;
-	size_t			*claim, i, j, k, nv = 0, nu;
+	size_t			*claim, i, j, k, nv = 0, nu, nc = 0;
 	bool			 refresh = false;
 
-	claim = calloc(m->count + 1, sizeof(*claim));
-	v = reallocarray(NULL, sc->n + 1, sizeof(*v));
-	if (claim == NULL || v == NULL) {
-		free(claim);
-		free(v);
+	if ((claim = calloc(m->count + 1, sizeof(*claim))) == NULL)
 		return -1;
-	}
 	for (i = 0; i < sc->n; i++) {
 		e = &sc->e[i];
 		if ((e->old = uidmap_find(m, e->name)) == NULL)
 			continue;
 		k = (size_t)(e->old - m->ents);
+		if (claim[k] == 0)
+			nc++;
 		if (claim[k] == 0 ||
 		    strcmp(e->file, sc->e[claim[k] - 1].file) < 0)
 			claim[k] = i + 1;
+	}
+	if (nc == 0) {
+		/* No record (a first login): the listing is sorted in place. */
+		free(claim);
+		*need_write_out = m->status == UIDMAP_CORRUPT ||
+		    (m->count > 0 && sc->stable);
+		sc->exact = m->status == UIDMAP_OK && m->count == 0 &&
+		    sc->n == 0;
+		sc->n = sort_unrecorded(sc->e, 0, sc->n);
+		return 0;
+	}
+	if ((v = reallocarray(NULL, sc->n + 1, sizeof(*v))) == NULL) {
+		free(claim);
+		return -1;
 	}
 	for (k = 0; k < m->count; k++)
 		if (claim[k] != 0) {
@@ -298,11 +333,7 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 	for (i = 0, nu = nv; i < sc->n; i++)
 		if (sc->e[i].old == NULL)
 			v[nv++] = sc->e[i];
-	if (nv - nu > 1)
-		qsort(v + nu, nv - nu, sizeof(*v), cmp_listing);
-	for (i = j = nu; i < nv; i++)
-		if (j == nu || strcmp(v[j - 1].name, v[i].name) != 0)
-			v[j++] = v[i];
+	j = sort_unrecorded(v, nu, nv);
 	for (i = 0; i < nu; i++)
 		if (v[i].skip || !v[i].sized)
 			sc->exact = false;
