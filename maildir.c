@@ -281,8 +281,9 @@ sort_unrecorded(struct uidmap_msg *v, size_t nu, size_t nv)
  * Takes UIDs and cached sizes from the state file read without the lock,
  * in one pass over the listing (uidmap_find() is a hash lookup), and
  * reorders sc->e: messages with a record in the file's order (ascending
- * UID, so build() needs no sort), then the others by name.  Of two files
- * with one base name the first by name is kept.  Sets *need_write_out
+ * UID, so build() needs no sort), then the others in delivery order
+ * (cmp_listing()).  Of two files with one base name the first by name
+ * is kept.  Sets *need_write_out
  * when the file needs writing for other reasons than new UIDs or sizes:
  * it is corrupt, it holds records of removed messages, or a renamed
  * message's record is to be rewritten.  Returns 0, or -1 (ENOMEM).
