@@ -23,8 +23,10 @@
  * against the records in one pass; a message whose whole file name is
  * the recorded one takes the cached size without a stat (uidmap.h), a
  * renamed one is statted, and only messages without a usable record are
- * read, once: openat, fstat, reads up to st_size, close.  Such a login
- * takes no lock and writes nothing when every message had its record.
+ * read, once: openat, fstat, reads up to st_size, close (a message the
+ * page cache does not hold is read after the others; maildir-size.c).
+ * Such a login takes no lock and writes nothing when every message had
+ * its record.
  * Otherwise uidmap_update() numbers new arrivals under the lock.  When
  * that fails the login goes on: messages without a stored UID get a
  * temporary UIDL that can never equal a counter UID (a client may fetch
@@ -349,36 +351,74 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 }
 
 /*
+ * One message for size_rest(): with nowait, 1 when it is left for later
+ * (*ahead grows by its octets); else 0, with e sized or skipped.
+ */
+static int
+size_one(int curfd, struct uidmap_msg *e, char *buf, bool *nowait,
+    uint64_t *ahead, bool *dirty_out)
+{
+	int	 r;
+
+	r = mdir_size_by_reading(curfd, e, buf, nowait);
+	if (r == 1) {
+		*ahead += e->rawsize;
+		return 1;
+	}
+	if (r == -1) {
+		if (errno != ENOENT)
+			log_warn("cannot read cur/%s", e->file);
+		e->skip = true;
+		return 0;
+	}
+	*dirty_out = true;
+	return 0;
+}
+
+#define AHEAD_MAX	(32u << 20)	/* octets read in ahead, at most */
+
+/*
  * Sizes what neither ",W=" nor the cache sized, leaving out what cannot be
  * read.  Sets *dirty_out when a size is new, *need_uid_out when a message
- * of the snapshot has no UID.
+ * of the snapshot has no UID.  What the page cache holds is sized at
+ * once; the kernel is asked to read in the rest (mdir_size_by_reading()
+ * with nowait), and those messages are sized once AHEAD_MAX octets of
+ * them are under way, and at the end: a first login after the mail left
+ * memory waits for the disk about once a window instead of once a
+ * message, and never asks for more than AHEAD_MAX of page cache ahead.
  */
 static int
 size_rest(int curfd, struct scan *sc, bool *dirty_out, bool *need_uid_out)
 {
 	struct uidmap_msg	*e;
 	char			*buf = NULL;
-	size_t			 i;
+	uint64_t		 ahead = 0;
+	size_t			 i, k, from = 0;
+	bool			 nowait = true;
 
 	*dirty_out = *need_uid_out = false;
-	for (i = 0; i < sc->n; i++) {
-		e = &sc->e[i];
-		if (e->skip)
-			continue;
-		if (!e->sized) {
-			if (buf == NULL && (buf = malloc(MDIR_CHUNK)) == NULL)
-				return -1;
-			if (mdir_size_by_reading(curfd, e, buf) == -1) {
-				if (errno != ENOENT)
-					log_warn("cannot read cur/%s", e->file);
-				e->skip = true;
-				continue;
-			}
-			*dirty_out = true;
+	for (i = 0; i <= sc->n; i++) {
+		if (i == sc->n || ahead >= AHEAD_MAX) {
+			/* The window's messages left for later, in order. */
+			for (k = from; k < i; k++)
+				if (!sc->e[k].skip && !sc->e[k].sized)
+					(void)size_one(curfd, &sc->e[k], buf,
+					    NULL, &ahead, dirty_out);
+			from = i;
+			ahead = 0;
 		}
-		if (e->uid == 0)
-			*need_uid_out = true;
+		if (i == sc->n)
+			break;
+		e = &sc->e[i];
+		if (e->skip || e->sized)
+			continue;
+		if (buf == NULL && (buf = malloc(MDIR_CHUNK)) == NULL)
+			return -1;
+		(void)size_one(curfd, e, buf, &nowait, &ahead, dirty_out);
 	}
+	for (i = 0; i < sc->n; i++)
+		if (!sc->e[i].skip && sc->e[i].uid == 0)
+			*need_uid_out = true;
 	free(buf);
 	return 0;
 }
