@@ -32,7 +32,10 @@
  * caller's buffer (for RETR/TOP the room of the output sink, for the
  * readahead its own buffer), or only counts.  Each
  * line costs one memchr() and one memcpy(); the CR or dot it adds is
- * stored in place.  The output is bounded by the room given, so a long
+ * stored in place.  The size a login counts for every message it reads
+ * (no dot-stuffing, no TOP) has its own loop, count_plain(), that counts
+ * the LFs without a CR 16 octets a step instead of line by line; the
+ * fuzz harness holds it to the same model.  The output is bounded by the room given, so a long
  * line may be cut, but only inside its text, never between its CR and LF.
  */
 void
@@ -183,6 +186,78 @@ crlf_xform(struct crlf_state *st, const char *in, size_t len, char *out,
 	return o;
 }
 
+/* 16 octets as one value (GCC and clang vector extension). */
+typedef unsigned char	 octets16 __attribute__((vector_size(16)));
+
+/*
+ * The LFs of p[1..len) with no CR just before them, 16 octets a step: a
+ * step compares p[i..i+16) with LF and p[i-1..i+15) with CR, and each
+ * lane of acc counts its hits (at most 255 steps before they are added
+ * up).  p[0] is the caller's.
+ */
+static size_t
+bare_lfs(const char *p, size_t len)
+{
+	octets16	 cur, prev, acc;
+	unsigned char	 lanes[sizeof(acc)];
+	size_t		 n = 0, i = 1, k, j;
+
+	while (len - i >= sizeof(cur)) {
+		acc = (octets16){ 0 };
+		for (k = 0; k < 255 && len - i >= sizeof(cur);
+		    k++, i += sizeof(cur)) {
+			memcpy(&cur, p + i, sizeof(cur));
+			memcpy(&prev, p + i - 1, sizeof(prev));
+			acc -= (octets16)((cur == '\n') & (prev != '\r'));
+		}
+		memcpy(lanes, &acc, sizeof(lanes));
+		for (j = 0; j < sizeof(lanes); j++)
+			n += lanes[j];
+	}
+	for (; i < len; i++)
+		n += p[i] == '\n' && p[i - 1] != '\r';
+	return n;
+}
+
+/*
+ * crlf_feed()'s count for a whole message without dot-stuffing (the
+ * sizes of spec 5, 6), equal to crlf_xform()'s without its per-line
+ * steps: every octet counts once, and an LF without a CR before it one
+ * more (it becomes CRLF; CRLF stays).  A CR that ends the chunk waits in
+ * pending_cr as there; bol is kept for crlf_finish(), in_body (which only
+ * TOP reads) is not.
+ */
+static size_t
+count_plain(struct crlf_state *st, const char *in, size_t len)
+{
+	size_t	 n = 0, i = 0;
+
+	if (len == 0)
+		return 0;
+	if (st->pending_cr) {
+		st->pending_cr = false;
+		if (in[0] == '\n') {
+			n = 2;		/* the CR's line end */
+			i = 1;
+			st->bol = true;
+			if (len == 1)
+				return n;
+		} else {
+			n = 1;		/* an ordinary CR */
+			st->bol = false;
+		}
+	}
+	n += len - i + (in[i] == '\n') + bare_lfs(in + i, len - i);
+	if (in[len - 1] == '\r') {
+		n--;			/* counted when the next octet comes */
+		st->pending_cr = true;
+		if (len - i >= 2)
+			st->bol = in[len - 2] == '\n';
+	} else
+		st->bol = in[len - 1] == '\n';
+	return n;
+}
+
 int64_t
 crlf_feed(struct crlf_state *st, const char *buf, size_t len, emit_fn emit,
     void *arg)
@@ -191,6 +266,8 @@ crlf_feed(struct crlf_state *st, const char *buf, size_t len, emit_fn emit,
 	size_t		 n, used;
 	int64_t		 total = 0;
 
+	if (emit == NULL && !st->limited && !st->dot_stuff)
+		return (int64_t)count_plain(st, buf, len);
 	if (emit == NULL)
 		return (int64_t)crlf_xform(st, buf, len, NULL, SIZE_MAX, &used);
 	while (len > 0 && !st->done) {

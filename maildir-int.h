@@ -98,8 +98,12 @@ uint64_t	 mdir_mtime_ns(const struct stat *st);
  * e stays unsized, or e->skip when the file is gone. */
 void		 mdir_cache_size(int curfd, struct uidmap_msg *e,
 		    bool *refresh_out);
-/* The size of e by one read into buf (MDIR_CHUNK octets); -1 on errors. */
+/*
+ * The size of e by one read into buf (MDIR_CHUNK octets); -1 on errors.
+ * nowait (NULL: off) as maildir-size.c says: 1 when e is to be sized
+ * later because the page cache does not hold it.
+ */
 int		 mdir_size_by_reading(int curfd, struct uidmap_msg *e,
-		    char *buf);
+		    char *buf, bool *nowait);
 
 #endif

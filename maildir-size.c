@@ -6,7 +6,10 @@
  * read through the RFC 1939 transform.  A login (maildir.c) and
  * --check-user (maildir_msg_size()) size by the same rule here.
  */
+#define _GNU_SOURCE		/* preadv2() and RWF_NOWAIT */
+
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,12 +86,40 @@ mdir_cache_size(int curfd, struct uidmap_msg *e, bool *refresh_out)
 }
 
 /*
+ * One read of at most MDIR_CHUNK octets.  With *nowait it takes only what
+ * the page cache holds (RWF_NOWAIT): -1 with EAGAIN when the next octet
+ * is not there.  A kernel, file system or seccomp filter that refuses
+ * the flag turns *nowait off for the rest of the login.
+ */
+static ssize_t
+read_chunk(int fd, char *buf, bool *nowait)
+{
+	struct iovec	 iov = { buf, MDIR_CHUNK };
+	ssize_t		 r;
+
+	if (nowait == NULL || !*nowait)
+		return read(fd, buf, MDIR_CHUNK);
+	r = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+	if (r == -1 && errno != EAGAIN && errno != EINTR) {
+		*nowait = false;
+		return read(fd, buf, MDIR_CHUNK);
+	}
+	return r;
+}
+
+/*
  * spec 6: the CRLF size by reading the file once through the transform.
  * Reading stops at the st_size of the open (the file is immutable), so
- * a message takes openat, fstat, one read per CHUNK, and close.
+ * a message takes openat, fstat, one read per CHUNK, and close.  With
+ * nowait (not NULL, *nowait true) a file the page cache does not hold
+ * whole is left unsized: the kernel is asked to read it in
+ * (POSIX_FADV_WILLNEED) and 1 is returned with the file's st_size in
+ * e->rawsize (unused until e is sized), so the caller sizes the cached
+ * messages meanwhile and this one later, with nowait NULL.
  */
 int
-mdir_size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
+mdir_size_by_reading(int curfd, struct uidmap_msg *e, char *buf,
+    bool *nowait)
 {
 	struct crlf_state	 st;
 	struct stat		 sb;
@@ -101,9 +132,16 @@ mdir_size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 		return -1;
 	crlf_init(&st, -1, false);
 	while (got < (uint64_t)sb.st_size) {
-		r = read(fd, buf, MDIR_CHUNK);
+		r = read_chunk(fd, buf, nowait);
 		if (r == -1 && errno == EINTR)
 			continue;
+		if (r == -1 && errno == EAGAIN && nowait != NULL && *nowait) {
+			log_debug("%s is not in memory: sized later", e->name);
+			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+			(void)close(fd);
+			e->rawsize = (uint64_t)sb.st_size;
+			return 1;
+		}
 		if (r == -1)
 			goto fail;
 		if (r == 0)
@@ -151,7 +189,7 @@ maildir_msg_size(int dfd, const char *file, const struct uidmap_entry *rec,
 	}
 	if ((buf = malloc(MDIR_CHUNK)) == NULL)
 		return -1;
-	r = mdir_size_by_reading(dfd, &e, buf);
+	r = mdir_size_by_reading(dfd, &e, buf, NULL);
 	free(buf);
 	if (r == -1)
 		return -1;

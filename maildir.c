@@ -23,8 +23,10 @@
  * against the records in one pass; a message whose whole file name is
  * the recorded one takes the cached size without a stat (uidmap.h), a
  * renamed one is statted, and only messages without a usable record are
- * read, once: openat, fstat, reads up to st_size, close.  Such a login
- * takes no lock and writes nothing when every message had its record.
+ * read, once: openat, fstat, reads up to st_size, close (a message the
+ * page cache does not hold is read after the others; maildir-size.c).
+ * Such a login takes no lock and writes nothing when every message had
+ * its record.
  * Otherwise uidmap_update() numbers new arrivals under the lock.  When
  * that fails the login goes on: messages without a stored UID get a
  * temporary UIDL that can never equal a counter UID (a client may fetch
@@ -66,13 +68,20 @@ struct scan {
 	uint64_t	 cur_mtime;	/* uidmap.h cur=: complete at this */
 };
 
+/*
+ * The listing's messages without a record: delivery order (tkey, then
+ * base name), then the whole file name, so one base name's files sit
+ * together, the first by name first.  Delivery order is the order new
+ * arrivals are numbered in, so after numbering the listing is in UID
+ * order already and the later sorts find nothing to do.
+ */
 static int
 cmp_listing(const void *a, const void *b)
 {
 	const struct uidmap_msg	*x = a, *y = b;
 	int			 c;
 
-	if ((c = strcmp(x->name, y->name)) != 0)
+	if ((c = uidmap_cmp_delivery(a, b)) != 0)
 		return c;
 	return strcmp(x->file, y->file);
 }
@@ -254,11 +263,29 @@ list_cur(int curfd, struct scan *sc, const char **errstr_out)
 }
 
 /*
+ * Sorts v[nu..nv) (messages without a record) by cmp_listing() and keeps
+ * the first of each base name; returns the new end.
+ */
+static size_t
+sort_unrecorded(struct uidmap_msg *v, size_t nu, size_t nv)
+{
+	size_t	 i, j;
+
+	if (nv - nu > 1)
+		qsort(v + nu, nv - nu, sizeof(*v), cmp_listing);
+	for (i = j = nu; i < nv; i++)
+		if (j == nu || strcmp(v[j - 1].name, v[i].name) != 0)
+			v[j++] = v[i];
+	return j;
+}
+
+/*
  * Takes UIDs and cached sizes from the state file read without the lock,
  * in one pass over the listing (uidmap_find() is a hash lookup), and
  * reorders sc->e: messages with a record in the file's order (ascending
- * UID, so build() needs no sort), then the others by name.  Of two files
- * with one base name the first by name is kept.  Sets *need_write_out
+ * UID, so build() needs no sort), then the others in delivery order
+ * (cmp_listing()).  Of two files with one base name the first by name
+ * is kept.  Sets *need_write_out
  * when the file needs writing for other reasons than new UIDs or sizes:
  * it is corrupt, it holds records of removed messages, or a renamed
  * message's record is to be rewritten.  Returns 0, or -1 (ENOMEM).
@@ -268,24 +295,35 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
     bool *need_write_out)
 {
 	struct uidmap_msg	*v, *e;
-	size_t			*claim, i, j, k, nv = 0, nu;
+	size_t			*claim, i, j, k, nv = 0, nu, nc = 0;
 	bool			 refresh = false;
 
-	claim = calloc(m->count + 1, sizeof(*claim));
-	v = reallocarray(NULL, sc->n + 1, sizeof(*v));
-	if (claim == NULL || v == NULL) {
-		free(claim);
-		free(v);
+	if ((claim = calloc(m->count + 1, sizeof(*claim))) == NULL)
 		return -1;
-	}
 	for (i = 0; i < sc->n; i++) {
 		e = &sc->e[i];
 		if ((e->old = uidmap_find(m, e->name)) == NULL)
 			continue;
 		k = (size_t)(e->old - m->ents);
+		if (claim[k] == 0)
+			nc++;
 		if (claim[k] == 0 ||
 		    strcmp(e->file, sc->e[claim[k] - 1].file) < 0)
 			claim[k] = i + 1;
+	}
+	if (nc == 0) {
+		/* No record (a first login): the listing is sorted in place. */
+		free(claim);
+		*need_write_out = m->status == UIDMAP_CORRUPT ||
+		    (m->count > 0 && sc->stable);
+		sc->exact = m->status == UIDMAP_OK && m->count == 0 &&
+		    sc->n == 0;
+		sc->n = sort_unrecorded(sc->e, 0, sc->n);
+		return 0;
+	}
+	if ((v = reallocarray(NULL, sc->n + 1, sizeof(*v))) == NULL) {
+		free(claim);
+		return -1;
 	}
 	for (k = 0; k < m->count; k++)
 		if (claim[k] != 0) {
@@ -298,11 +336,7 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 	for (i = 0, nu = nv; i < sc->n; i++)
 		if (sc->e[i].old == NULL)
 			v[nv++] = sc->e[i];
-	if (nv - nu > 1)
-		qsort(v + nu, nv - nu, sizeof(*v), cmp_listing);
-	for (i = j = nu; i < nv; i++)
-		if (j == nu || strcmp(v[j - 1].name, v[i].name) != 0)
-			v[j++] = v[i];
+	j = sort_unrecorded(v, nu, nv);
 	for (i = 0; i < nu; i++)
 		if (v[i].skip || !v[i].sized)
 			sc->exact = false;
@@ -317,36 +351,74 @@ match_cache(int curfd, struct scan *sc, const struct uidmap *m,
 }
 
 /*
+ * One message for size_rest(): with nowait, 1 when it is left for later
+ * (*ahead grows by its octets); else 0, with e sized or skipped.
+ */
+static int
+size_one(int curfd, struct uidmap_msg *e, char *buf, bool *nowait,
+    uint64_t *ahead, bool *dirty_out)
+{
+	int	 r;
+
+	r = mdir_size_by_reading(curfd, e, buf, nowait);
+	if (r == 1) {
+		*ahead += e->rawsize;
+		return 1;
+	}
+	if (r == -1) {
+		if (errno != ENOENT)
+			log_warn("cannot read cur/%s", e->file);
+		e->skip = true;
+		return 0;
+	}
+	*dirty_out = true;
+	return 0;
+}
+
+#define AHEAD_MAX	(32u << 20)	/* octets read in ahead, at most */
+
+/*
  * Sizes what neither ",W=" nor the cache sized, leaving out what cannot be
  * read.  Sets *dirty_out when a size is new, *need_uid_out when a message
- * of the snapshot has no UID.
+ * of the snapshot has no UID.  What the page cache holds is sized at
+ * once; the kernel is asked to read in the rest (mdir_size_by_reading()
+ * with nowait), and those messages are sized once AHEAD_MAX octets of
+ * them are under way, and at the end: a first login after the mail left
+ * memory waits for the disk about once a window instead of once a
+ * message, and never asks for more than AHEAD_MAX of page cache ahead.
  */
 static int
 size_rest(int curfd, struct scan *sc, bool *dirty_out, bool *need_uid_out)
 {
 	struct uidmap_msg	*e;
 	char			*buf = NULL;
-	size_t			 i;
+	uint64_t		 ahead = 0;
+	size_t			 i, k, from = 0;
+	bool			 nowait = true;
 
 	*dirty_out = *need_uid_out = false;
-	for (i = 0; i < sc->n; i++) {
-		e = &sc->e[i];
-		if (e->skip)
-			continue;
-		if (!e->sized) {
-			if (buf == NULL && (buf = malloc(MDIR_CHUNK)) == NULL)
-				return -1;
-			if (mdir_size_by_reading(curfd, e, buf) == -1) {
-				if (errno != ENOENT)
-					log_warn("cannot read cur/%s", e->file);
-				e->skip = true;
-				continue;
-			}
-			*dirty_out = true;
+	for (i = 0; i <= sc->n; i++) {
+		if (i == sc->n || ahead >= AHEAD_MAX) {
+			/* The window's messages left for later, in order. */
+			for (k = from; k < i; k++)
+				if (!sc->e[k].skip && !sc->e[k].sized)
+					(void)size_one(curfd, &sc->e[k], buf,
+					    NULL, &ahead, dirty_out);
+			from = i;
+			ahead = 0;
 		}
-		if (e->uid == 0)
-			*need_uid_out = true;
+		if (i == sc->n)
+			break;
+		e = &sc->e[i];
+		if (e->skip || e->sized)
+			continue;
+		if (buf == NULL && (buf = malloc(MDIR_CHUNK)) == NULL)
+			return -1;
+		(void)size_one(curfd, e, buf, &nowait, &ahead, dirty_out);
 	}
+	for (i = 0; i < sc->n; i++)
+		if (!sc->e[i].skip && sc->e[i].uid == 0)
+			*need_uid_out = true;
 	free(buf);
 	return 0;
 }

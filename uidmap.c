@@ -504,6 +504,24 @@ uidmap_login_gate(int dirfd, uint32_t delay, uint64_t now,
 	return rv;
 }
 
+/*
+ * qsort() unless base is in order already (the listing of a first login
+ * comes in delivery order, and numbered in it, in UID order): a check
+ * of n - 1 pairs instead of a sort and its scratch memory.
+ */
+static void
+sort_unless_sorted(void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	const char	*p = base;
+	size_t		 i;
+
+	for (i = 1; i < n && cmp(p + (i - 1) * size, p + i * size) <= 0; i++)
+		;
+	if (i < n)
+		qsort(base, n, size, cmp);
+}
+
 static int
 cmp_delivery_p(const void *a, const void *b)
 {
@@ -586,7 +604,7 @@ records(const struct uidmap_update *u, const struct uidmap *m2,
 			nr++;
 			*exact_out = false;
 		}
-	qsort(recs, nr, sizeof(*recs), uidmap_cmp_uid);
+	sort_unless_sorted(recs, nr, sizeof(*recs), uidmap_cmp_uid);
 	return nr;
 }
 
@@ -727,7 +745,7 @@ number_pass(struct assign *a, const char **errstr_out)
 {
 	size_t	 i;
 
-	qsort(a->fresh, a->nf, sizeof(*a->fresh), cmp_delivery_p);
+	sort_unless_sorted(a->fresh, a->nf, sizeof(*a->fresh), cmp_delivery_p);
 	for (i = 0; i < a->nf; i++) {
 		if (a->next == UINT64_MAX) {
 			*errstr_out = "UID counter exhausted";

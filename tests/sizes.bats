@@ -183,3 +183,35 @@ traced_login() {
 	expect_after 4 '+OK 2 messages (12 octets)' '1 5' '2 7' '.' \
 	    '+OK Unique-ID listing follows' '1 2' '2 3' '.' '+OK Bye'
 }
+
+# evict FILE...: drops FILE's pages from the page cache (fsync, then
+# POSIX_FADV_DONTNEED); skips the test where they stay (tmpfs, or no
+# fincore to tell).
+evict() {
+	command -v fincore >/dev/null || skip "fincore is not installed"
+	python3 -c 'import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)' "$@"
+	fincore -n -b -o RES "$@" >"$T/fincore"
+	[ -s "$T/fincore" ] && awk '$1 != 0 { exit 1 }' "$T/fincore" &&
+	    return 0
+	skip "the page cache keeps these files here"
+}
+
+@test "a message not in memory is sized after the others, to the same size (spec 6)" {
+	setup_alice
+	putf cur 1700000001.M1P1.host:2, 'a\nb\n'
+	putf cur 1700000002.M1P1.host:2, 'S: x\n\n.y\r\nz'
+	putf new 1700000003.M1P1.host 'c\n'
+	evict "$MD/cur/1700000002.M1P1.host:2,"
+	session STAT LIST | chat --debug
+	expect_after 4 '+OK 3 24' '+OK 3 messages (24 octets)' '1 6' '2 15' \
+	    '3 3' '.' '+OK Bye'
+	grep -q '1700000002\.M1P1\.host is not in memory: sized later' "$log"
+	nogrep -q '170000000[13]\.M1P1\.host is not in memory' "$log"
+	run pop_check
+	[ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
+}
