@@ -56,7 +56,9 @@ $(B)/san/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 		$(PKG_LIBS)
 
 # Fault injection for tests/update-crash.bats: POP3_FAULT=<point> kills
-# the handler inside UPDATE (maildir-update.c).  A test tool, never installed.
+# the handler inside UPDATE (maildir-update.c); tests/read-eagain.bats:
+# POP3_FAULT=read-eagain fails O_NONBLOCK reads with EAGAIN (util.c).
+# A test tool, never installed.
 $(B)/fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(HARDEN) $(PKG_CFLAGS) -O1 -g -DPOP3_FAULT_INJECTION \

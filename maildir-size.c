@@ -8,7 +8,6 @@
  */
 #include <sys/stat.h>
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,10 +100,7 @@ mdir_size_by_reading(int curfd, struct uidmap_msg *e, char *buf)
 		return -1;
 	crlf_init(&st, -1, false);
 	while (got < (uint64_t)sb.st_size) {
-		r = read(fd, buf, MDIR_CHUNK);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
+		if ((r = read_retry(fd, buf, MDIR_CHUNK)) == -1)
 			goto fail;
 		if (r == 0)
 			break;

@@ -289,10 +289,7 @@ read_parse(int fd, size_t size, struct uidmap *m)
 		if (ncap > CHUNK)
 			ncap = CHUNK;		/* short reads */
 #endif
-		r = read(fd, rd.lb + rd.have, ncap);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
+		if ((r = read_retry(fd, rd.lb + rd.have, ncap)) == -1)
 			goto out;
 		if (r == 0)
 			break;
