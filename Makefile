@@ -56,7 +56,9 @@ $(B)/san/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 		$(PKG_LIBS)
 
 # Fault injection for tests/update-crash.bats: POP3_FAULT=<point> kills
-# the handler inside UPDATE (maildir-update.c).  A test tool, never installed.
+# the handler inside UPDATE (maildir-update.c); tests/read-eagain.bats:
+# POP3_FAULT=read-eagain fails O_NONBLOCK reads with EAGAIN (util.c).
+# A test tool, never installed.
 $(B)/fault/pop3-handler: $(SRCS) pop3-handler.c $(wildcard *.h)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(HARDEN) $(PKG_CFLAGS) -O1 -g -DPOP3_FAULT_INJECTION \
@@ -152,18 +154,20 @@ uninstall:
 # needs, and fuzz_command can bring its own sandbox_maildir(): Landlock
 # would lock the fuzzer out of its passwd file and its corpus.
 FUZZ_TARGETS = command proxy passwd extra saslplain config mdname uidmap \
-	       uidimport crlf ntlm
+	       uidload uidimport crlf ntlm
 FUZZ_SECONDS ?= 60
 FUZZ_CC	 ?= clang
+# -DPOP3_FUZZ: test hooks of fuzz builds only (uidmap.h uidmap_fuzz_chunk).
 FUZZ_CFLAGS = $(WARN) -Wno-format-nonliteral -Wno-unknown-warning-option \
-	$(PKG_CFLAGS) $(SAN_FLAGS)
+	$(PKG_CFLAGS) $(SAN_FLAGS) -DPOP3_FUZZ
 $(B)/fuzz/replay/libpop3.a: $(SRCS:%.c=$(B)/fuzz/replay/%.o)
 	rm -f $@ && ar rcs $@ $^
 $(B)/fuzz/replay/%.o: %.c $(wildcard *.h)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -DPOP3_FUZZ -c -o $@ $<
 $(B)/fuzz/replay/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(B)/fuzz/replay/libpop3.a
-	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY -o $@ $< \
+	$(CC) $(WARN) $(PKG_CFLAGS) $(SAN_FLAGS) -DPOP3_FUZZ -DFUZZ_REPLAY \
+		-o $@ $< \
 		$(B)/fuzz/replay/libpop3.a $(PKG_LIBS)
 $(B)/fuzz/lf/libpop3.a: $(SRCS:%.c=$(B)/fuzz/lf/%.o)
 	rm -f $@ && ar rcs $@ $^

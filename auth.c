@@ -436,8 +436,13 @@ auth_sasl_plain(const char *b64, char *buf, size_t bufsize,
 		goto bad;
 	}
 	if (zlen != 0 && (zlen != clen || memcmp(buf, nul1 + 1, clen) != 0)) {
+		/* The authcid stays, at buf, for the log; the rest goes. */
 		*errstr_out = auth_err_authzid;
-		goto bad;
+		memmove(buf, nul1 + 1, clen);
+		explicit_bzero(buf + clen, bufsize - clen);
+		*authcid_out = buf;
+		*authcid_len_out = clen;
+		return -1;
 	}
 	*authcid_out = nul1 + 1;
 	*authcid_len_out = clen;

@@ -60,7 +60,9 @@ bool	auth_verify(const struct passwd_entry *e, const char *pw, size_t len,
  * their lengths; the authzid must be empty or equal to the authcid.
  * Returns -1 with a reason in *errstr_out otherwise; the reason is
  * auth_err_authzid (that pointer) when the message is well formed but the
- * authzid differs, which the caller treats as an authentication failure.
+ * authzid differs, which the caller treats as an authentication failure:
+ * then *authcid_out (at buf, NUL-terminated) and its length are set and
+ * the rest of buf is cleared; after any other failure all of buf is.
  */
 extern const char auth_err_authzid[];	/* "authorization identity differs" */
 int	auth_sasl_plain(const char *b64, char *buf, size_t bufsize,

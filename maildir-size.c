@@ -86,9 +86,9 @@ mdir_cache_size(int curfd, struct uidmap_msg *e, bool *refresh_out)
 }
 
 /*
- * One read of at most MDIR_CHUNK octets.  With *nowait it takes only what
- * the page cache holds (RWF_NOWAIT): -1 with EAGAIN when the next octet
- * is not there.  A kernel, file system or seccomp filter that refuses
+ * One read of at most MDIR_CHUNK octets (read_retry()).  With *nowait it
+ * takes only what the page cache holds (RWF_NOWAIT): -1 with EAGAIN when
+ * the next octet is not there.  A kernel, file system or seccomp filter that refuses
  * the flag turns *nowait off for the rest of the login.
  */
 static ssize_t
@@ -98,11 +98,11 @@ read_chunk(int fd, char *buf, bool *nowait)
 	ssize_t		 r;
 
 	if (nowait == NULL || !*nowait)
-		return read(fd, buf, MDIR_CHUNK);
+		return read_retry(fd, buf, MDIR_CHUNK);
 	r = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
 	if (r == -1 && errno != EAGAIN && errno != EINTR) {
 		*nowait = false;
-		return read(fd, buf, MDIR_CHUNK);
+		return read_retry(fd, buf, MDIR_CHUNK);
 	}
 	return r;
 }

@@ -148,12 +148,14 @@ plain_step(struct session *s, char *data)
 
 	if (auth_sasl_plain(data, buf, sizeof(buf), &authcid, &authcid_len,
 	    &pw, &pw_len, &errstr) == -1) {
-		explicit_bzero(buf, sizeof(buf));
 		if (errstr == auth_err_authzid) {
+			/* authcid is set then (auth.h). */
 			session_count_attempt(s);
 			session_note_attempt(s, authcid, authcid_len);
+			explicit_bzero(buf, sizeof(buf));
 			return session_auth_failed(s, errstr);
 		}
+		explicit_bzero(buf, sizeof(buf));
 		return session_bad(s, "-ERR Malformed authentication data");
 	}
 	r = session_try_login(s, authcid, authcid_len,

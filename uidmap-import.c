@@ -504,9 +504,7 @@ load_one(int dirfd, const char *file,
 	if ((m->buf = malloc((size_t)st.st_size + 1)) == NULL)
 		goto fail;
 	while (got < (size_t)st.st_size) {
-		r = read(fd, m->buf + got, (size_t)st.st_size - got);
-		if (r == -1 && errno == EINTR)
-			continue;
+		r = read_retry(fd, m->buf + got, (size_t)st.st_size - got);
 		if (r == -1)
 			goto fail;
 		if (r == 0)

@@ -165,6 +165,17 @@ corrupt(struct uidmap *m, const char *why)
 
 #define LINE_BUF	(64 * 1024)	/* the read buffer; grows for a longer line */
 
+#ifdef POP3_FUZZ
+/*
+ * Fuzz and replay builds only (uidmap.h): the read buffer's first size
+ * and every read's limit, so that small inputs cross chunk boundaries.
+ */
+size_t	 uidmap_fuzz_chunk;
+#define CHUNK	(uidmap_fuzz_chunk != 0 ? uidmap_fuzz_chunk : LINE_BUF)
+#else
+#define CHUNK	LINE_BUF
+#endif
+
 /* A state file read a chunk at a time (uidmap_load()). */
 struct reader {
 	char		*lb;		/* lines being read */
@@ -256,7 +267,7 @@ read_parse(int fd, size_t size, struct uidmap *m)
 
 	memset(&rd, 0, sizeof(rd));
 	rd.acap = size + 1;
-	rd.lcap = size + 1 < LINE_BUF ? size + 1 : LINE_BUF;
+	rd.lcap = size + 1 < CHUNK ? size + 1 : CHUNK;
 	/* Pages of m->buf are touched only as names are copied in. */
 	if ((m->buf = malloc(rd.acap)) == NULL ||
 	    (rd.lb = malloc(rd.lcap)) == NULL)
@@ -274,10 +285,11 @@ read_parse(int fd, size_t size, struct uidmap *m)
 		ncap = rd.lcap - rd.have;
 		if (ncap > size - got)
 			ncap = size - got;
-		r = read(fd, rd.lb + rd.have, ncap);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
+#ifdef POP3_FUZZ
+		if (ncap > CHUNK)
+			ncap = CHUNK;		/* short reads */
+#endif
+		if ((r = read_retry(fd, rd.lb + rd.have, ncap)) == -1)
 			goto out;
 		if (r == 0)
 			break;

@@ -203,6 +203,15 @@ int	uidmap_parse_end(struct uidmap_pstate *ps, struct uidmap *m,
  */
 int	uidmap_load(int dirfd, enum uidmap_import mode, struct uidmap *m);
 
+#ifdef POP3_FUZZ
+/*
+ * Fuzz and replay builds only (-DPOP3_FUZZ, fuzz/fuzz_uidload.c): when
+ * not 0, uidmap_load()'s first buffer size and largest read, in place of
+ * 64 KiB.  The production build has no such variable.
+ */
+extern size_t	uidmap_fuzz_chunk;
+#endif
+
 /*
  * True when s is a decimal number without sign or leading zero that fits
  * in 64 bits, i.e. a string some counter UID could print as; its value

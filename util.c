@@ -1,8 +1,8 @@
 /*
  * util.c: small pure helpers shared by the parsers (style 3.4).
  *
- * Nothing here keeps state or allocates, and the only system call is
- * close_keep_errno()'s.  Every number that
+ * Nothing here keeps state or allocates, and the only system calls are
+ * close_keep_errno()'s and read_retry()'s.  Every number that
  * arrives from the socket, the passwd file, the configuration or a Maildir
  * file name goes through parse_u32() or parse_u64(): decimal digits only,
  * no sign, no blanks, overflow checked, and a reason when it fails.
@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,6 +110,52 @@ close_keep_errno(int fd, int rv)
 	(void)close(fd);
 	errno = saved;
 	return rv;
+}
+
+#ifdef POP3_FAULT_INJECTION
+/*
+ * Test builds only (make build/fault/pop3-handler): POP3_FAULT=read-eagain
+ * fails every read_retry() read of an O_NONBLOCK file with EAGAIN, as a
+ * file system that minds the flag would.
+ */
+static bool
+fault_eagain(int fd)
+{
+	const char	*f = getenv("POP3_FAULT");
+	int		 fl;
+
+	if (f == NULL || strcmp(f, "read-eagain") != 0 ||
+	    (fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_NONBLOCK) == 0)
+		return false;
+	errno = EAGAIN;
+	return true;
+}
+#else
+#define fault_eagain(fd)	false
+#endif
+
+ssize_t
+read_retry(int fd, void *buf, size_t n)
+{
+	ssize_t	 r;
+	int	 fl;
+	bool	 blocking = false;
+
+	for (;;) {
+		r = fault_eagain(fd) ? -1 : read(fd, buf, n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		/* Once, blocking: a file system that minds O_NONBLOCK. */
+		if (r == -1 && errno == EAGAIN && !blocking) {
+			blocking = true;
+			if ((fl = fcntl(fd, F_GETFL)) != -1 &&
+			    (fl & O_NONBLOCK) != 0 &&
+			    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+				continue;
+			errno = EAGAIN;
+		}
+		return r;
+	}
 }
 
 /* RFC 4648 base64 value of c, or -1. */

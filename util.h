@@ -36,6 +36,14 @@ bool		 has_ctl(const char *s, size_t len);
 int		 close_keep_errno(int fd, int rv);
 
 /*
+ * read(2) of a file opened with O_NONBLOCK (so that a fifo in its place
+ * cannot hang the open): retried on EINTR, and on EAGAIN, should a file
+ * system mind the flag, once more after clearing O_NONBLOCK.  Returns
+ * what read(2) does.
+ */
+ssize_t		 read_retry(int fd, void *buf, size_t n);
+
+/*
  * Strict RFC 4648 base64: padding required, no blanks, no bits set under
  * the padding.  Decodes NUL-terminated in; returns the length, or -1 when
  * in is not canonical base64 or does not fit in outsize bytes.

@@ -4,7 +4,8 @@
  * after "AUTH PLAIN " or "+ ".  An accepted message must point inside the
  * caller's buffer with non-empty authcid and password free of NUL, and
  * the password must be NUL-terminated there; a refused one must leave the
- * buffer cleared (the caller relies on it for secrets) and give a reason.
+ * buffer cleared (the caller relies on it for secrets) and give a reason;
+ * but for a different authzid, whose authcid stays at the buffer's start.
  */
 #include <string.h>
 
@@ -39,7 +40,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check(r == 0 || r == -1);
 	if (r == -1) {
 		fuzz_check(errstr != NULL);
-		for (i = 0; i < bufsize; i++)
+		i = 0;
+		/* A different authzid keeps the authcid, at buf. */
+		if (errstr == auth_err_authzid) {
+			fuzz_check(authcid == buf && clen > 0 && clen < bufsize);
+			fuzz_check(memchr(buf, '\0', clen) == NULL);
+			i = clen;
+		}
+		for (; i < bufsize; i++)
 			fuzz_check(buf[i] == '\0');
 	} else {
 		fuzz_check(clen > 0 && plen > 0);

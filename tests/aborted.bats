@@ -82,6 +82,12 @@ aborted_is() {
 	aborted_is 'remote=local aborted login: reason=too-many-errors attempts=0 tls=no'
 }
 
+@test "AUTH PLAIN with a different authzid: the aborted line names the authcid, not the authzid (spec 4, 9)" {
+	crlf "AUTH PLAIN $(b64 'bob\0alice\0s3cret')" QUIT | chat
+	line 2 | grep -q '^-ERR \[AUTH\] '
+	aborted_is 'remote=local mech=plain aborted login: reason=quit attempts=1 users=alice tls=no'
+}
+
 @test "names tried are escaped: no space, comma, '=' or control byte reaches the line (spec 9)" {
 	crlf "AUTH PLAIN $(b64 '\0a b,c=d\\e\001\0x')" QUIT | chat
 	aborted_is 'remote=local mech=plain aborted login: reason=quit attempts=1 users=a\x20b\x2cc\x3dd\x5ce\x01 tls=no'

@@ -7,7 +7,7 @@
 
 load helpers/load
 
-TARGETS='command proxy passwd extra saslplain config mdname uidmap uidimport crlf ntlm'
+TARGETS='command proxy passwd extra saslplain config mdname uidmap uidload uidimport crlf ntlm'
 
 setup_file() {
 	local t bins=
@@ -65,6 +65,12 @@ replay() {
 
 @test "fuzz corpus: UID state files (spec 6)" {
 	replay uidmap
+}
+
+@test "fuzz corpus: UID state files read a chunk at a time and indexed, against the parser (spec 6)" {
+	replay uidload
+	# The harness's temporary directory is gone.
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep pop3-uidload)" ]
 }
 
 @test "fuzz corpus: dovecot-uidlist and courierpop3dsizelist (spec 6, C0009)" {
