@@ -68,6 +68,7 @@ static struct {
 	uint32_t	iter;
 	size_t		salt_len;
 } scram_shape[SCRAM_NHASH];
+static bool shapes_complete;	/* the whole file was read: nothing more */
 
 static void
 note_shapes(const struct passwd_entry *e)
@@ -225,6 +226,7 @@ auth_lookup(const char *file, const char *name, struct passwd_entry *out)
 			goto close;
 		}
 	}
+	shapes_complete = k == LR_EOF;
 close:
 	(void)close(r->fd);
 done:
@@ -248,7 +250,8 @@ auth_scram_shape(const char *file, enum scram_hash h, uint32_t *iter_out,
 	size_t			 len;
 	int			 k;
 
-	if (!scram_shape[h].set && (r = malloc(sizeof(*r))) != NULL) {
+	if (!scram_shape[h].set && !shapes_complete &&
+	    (r = malloc(sizeof(*r))) != NULL) {
 		if ((e = malloc(sizeof(*e))) != NULL && lr_open(r, file) == 0) {
 			while (!scram_shape[h].set &&
 			    (k = lr_next(r, &line, &len)) != LR_EOF &&
