@@ -10,8 +10,6 @@
  * beyond the message text it formats into the sink's room; the
  * terminating ".\r\n" is the session's.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -338,18 +336,10 @@ crlf_stream_rest(int fd, struct crlf_state *st, char *in,
 	char	*out;
 	size_t	 room;
 	ssize_t	 r;
-	bool	 blocking = false;
 
 	while (!st->done) {
-		r = read(fd, in, CHUNK);
-		if (r == -1 && errno == EINTR)
-			continue;
-		/* O_NONBLOCK (maildir-dir.c), should a file system mind it. */
-		if (r == -1 && errno == EAGAIN && !blocking) {
-			blocking = true;
-			if (fcntl(fd, F_SETFL, 0) == 0)
-				continue;
-		}
+		/* O_NONBLOCK (maildir-dir.c): read_retry() minds it. */
+		r = read_retry(fd, in, CHUNK);
 		if (r == -1)
 			return -1;
 		if (r == 0)
@@ -394,8 +384,7 @@ crlf_stream_top(int fd, int64_t top_lines, const struct out_sink *out_sink,
 	rv = crlf_stream_rest(fd, &st, in, out_sink);
 	/* The limit fell at the end of a read: is there more? */
 	if (rv == 0 && st.done && !st.cut) {
-		while ((r = read(fd, in, 1)) == -1 && errno == EINTR)
-			;
+		r = read_retry(fd, in, 1);
 		st.cut = r != 0;
 	}
 	*whole_out = rv == 0 && !st.cut;
